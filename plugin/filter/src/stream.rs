@@ -1,0 +1,87 @@
+//! One HTTP stream: reads what the engine needs from the host and carries out its steps.
+
+use crate::host;
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::{Action, LogLevel, MapType};
+use psf_engine::{Exchange, Policy, RequestHead, Step};
+use std::rc::Rc;
+
+pub struct GuardStream {
+    /// `None` only if the host created a stream without a configured policy;
+    /// such a stream fails closed.
+    exchange: Option<Exchange>,
+}
+
+impl GuardStream {
+    pub fn new(policy: Option<Rc<Policy>>) -> Self {
+        Self { exchange: policy.map(Exchange::new) }
+    }
+
+    fn apply(&mut self, step: Step) -> Action {
+        match step {
+            Step::Continue => Action::Continue,
+            Step::Pause => Action::Pause,
+            Step::Reject(rejection) => {
+                let request_id = self
+                    .exchange
+                    .as_ref()
+                    .map(|e| e.record().request_id.clone())
+                    .unwrap_or_default();
+                host::send_local_response(rejection.status(), &rejection.headers(), &rejection.body(&request_id));
+                Action::Pause
+            }
+        }
+    }
+}
+
+impl Context for GuardStream {}
+
+impl HttpContext for GuardStream {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let Some(exchange) = self.exchange.as_mut() else {
+            host::log(LogLevel::Critical, "psf-guard: stream without a policy; refusing");
+            host::send_local_response(503, &[("content-type", "application/json")], b"{\"error\":{\"message\":\"psf-guard has no policy\",\"type\":\"psf_policy_violation\",\"code\":\"policy_unavailable\",\"param\":null}}");
+            return Action::Pause;
+        };
+        let method = host::header(MapType::HttpRequestHeaders, ":method").unwrap_or_default();
+        let path = host::header(MapType::HttpRequestHeaders, ":path").unwrap_or_default();
+        let request_id = host::header(MapType::HttpRequestHeaders, "x-request-id")
+            .or_else(|| host::property(&["request", "id"]))
+            .unwrap_or_default();
+        let content_length = host::header(MapType::HttpRequestHeaders, "content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let step = exchange.on_request_headers(RequestHead {
+            method: &method,
+            path: &path,
+            request_id: &request_id,
+            content_length,
+            end_of_stream,
+        });
+        self.apply(step)
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let Some(exchange) = self.exchange.as_mut() else {
+            return Action::Pause;
+        };
+        let step = exchange.on_request_body(body_size as u64, end_of_stream);
+        self.apply(step)
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        if let Some(exchange) = self.exchange.as_mut() {
+            let status = host::header(MapType::HttpResponseHeaders, ":status").and_then(|s| s.parse().ok());
+            if let Some(status) = status {
+                exchange.on_response_headers(status);
+            }
+        }
+        Action::Continue
+    }
+
+    fn on_log(&mut self) {
+        if let Some(exchange) = &self.exchange {
+            let record = exchange.record().to_json(exchange.policy());
+            host::log(LogLevel::Info, &format!("psf.decision {record}"));
+        }
+    }
+}
