@@ -1,0 +1,689 @@
+//! The scripted LLM upstream: OpenAI Chat Completions and Responses, Anthropic Messages,
+//! JSON or SSE, steered per request by the `x-mock-scenario` header.
+//!
+//! [`respond`] is pure (no socket, no clock) so the wasmtime host can play the same
+//! scenarios as a real Envoy and the replies compare byte for byte. [`spawn`] serves it on
+//! loopback and logs every request it receives to JSONL, which is how tests prove what the
+//! model actually saw.
+
+use crate::http1::{Server, ServerBody, ServerResponse};
+use crate::message::{HttpRequest, HttpResponse};
+use anyhow::Context;
+use serde_json::{json, Value};
+use std::fs::File;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The request header that selects a scenario (default `echo`).
+pub const SCENARIO_HEADER: &str = "x-mock-scenario";
+
+/// Pause between SSE events in the `slow-stream` scenario.
+pub const SLOW_STREAM_DELAY: Duration = Duration::from_millis(50);
+
+/// A fixed `created` timestamp keeps replies identical across runs and hosts.
+const CREATED: u64 = 1_700_000_000;
+
+/// What [`respond`] needs besides the request.
+#[derive(Debug, Clone)]
+pub struct MockContext {
+    /// Base directory for `reply:<file>`; files outside it are refused.
+    pub replies_dir: PathBuf,
+}
+
+impl Default for MockContext {
+    /// `examples/replies/` under the current directory.
+    fn default() -> Self {
+        Self {
+            replies_dir: PathBuf::from("examples/replies"),
+        }
+    }
+}
+
+/// A mock reply: the body as timed pieces so streams can be replayed over a socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    /// Body pieces, each sent after its delay (one piece for JSON replies).
+    pub chunks: Vec<(Duration, Vec<u8>)>,
+    /// The stream stops midway: over a socket the final chunk is never sent.
+    pub truncated: bool,
+}
+
+impl MockResponse {
+    /// The whole body.
+    pub fn body(&self) -> Vec<u8> {
+        self.chunks.iter().flat_map(|(_, c)| c.clone()).collect()
+    }
+
+    /// Whether this is an SSE stream (sent chunked over a socket).
+    pub fn is_stream(&self) -> bool {
+        self.truncated
+            || crate::message::find_header(&self.headers, "content-type")
+                .is_some_and(|c| c.starts_with("text/event-stream"))
+    }
+
+    /// The response as a client would see it once complete (truncation is not visible).
+    pub fn to_http_response(&self) -> HttpResponse {
+        HttpResponse {
+            status: self.status,
+            headers: self.headers.clone(),
+            body: self.body(),
+        }
+    }
+
+    /// How [`Server`] should send it: streams chunked, truncated streams cut short.
+    pub fn to_server_response(&self) -> ServerResponse {
+        let body = if self.truncated {
+            ServerBody::Truncated(self.chunks.clone())
+        } else if self.is_stream() {
+            ServerBody::Chunked(self.chunks.clone())
+        } else {
+            ServerBody::Full(self.body())
+        };
+        ServerResponse {
+            status: self.status,
+            headers: self.headers.clone(),
+            body,
+        }
+    }
+}
+
+/// The API a path belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    ChatCompletions,
+    Responses,
+    AnthropicMessages,
+}
+
+/// The parsed `x-mock-scenario` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Scenario {
+    Echo,
+    Reply(String),
+    SlowStream,
+    Status(u16),
+    MalformedJson,
+    TruncatedStream,
+}
+
+fn parse_scenario(value: Option<&str>) -> Result<Scenario, String> {
+    let v = value.unwrap_or("echo").trim();
+    if let Some(file) = v.strip_prefix("reply:") {
+        return Ok(Scenario::Reply(file.trim().to_string()));
+    }
+    if let Some(code) = v.strip_prefix("status:") {
+        return match code.trim().parse::<u16>() {
+            Ok(c) if (100..=599).contains(&c) => Ok(Scenario::Status(c)),
+            _ => Err(format!("bad status scenario {v:?}")),
+        };
+    }
+    match v {
+        "" | "echo" => Ok(Scenario::Echo),
+        "slow-stream" => Ok(Scenario::SlowStream),
+        "malformed-json" => Ok(Scenario::MalformedJson),
+        "truncated-stream" => Ok(Scenario::TruncatedStream),
+        _ => Err(format!("unknown scenario {v:?}")),
+    }
+}
+
+/// Answers `req` as the mock LLM would; deterministic for a given request and reply dir.
+pub fn respond(req: &HttpRequest, ctx: &MockContext) -> MockResponse {
+    let path = req.path.split('?').next().unwrap_or_default();
+    let api = match path {
+        "/v1/chat/completions" => Api::ChatCompletions,
+        "/v1/responses" => Api::Responses,
+        "/v1/messages" => Api::AnthropicMessages,
+        _ => return error(404, "not_found", &format!("unknown path {path}")),
+    };
+    if !req.method.eq_ignore_ascii_case("POST") {
+        return error(405, "invalid_request_error", "only POST is supported");
+    }
+    let scenario = match parse_scenario(req.header(SCENARIO_HEADER)) {
+        Ok(s) => s,
+        Err(msg) => return error(400, "invalid_request_error", &msg),
+    };
+    match scenario {
+        Scenario::Status(code) => {
+            return error(code, "mock_error", &format!("mock status {code}"));
+        }
+        Scenario::MalformedJson => {
+            return single(
+                200,
+                "application/json",
+                b"{\"id\": \"mock\", \"choices\": [{\"message\": ".to_vec(),
+            );
+        }
+        _ => {}
+    }
+    let body: Value = match serde_json::from_slice(&req.body) {
+        Ok(v) => v,
+        Err(e) => {
+            return error(
+                400,
+                "invalid_request_error",
+                &format!("invalid JSON body: {e}"),
+            )
+        }
+    };
+    let text = match &scenario {
+        Scenario::Reply(file) => match read_reply(&ctx.replies_dir, file) {
+            Ok(t) => t,
+            Err(msg) => return error(400, "invalid_request_error", &msg),
+        },
+        _ => last_user_text(api, &body),
+    };
+    let reply = Reply {
+        id_seed: fnv1a(&req.body),
+        model: body
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or("mock-model")
+            .to_string(),
+        prompt_tokens: estimate_tokens(&prompt_text(api, &body)),
+        completion_tokens: estimate_tokens(&text),
+        text,
+    };
+    let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false)
+        || matches!(scenario, Scenario::SlowStream | Scenario::TruncatedStream);
+    if !stream {
+        let json = match api {
+            Api::ChatCompletions => chat_json(&reply),
+            Api::Responses => responses_json(&reply),
+            Api::AnthropicMessages => anthropic_json(&reply),
+        };
+        return single(200, "application/json", json.to_string().into_bytes());
+    }
+    let include_usage = body
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let events = match api {
+        Api::ChatCompletions => chat_sse(&reply, include_usage),
+        Api::Responses => responses_sse(&reply),
+        Api::AnthropicMessages => anthropic_sse(&reply),
+    };
+    sse(events, &scenario)
+}
+
+/// Everything a rendered reply needs.
+struct Reply {
+    id_seed: u64,
+    model: String,
+    text: String,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+}
+
+impl Reply {
+    fn id(&self, prefix: &str) -> String {
+        format!("{prefix}mock{:016x}", self.id_seed)
+    }
+}
+
+fn single(status: u16, content_type: &str, body: Vec<u8>) -> MockResponse {
+    MockResponse {
+        status,
+        headers: vec![("content-type".into(), content_type.into())],
+        chunks: vec![(Duration::ZERO, body)],
+        truncated: false,
+    }
+}
+
+/// An OpenAI-style error body.
+fn error(status: u16, kind: &str, message: &str) -> MockResponse {
+    let body = json!({"error": {"message": message, "type": kind, "param": null, "code": null}});
+    single(status, "application/json", body.to_string().into_bytes())
+}
+
+/// Turns SSE events into timed pieces; slow streams pause between pieces, truncated
+/// streams keep only the first half and never reach the terminator.
+fn sse(events: Vec<String>, scenario: &Scenario) -> MockResponse {
+    let delay = if *scenario == Scenario::SlowStream {
+        SLOW_STREAM_DELAY
+    } else {
+        Duration::ZERO
+    };
+    let truncated = *scenario == Scenario::TruncatedStream;
+    let keep = if truncated {
+        (events.len() / 2).max(1)
+    } else {
+        events.len()
+    };
+    let chunks = events
+        .into_iter()
+        .take(keep)
+        .enumerate()
+        .map(|(i, e)| (if i == 0 { Duration::ZERO } else { delay }, e.into_bytes()))
+        .collect();
+    MockResponse {
+        status: 200,
+        headers: vec![
+            ("content-type".into(), "text/event-stream".into()),
+            ("cache-control".into(), "no-cache".into()),
+        ],
+        chunks,
+        truncated,
+    }
+}
+
+fn data_event(v: &Value) -> String {
+    format!("data: {v}\n\n")
+}
+
+fn named_event(name: &str, v: &Value) -> String {
+    format!("event: {name}\ndata: {v}\n\n")
+}
+
+/// Splits text into word-sized pieces (each word with its leading whitespace), the way
+/// streamed tokens look; concatenated they give back the text exactly.
+pub fn pieces(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    for c in text.chars() {
+        if c.is_whitespace() && in_word {
+            out.push(std::mem::take(&mut cur));
+            in_word = false;
+        } else if !c.is_whitespace() {
+            in_word = true;
+        }
+        cur.push(c);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Token estimate used for usage: ceil(chars / 4).
+pub fn estimate_tokens(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(4)
+}
+
+fn chat_json(r: &Reply) -> Value {
+    json!({
+        "id": r.id("chatcmpl-"),
+        "object": "chat.completion",
+        "created": CREATED,
+        "model": r.model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": r.text},
+            "finish_reason": "stop"
+        }],
+        "usage": {
+            "prompt_tokens": r.prompt_tokens,
+            "completion_tokens": r.completion_tokens,
+            "total_tokens": r.prompt_tokens + r.completion_tokens
+        }
+    })
+}
+
+fn chat_sse(r: &Reply, include_usage: bool) -> Vec<String> {
+    let chunk = |choices: Value| {
+        json!({
+            "id": r.id("chatcmpl-"),
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "model": r.model,
+            "choices": choices
+        })
+    };
+    let mut events = vec![data_event(&chunk(json!([{
+        "index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null
+    }])))];
+    for p in pieces(&r.text) {
+        events.push(data_event(&chunk(json!([{
+            "index": 0, "delta": {"content": p}, "finish_reason": null
+        }]))));
+    }
+    events.push(data_event(&chunk(json!([{
+        "index": 0, "delta": {}, "finish_reason": "stop"
+    }]))));
+    if include_usage {
+        let mut usage = chunk(json!([]));
+        usage["usage"] = json!({
+            "prompt_tokens": r.prompt_tokens,
+            "completion_tokens": r.completion_tokens,
+            "total_tokens": r.prompt_tokens + r.completion_tokens
+        });
+        events.push(data_event(&usage));
+    }
+    events.push("data: [DONE]\n\n".to_string());
+    events
+}
+
+fn responses_object(r: &Reply, completed: bool) -> Value {
+    let output = if completed {
+        json!([{
+            "type": "message",
+            "id": r.id("msg_"),
+            "status": "completed",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": r.text, "annotations": []}]
+        }])
+    } else {
+        json!([])
+    };
+    let mut v = json!({
+        "id": r.id("resp_"),
+        "object": "response",
+        "created_at": CREATED,
+        "status": if completed { "completed" } else { "in_progress" },
+        "model": r.model,
+        "output": output,
+        "usage": null
+    });
+    if completed {
+        v["usage"] = json!({
+            "input_tokens": r.prompt_tokens,
+            "output_tokens": r.completion_tokens,
+            "total_tokens": r.prompt_tokens + r.completion_tokens
+        });
+    }
+    v
+}
+
+fn responses_json(r: &Reply) -> Value {
+    responses_object(r, true)
+}
+
+fn responses_sse(r: &Reply) -> Vec<String> {
+    let mut events = vec![named_event(
+        "response.created",
+        &json!({"type": "response.created", "response": responses_object(r, false)}),
+    )];
+    for p in pieces(&r.text) {
+        events.push(named_event(
+            "response.output_text.delta",
+            &json!({
+                "type": "response.output_text.delta",
+                "item_id": r.id("msg_"),
+                "output_index": 0,
+                "content_index": 0,
+                "delta": p
+            }),
+        ));
+    }
+    events.push(named_event(
+        "response.completed",
+        &json!({"type": "response.completed", "response": responses_object(r, true)}),
+    ));
+    events
+}
+
+fn anthropic_json(r: &Reply) -> Value {
+    json!({
+        "id": r.id("msg_"),
+        "type": "message",
+        "role": "assistant",
+        "model": r.model,
+        "content": [{"type": "text", "text": r.text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": null,
+        "usage": {"input_tokens": r.prompt_tokens, "output_tokens": r.completion_tokens}
+    })
+}
+
+fn anthropic_sse(r: &Reply) -> Vec<String> {
+    let mut events = vec![
+        named_event(
+            "message_start",
+            &json!({"type": "message_start", "message": {
+                "id": r.id("msg_"),
+                "type": "message",
+                "role": "assistant",
+                "model": r.model,
+                "content": [],
+                "stop_reason": null,
+                "stop_sequence": null,
+                "usage": {"input_tokens": r.prompt_tokens, "output_tokens": 0}
+            }}),
+        ),
+        named_event(
+            "content_block_start",
+            &json!({"type": "content_block_start", "index": 0,
+                    "content_block": {"type": "text", "text": ""}}),
+        ),
+    ];
+    for p in pieces(&r.text) {
+        events.push(named_event(
+            "content_block_delta",
+            &json!({"type": "content_block_delta", "index": 0,
+                    "delta": {"type": "text_delta", "text": p}}),
+        ));
+    }
+    events.push(named_event(
+        "content_block_stop",
+        &json!({"type": "content_block_stop", "index": 0}),
+    ));
+    events.push(named_event(
+        "message_delta",
+        &json!({"type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+                "usage": {"input_tokens": r.prompt_tokens, "output_tokens": r.completion_tokens}}),
+    ));
+    events.push(named_event(
+        "message_stop",
+        &json!({"type": "message_stop"}),
+    ));
+    events
+}
+
+/// Text of a message `content`: a string, or the text of its text-like parts joined.
+fn content_text(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p.get("type").and_then(Value::as_str),
+                    Some("text" | "input_text" | "output_text")
+                )
+            })
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(""),
+        _ => String::new(),
+    }
+}
+
+/// The conversation items of a request body, whatever the API calls them.
+fn items(api: Api, body: &Value) -> Vec<Value> {
+    let key = match api {
+        Api::Responses => "input",
+        _ => "messages",
+    };
+    match body.get(key) {
+        Some(Value::Array(a)) => a.clone(),
+        // Responses `input` may be a bare string: one user message.
+        Some(Value::String(s)) => vec![json!({"role": "user", "content": s})],
+        _ => Vec::new(),
+    }
+}
+
+/// The echo scenario's reply: the text of the last user message.
+fn last_user_text(api: Api, body: &Value) -> String {
+    items(api, body)
+        .iter()
+        .rev()
+        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+        .and_then(|m| m.get("content"))
+        .map(content_text)
+        .unwrap_or_default()
+}
+
+/// All prompt text (system/instructions and every message) for the usage estimate.
+fn prompt_text(api: Api, body: &Value) -> String {
+    let mut parts = Vec::new();
+    for key in ["system", "instructions"] {
+        if let Some(v) = body.get(key) {
+            parts.push(content_text(v));
+        }
+    }
+    for m in items(api, body) {
+        if let Some(c) = m.get("content") {
+            parts.push(content_text(c));
+        }
+    }
+    parts.join("\n")
+}
+
+/// Reads `file` under `dir`, refusing anything that could leave it.
+fn read_reply(dir: &Path, file: &str) -> Result<String, String> {
+    let rel = Path::new(file);
+    let plain = !file.is_empty()
+        && rel
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if !plain {
+        return Err(format!(
+            "reply file {file:?} is outside the replies directory"
+        ));
+    }
+    let full = dir.join(rel);
+    // Symlinks could still point out of the directory.
+    let (Ok(base), Ok(real)) = (dir.canonicalize(), full.canonicalize()) else {
+        return Err(format!(
+            "reply file {file:?} not found in {}",
+            dir.display()
+        ));
+    };
+    if !real.starts_with(&base) {
+        return Err(format!(
+            "reply file {file:?} is outside the replies directory"
+        ));
+    }
+    std::fs::read_to_string(&real).map_err(|e| format!("reading reply file {file:?}: {e}"))
+}
+
+/// FNV-1a: a stable, dependency-free hash for deterministic ids.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// How to run the mock on a socket.
+#[derive(Debug, Clone, Default)]
+pub struct MockOptions {
+    /// Port on 127.0.0.1; `0` picks a free one.
+    pub port: u16,
+    /// JSONL request log; none when `None` (requests are still kept in memory).
+    pub log: Option<PathBuf>,
+    pub ctx: MockContext,
+}
+
+/// A running mock LLM; stops on drop.
+pub struct MockLlm {
+    server: Server,
+    requests: Arc<Mutex<Vec<HttpRequest>>>,
+}
+
+impl MockLlm {
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
+    /// Every request received so far, in arrival order.
+    pub fn requests(&self) -> Vec<HttpRequest> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// Serves the mock on 127.0.0.1, logging each request before answering it.
+pub fn spawn(opts: MockOptions) -> anyhow::Result<MockLlm> {
+    let log = match &opts.log {
+        Some(path) => Some(Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening request log {}", path.display()))?,
+        )),
+        None => None,
+    };
+    let requests: Arc<Mutex<Vec<HttpRequest>>> = Arc::default();
+    let seen = requests.clone();
+    let ctx = opts.ctx.clone();
+    let server = Server::bind(opts.port, move |req| {
+        seen.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(req.clone());
+        if let Some(file) = &log {
+            let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
+            // A failed log write must not take the upstream down; the test will notice.
+            let _ = append_log(&mut file, req);
+        }
+        respond(req, &ctx).to_server_response()
+    })?;
+    Ok(MockLlm { server, requests })
+}
+
+/// One JSONL line per request, flushed so readers see it immediately.
+fn append_log(file: &mut File, req: &HttpRequest) -> anyhow::Result<()> {
+    let ts_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let mut headers = serde_json::Map::new();
+    for (k, v) in &req.headers {
+        let merged = match headers.get(k).and_then(Value::as_str) {
+            Some(prev) => format!("{prev}, {v}"),
+            None => v.clone(),
+        };
+        headers.insert(k.clone(), Value::String(merged));
+    }
+    let line = json!({
+        "ts_ms": ts_ms,
+        "method": req.method,
+        "path": req.path,
+        "headers": headers,
+        "body": String::from_utf8_lossy(&req.body),
+    });
+    writeln!(file, "{line}")?;
+    file.flush()?;
+    Ok(())
+}
+
+/// Reads a JSONL request log back into requests (bodies as logged, i.e. lossy UTF-8).
+pub fn read_log(path: &Path) -> anyhow::Result<Vec<HttpRequest>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading request log {}", path.display()))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).context("bad request log line")?;
+            let s = |k: &str| {
+                v.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let headers = v
+                .get("headers")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Ok(HttpRequest {
+                method: s("method"),
+                path: s("path"),
+                headers,
+                body: s("body").into_bytes(),
+            })
+        })
+        .collect()
+}
