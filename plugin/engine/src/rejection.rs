@@ -42,6 +42,9 @@ impl Rejection {
 
     /// Response headers besides `:status`.
     pub fn headers(&self) -> [(&'static str, &'static str); 2] {
-        [("content-type", "application/json"), ("x-psf-code", self.code.as_str())]
+        [
+            ("content-type", "application/json"),
+            ("x-psf-code", self.code.as_str()),
+        ]
     }
 }

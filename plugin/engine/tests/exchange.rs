@@ -67,7 +67,10 @@ fn unknown_length_is_held_then_rejected_as_soon_as_it_passes_the_limit() {
 fn unknown_length_within_limit_is_released_at_end_of_stream() {
     // Envoy ends the body with an empty end_of_stream chunk: the size repeats.
     let (steps, exchange) = play(policy("enforce", "block"), None, &[60, 100, 100]);
-    assert_eq!(steps, vec![Step::Pause, Step::Pause, Step::Pause, Step::Continue]);
+    assert_eq!(
+        steps,
+        vec![Step::Pause, Step::Pause, Step::Pause, Step::Continue]
+    );
     assert_eq!(exchange.record().request_bytes, 100);
 }
 
@@ -86,7 +89,11 @@ fn flag_action_records_but_never_blocks() {
     let (steps, exchange) = play(policy("enforce", "flag"), None, &[500, 500]);
     assert!(!steps.iter().any(is_reject), "{steps:?}");
     assert_eq!(steps.last(), Some(&Step::Continue));
-    assert_eq!(exchange.record().findings.len(), 1, "a finding is recorded once");
+    assert_eq!(
+        exchange.record().findings.len(),
+        1,
+        "a finding is recorded once"
+    );
 }
 
 #[test]
@@ -98,7 +105,9 @@ fn bodiless_request_passes() {
 #[test]
 fn rejection_body_has_the_one_error_shape() {
     let (steps, exchange) = play(policy("enforce", "block"), Some(2048), &[2048]);
-    let Step::Reject(rejection) = &steps[0] else { panic!("{steps:?}") };
+    let Step::Reject(rejection) = &steps[0] else {
+        panic!("{steps:?}")
+    };
     let body: serde_json::Value = serde_json::from_slice(&rejection.body("req-1")).expect("json");
     assert_eq!(
         body,

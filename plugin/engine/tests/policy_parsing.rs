@@ -5,31 +5,119 @@ const VALID: &str = r#"{"version":1,"name":"p","owner":"Ada Lovelace","rules":[{
 /// Each case: name, document, the errors expected (`path: reason` prefixes), in order.
 const REFUSED: &[(&str, &str, &[&str])] = &[
     ("not json", "{", &["(policy): not valid JSON"]),
-    ("not an object", "[]", &["(policy): expected an object, found an array"]),
-    ("missing owner", r#"{"version":1,"name":"p"}"#, &["owner: required field is missing"]),
-    ("blank owner", r#"{"version":1,"name":"p","owner":"  "}"#, &["owner: must not be empty"]),
-    ("owner not a string", r#"{"version":1,"name":"p","owner":7}"#, &["owner: expected a string, found a number"]),
-    ("missing everything", "{}", &["version: required field is missing", "name: required field is missing", "owner: required field is missing"]),
-    ("wrong version", r#"{"version":2,"name":"p","owner":"o"}"#, &["version: unsupported policy version 2"]),
-    ("unknown mode", r#"{"version":1,"name":"p","owner":"o","mode":"audit"}"#, &["mode: unknown mode \"audit\", expected one of: enforce, monitor"]),
-    ("unknown top-level field", r#"{"version":1,"name":"p","owner":"o","ownr":"x"}"#, &["ownr: unknown field \"ownr\""]),
-    ("rules not an array", r#"{"version":1,"name":"p","owner":"o","rules":{}}"#, &["rules: expected an array, found an object"]),
-    ("rule not an object", r#"{"version":1,"name":"p","owner":"o","rules":[3]}"#, &["rules[0]: expected an object, found a number"]),
-    ("unknown action", r#"{"version":1,"name":"p","owner":"o","rules":[
+    (
+        "not an object",
+        "[]",
+        &["(policy): expected an object, found an array"],
+    ),
+    (
+        "missing owner",
+        r#"{"version":1,"name":"p"}"#,
+        &["owner: required field is missing"],
+    ),
+    (
+        "blank owner",
+        r#"{"version":1,"name":"p","owner":"  "}"#,
+        &["owner: must not be empty"],
+    ),
+    (
+        "owner not a string",
+        r#"{"version":1,"name":"p","owner":7}"#,
+        &["owner: expected a string, found a number"],
+    ),
+    (
+        "missing everything",
+        "{}",
+        &[
+            "version: required field is missing",
+            "name: required field is missing",
+            "owner: required field is missing",
+        ],
+    ),
+    (
+        "wrong version",
+        r#"{"version":2,"name":"p","owner":"o"}"#,
+        &["version: unsupported policy version 2"],
+    ),
+    (
+        "unknown mode",
+        r#"{"version":1,"name":"p","owner":"o","mode":"audit"}"#,
+        &["mode: unknown mode \"audit\", expected one of: enforce, monitor"],
+    ),
+    (
+        "unknown top-level field",
+        r#"{"version":1,"name":"p","owner":"o","ownr":"x"}"#,
+        &["ownr: unknown field \"ownr\""],
+    ),
+    (
+        "rules not an array",
+        r#"{"version":1,"name":"p","owner":"o","rules":{}}"#,
+        &["rules: expected an array, found an object"],
+    ),
+    (
+        "rule not an object",
+        r#"{"version":1,"name":"p","owner":"o","rules":[3]}"#,
+        &["rules[0]: expected an object, found a number"],
+    ),
+    (
+        "unknown action",
+        r#"{"version":1,"name":"p","owner":"o","rules":[
         {"id":"a","type":"request_body_size","max_bytes":1},
         {"id":"b","type":"request_body_size","max_bytes":1},
         {"id":"c","type":"request_body_size","max_bytes":1,"action":"blok"}]}"#,
-        &["rules[2].action: unknown action \"blok\", expected one of: block, flag"]),
-    ("unknown rule type", r#"{"version":1,"name":"p","owner":"o","rules":[{"id":"a","type":"body_size"}]}"#, &["rules[0].type: unknown type \"body_size\", expected one of: request_body_size"]),
-    ("missing rule type", r#"{"version":1,"name":"p","owner":"o","rules":[{"id":"a"}]}"#, &["rules[0].type: required field is missing"]),
-    ("bad size", r#"{"version":1,"name":"p","owner":"o","rules":[{"id":"a","type":"request_body_size","max_bytes":"big"}]}"#, &["rules[0].max_bytes: invalid size"]),
-    ("negative size", r#"{"version":1,"name":"p","owner":"o","rules":[{"id":"a","type":"request_body_size","max_bytes":-5}]}"#, &["rules[0].max_bytes: invalid size"]),
-    ("missing size", r#"{"version":1,"name":"p","owner":"o","rules":[{"id":"a","type":"request_body_size"}]}"#, &["rules[0].max_bytes: required field is missing"]),
-    ("unknown rule field", r#"{"version":1,"name":"p","owner":"o","rules":[{"id":"a","type":"request_body_size","max_bytes":1,"limit":2}]}"#, &["rules[0].limit: unknown field \"limit\", expected one of: action, id, max_bytes, type"]),
-    ("bad rule id", r#"{"version":1,"name":"p","owner":"o","rules":[{"id":"Body Size","type":"request_body_size","max_bytes":1}]}"#, &["rules[0].id: invalid rule id \"Body Size\""]),
-    ("duplicate rule id", r#"{"version":1,"name":"p","owner":"o","rules":[{"id":"a","type":"request_body_size","max_bytes":1},{"id":"a","type":"request_body_size","max_bytes":2}]}"#, &["rules[1].id: duplicate rule id \"a\""]),
-    ("every error at once", r#"{"version":1,"name":"","mode":"x","rules":[{"id":"a","type":"request_body_size","max_bytes":"1 TiB","action":"nope"}]}"#,
-        &["name: must not be empty", "owner: required field is missing", "mode: unknown mode", "rules[0].action: unknown action", "rules[0].max_bytes: invalid size"]),
+        &["rules[2].action: unknown action \"blok\", expected one of: block, flag"],
+    ),
+    (
+        "unknown rule type",
+        r#"{"version":1,"name":"p","owner":"o","rules":[{"id":"a","type":"body_size"}]}"#,
+        &["rules[0].type: unknown type \"body_size\", expected one of: request_body_size"],
+    ),
+    (
+        "missing rule type",
+        r#"{"version":1,"name":"p","owner":"o","rules":[{"id":"a"}]}"#,
+        &["rules[0].type: required field is missing"],
+    ),
+    (
+        "bad size",
+        r#"{"version":1,"name":"p","owner":"o","rules":[{"id":"a","type":"request_body_size","max_bytes":"big"}]}"#,
+        &["rules[0].max_bytes: invalid size"],
+    ),
+    (
+        "negative size",
+        r#"{"version":1,"name":"p","owner":"o","rules":[{"id":"a","type":"request_body_size","max_bytes":-5}]}"#,
+        &["rules[0].max_bytes: invalid size"],
+    ),
+    (
+        "missing size",
+        r#"{"version":1,"name":"p","owner":"o","rules":[{"id":"a","type":"request_body_size"}]}"#,
+        &["rules[0].max_bytes: required field is missing"],
+    ),
+    (
+        "unknown rule field",
+        r#"{"version":1,"name":"p","owner":"o","rules":[{"id":"a","type":"request_body_size","max_bytes":1,"limit":2}]}"#,
+        &["rules[0].limit: unknown field \"limit\", expected one of: action, id, max_bytes, type"],
+    ),
+    (
+        "bad rule id",
+        r#"{"version":1,"name":"p","owner":"o","rules":[{"id":"Body Size","type":"request_body_size","max_bytes":1}]}"#,
+        &["rules[0].id: invalid rule id \"Body Size\""],
+    ),
+    (
+        "duplicate rule id",
+        r#"{"version":1,"name":"p","owner":"o","rules":[{"id":"a","type":"request_body_size","max_bytes":1},{"id":"a","type":"request_body_size","max_bytes":2}]}"#,
+        &["rules[1].id: duplicate rule id \"a\""],
+    ),
+    (
+        "every error at once",
+        r#"{"version":1,"name":"","mode":"x","rules":[{"id":"a","type":"request_body_size","max_bytes":"1 TiB","action":"nope"}]}"#,
+        &[
+            "name: must not be empty",
+            "owner: required field is missing",
+            "mode: unknown mode",
+            "rules[0].action: unknown action",
+            "rules[0].max_bytes: invalid size",
+        ],
+    ),
 ];
 
 #[test]
@@ -42,7 +130,10 @@ fn refused_policies_name_every_field_and_reason() {
         let lines: Vec<String> = errors.errors().iter().map(|e| e.to_string()).collect();
         assert_eq!(lines.len(), expected.len(), "{name}: got {lines:#?}");
         for (line, prefix) in lines.iter().zip(expected.iter()) {
-            assert!(line.starts_with(prefix), "{name}: {line:?} should start with {prefix:?}");
+            assert!(
+                line.starts_with(prefix),
+                "{name}: {line:?} should start with {prefix:?}"
+            );
         }
     }
 }
@@ -55,7 +146,10 @@ fn valid_policy_parses_with_defaults() {
     assert_eq!(policy.mode, Mode::Enforce);
     assert_eq!(policy.rules.len(), 1);
     assert_eq!(policy.rules[0].action, Action::Block);
-    assert_eq!(policy.rules[0].check, Check::RequestBodySize { max_bytes: 10 });
+    assert_eq!(
+        policy.rules[0].check,
+        Check::RequestBodySize { max_bytes: 10 }
+    );
     assert_eq!(
         policy.summary(),
         r#"policy "p" (version 1, owner "Ada Lovelace"): mode enforce, 1 rule"#

@@ -22,7 +22,12 @@ pub fn property(path: &[&str]) -> Option<String> {
 /// Answers the client locally. Envoy defers the reply until the current callback
 /// returns, then passes it through this filter's own response callbacks.
 pub fn send_local_response(status: u16, headers: &[(&str, &str)], body: &[u8]) {
-    if let Err(status_code) = hostcalls::send_http_response(u32::from(status), headers.to_vec(), Some(body)) {
-        log(LogLevel::Error, &format!("psf-guard: local reply failed: {status_code:?}"));
+    if let Err(status_code) =
+        hostcalls::send_http_response(u32::from(status), headers.to_vec(), Some(body))
+    {
+        log(
+            LogLevel::Error,
+            &format!("psf-guard: local reply failed: {status_code:?}"),
+        );
     }
 }

@@ -19,23 +19,36 @@ impl RootContext for GuardRoot {
     /// Parses and validates the policy. On any error, logs every `path: reason` at error
     /// level and returns false, so Envoy refuses the configuration.
     fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
-        let document = hostcalls::get_buffer(BufferType::PluginConfiguration, 0, plugin_configuration_size)
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        let document = hostcalls::get_buffer(
+            BufferType::PluginConfiguration,
+            0,
+            plugin_configuration_size,
+        )
+        .ok()
+        .flatten()
+        .unwrap_or_default();
         match Policy::from_json(&document) {
             Ok(policy) => {
-                host::log(LogLevel::Info, &format!("psf-guard: loaded {}", policy.summary()));
+                host::log(
+                    LogLevel::Info,
+                    &format!("psf-guard: loaded {}", policy.summary()),
+                );
                 self.policy = Some(Rc::new(policy));
                 true
             }
             Err(errors) => {
                 for error in errors.errors() {
-                    host::log(LogLevel::Error, &format!("psf-guard: invalid policy: {error}"));
+                    host::log(
+                        LogLevel::Error,
+                        &format!("psf-guard: invalid policy: {error}"),
+                    );
                 }
                 host::log(
                     LogLevel::Error,
-                    &format!("psf-guard: policy refused with {} error(s)", errors.errors().len()),
+                    &format!(
+                        "psf-guard: policy refused with {} error(s)",
+                        errors.errors().len()
+                    ),
                 );
                 false
             }

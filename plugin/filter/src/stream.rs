@@ -14,7 +14,9 @@ pub struct GuardStream {
 
 impl GuardStream {
     pub fn new(policy: Option<Rc<Policy>>) -> Self {
-        Self { exchange: policy.map(Exchange::new) }
+        Self {
+            exchange: policy.map(Exchange::new),
+        }
     }
 
     fn apply(&mut self, step: Step) -> Action {
@@ -27,7 +29,11 @@ impl GuardStream {
                     .as_ref()
                     .map(|e| e.record().request_id.clone())
                     .unwrap_or_default();
-                host::send_local_response(rejection.status(), &rejection.headers(), &rejection.body(&request_id));
+                host::send_local_response(
+                    rejection.status(),
+                    &rejection.headers(),
+                    &rejection.body(&request_id),
+                );
                 Action::Pause
             }
         }
@@ -39,7 +45,10 @@ impl Context for GuardStream {}
 impl HttpContext for GuardStream {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         let Some(exchange) = self.exchange.as_mut() else {
-            host::log(LogLevel::Critical, "psf-guard: stream without a policy; refusing");
+            host::log(
+                LogLevel::Critical,
+                "psf-guard: stream without a policy; refusing",
+            );
             host::send_local_response(503, &[("content-type", "application/json")], b"{\"error\":{\"message\":\"psf-guard has no policy\",\"type\":\"psf_policy_violation\",\"code\":\"policy_unavailable\",\"param\":null}}");
             return Action::Pause;
         };
@@ -70,7 +79,8 @@ impl HttpContext for GuardStream {
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         if let Some(exchange) = self.exchange.as_mut() {
-            let status = host::header(MapType::HttpResponseHeaders, ":status").and_then(|s| s.parse().ok());
+            let status =
+                host::header(MapType::HttpResponseHeaders, ":status").and_then(|s| s.parse().ok());
             if let Some(status) = status {
                 exchange.on_response_headers(status);
             }

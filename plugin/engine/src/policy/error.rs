@@ -20,9 +20,19 @@ pub enum PolicyErrorKind {
     Missing,
     /// A required text field is empty or only white space.
     Blank,
-    WrongType { expected: &'static str, found: &'static str },
-    UnknownField { found: String, expected: Vec<&'static str> },
-    UnknownValue { what: &'static str, found: String, expected: Vec<&'static str> },
+    WrongType {
+        expected: &'static str,
+        found: &'static str,
+    },
+    UnknownField {
+        found: String,
+        expected: Vec<&'static str>,
+    },
+    UnknownValue {
+        what: &'static str,
+        found: String,
+        expected: Vec<&'static str>,
+    },
     UnsupportedVersion(String),
     InvalidSize(String),
     InvalidId(String),
@@ -32,7 +42,10 @@ pub enum PolicyErrorKind {
 impl PolicyError {
     pub fn new(path: &str, kind: PolicyErrorKind) -> Self {
         let path = if path.is_empty() { "(policy)" } else { path };
-        Self { path: path.to_string(), kind }
+        Self {
+            path: path.to_string(),
+            kind,
+        }
     }
 
     /// The dotted field path, e.g. `rules[2].action`.

@@ -18,7 +18,10 @@ const RULE_TYPES: [(&str, RuleType); 1] = [("request_body_size", RuleType::Reque
 
 pub(super) fn parse_policy(document: &[u8]) -> Result<Policy, PolicyErrors> {
     let value: Value = serde_json::from_slice(document).map_err(|e| {
-        PolicyErrors(vec![PolicyError::new("", PolicyErrorKind::Syntax(e.to_string()))])
+        PolicyErrors(vec![PolicyError::new(
+            "",
+            PolicyErrorKind::Syntax(e.to_string()),
+        )])
     })?;
     let mut errors = Errors::default();
     let policy = read_policy(&value, &mut errors);
@@ -32,7 +35,10 @@ fn read_policy(value: &Value, errors: &mut Errors) -> Option<Policy> {
     let mut fields = Fields::open(value, "", errors)?;
     if let Some(version) = fields.required("version", errors) {
         if version.as_u64() != Some(POLICY_VERSION) {
-            errors.push("version", PolicyErrorKind::UnsupportedVersion(version.to_string()));
+            errors.push(
+                "version",
+                PolicyErrorKind::UnsupportedVersion(version.to_string()),
+            );
         }
     }
     let name = fields.required_string("name", errors);
@@ -70,10 +76,15 @@ fn read_rule(path: &str, value: &Value, errors: &mut Errors) -> Option<Rule> {
     let id = fields.required_string("id", errors).map(str::to_string);
     if let Some(id) = &id {
         if !is_valid_id(id) {
-            errors.push(&fields.path_of("id"), PolicyErrorKind::InvalidId(id.clone()));
+            errors.push(
+                &fields.path_of("id"),
+                PolicyErrorKind::InvalidId(id.clone()),
+            );
         }
     }
-    let action = fields.choice("action", &ACTIONS, errors).unwrap_or_default();
+    let action = fields
+        .choice("action", &ACTIONS, errors)
+        .unwrap_or_default();
     let rule_type = match fields.required("type", errors) {
         Some(_) => fields.choice("type", &RULE_TYPES, errors),
         None => None,
@@ -86,7 +97,11 @@ fn read_rule(path: &str, value: &Value, errors: &mut Errors) -> Option<Rule> {
     if rule_type.is_some() {
         fields.finish(errors);
     }
-    Some(Rule { id: id?, action, check: check? })
+    Some(Rule {
+        id: id?,
+        action,
+        check: check?,
+    })
 }
 
 fn read_body_size(fields: &mut Fields<'_>, errors: &mut Errors) -> Option<Check> {
@@ -94,7 +109,10 @@ fn read_body_size(fields: &mut Fields<'_>, errors: &mut Errors) -> Option<Check>
     match parse_size(value) {
         Ok(max_bytes) => Some(Check::RequestBodySize { max_bytes }),
         Err(reason) => {
-            errors.push(&fields.path_of("max_bytes"), PolicyErrorKind::InvalidSize(reason));
+            errors.push(
+                &fields.path_of("max_bytes"),
+                PolicyErrorKind::InvalidSize(reason),
+            );
             None
         }
     }
@@ -102,7 +120,10 @@ fn read_body_size(fields: &mut Fields<'_>, errors: &mut Errors) -> Option<Check>
 
 fn is_valid_id(id: &str) -> bool {
     let mut chars = id.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
         && id.len() <= 64
 }

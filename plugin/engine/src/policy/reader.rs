@@ -40,7 +40,13 @@ impl<'v> Fields<'v> {
                 known: Vec::new(),
             }),
             other => {
-                errors.push(path, PolicyErrorKind::WrongType { expected: "an object", found: type_name(other) });
+                errors.push(
+                    path,
+                    PolicyErrorKind::WrongType {
+                        expected: "an object",
+                        found: type_name(other),
+                    },
+                );
                 None
             }
         }
@@ -100,7 +106,13 @@ impl<'v> Fields<'v> {
                 .map(|(i, item)| (format!("{path}[{i}]"), item))
                 .collect(),
             other => {
-                errors.push(&path, PolicyErrorKind::WrongType { expected: "an array", found: type_name(other) });
+                errors.push(
+                    &path,
+                    PolicyErrorKind::WrongType {
+                        expected: "an array",
+                        found: type_name(other),
+                    },
+                );
                 Vec::new()
             }
         }
@@ -139,7 +151,10 @@ impl<'v> Fields<'v> {
                 expected.dedup();
                 errors.push(
                     &self.path_of(name),
-                    PolicyErrorKind::UnknownField { found: name.clone(), expected },
+                    PolicyErrorKind::UnknownField {
+                        found: name.clone(),
+                        expected,
+                    },
                 );
             }
         }
@@ -149,7 +164,13 @@ impl<'v> Fields<'v> {
         match value {
             Value::String(text) => Some(text),
             other => {
-                errors.push(&self.path_of(name), PolicyErrorKind::WrongType { expected: "a string", found: type_name(other) });
+                errors.push(
+                    &self.path_of(name),
+                    PolicyErrorKind::WrongType {
+                        expected: "a string",
+                        found: type_name(other),
+                    },
+                );
                 None
             }
         }

@@ -27,11 +27,15 @@ fn parse_size_text(text: &str) -> Result<u64, String> {
     let trimmed = text.trim();
     let (digits, multiplier) = UNITS
         .iter()
-        .find_map(|(unit, mult)| trimmed.strip_suffix(unit).map(|rest| (rest.trim_end(), *mult)))
+        .find_map(|(unit, mult)| {
+            trimmed
+                .strip_suffix(unit)
+                .map(|rest| (rest.trim_end(), *mult))
+        })
         .unwrap_or((trimmed, 1));
-    let count: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size; write bytes, or a number with KiB, MiB or GiB"))?;
+    let count: u64 = digits.parse().map_err(|_| {
+        format!("{text:?} is not a size; write bytes, or a number with KiB, MiB or GiB")
+    })?;
     count
         .checked_mul(multiplier)
         .ok_or_else(|| format!("{text:?} is too large"))
@@ -55,7 +59,14 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(parse_size(&input), expected, "{input}");
         }
-        for bad in [json!(-1), json!(1.5), json!("lots"), json!("1 TiB"), json!(true), json!("99999999999999999999GiB")] {
+        for bad in [
+            json!(-1),
+            json!(1.5),
+            json!("lots"),
+            json!("1 TiB"),
+            json!(true),
+            json!("99999999999999999999GiB"),
+        ] {
             assert!(parse_size(&bad).is_err(), "{bad} should be refused");
         }
     }

@@ -1,0 +1,74 @@
+//! The `psf-guard` command line: runs the real `.wasm` in the embedded host, no Envoy needed.
+
+mod args;
+mod check;
+mod envoy_config;
+mod eval;
+mod run;
+
+use args::Args;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+psf-guard: run the psf-guard filter (.wasm) on policies and requests without a proxy
+
+usage:
+  psf-guard check POLICY.json...                  validate policies; exit 2 listing `path: reason`
+  psf-guard run --policy P --request REQ.json     play one request through the filter
+        [--response RESP.json | --response-sse RESP.sse] [--status N]
+        [--path /v1/chat/completions] [--method POST] [--header 'name: value']... [--chunked]
+  psf-guard eval --policy P --input ROWS.jsonl [--output OUT.jsonl]
+                                                  one verdict line per {id, direction, text} row
+  psf-guard envoy-config [--policy P] [--wasm FILE] [--listen PORT] [--upstream PORT]
+        [--admin PORT] [--passthrough]            print an Envoy config that loads the filter
+
+options for every command:
+  --wasm FILE   the filter to run (default: $PSF_GUARD_WASM, else dist/psf_guard.wasm)
+";
+
+/// Exit status for a refused policy or bad usage, as documented.
+pub const EXIT_INVALID: u8 = 2;
+
+/// Runs the CLI on `argv` (without the program name).
+pub fn main(argv: Vec<String>) -> ExitCode {
+    let Some((command, rest)) = argv.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(EXIT_INVALID);
+    };
+    let args = match Args::parse(rest) {
+        Ok(args) => args,
+        Err(message) => return usage_error(&message),
+    };
+    let result = match command.as_str() {
+        "check" => check::check(&args),
+        "run" => run::run(&args),
+        "eval" => eval::eval(&args),
+        "envoy-config" => envoy_config::envoy_config(&args),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        other => return usage_error(&format!("unknown command {other:?}")),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("psf-guard {command}: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("psf-guard: {message}\n\n{USAGE}");
+    ExitCode::from(EXIT_INVALID)
+}
+
+/// Loads the filter named by `--wasm`, or the default build.
+fn load_host(args: &Args) -> anyhow::Result<crate::host::Host> {
+    let path = match args.value("wasm") {
+        Some(path) => std::path::PathBuf::from(path),
+        None => crate::wasm_path()?,
+    };
+    crate::host::Host::from_file(&path)
+}

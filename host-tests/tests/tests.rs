@@ -1,0 +1,3 @@
+mod envoy_passthrough;
+mod host_abi;
+mod http_mock;
