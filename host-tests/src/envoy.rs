@@ -228,7 +228,17 @@ pub struct Envoy {
 impl Envoy {
     /// Starts Envoy with `config` and waits until it is ready to serve.
     pub fn start(config: &EnvoyConfig, opts: &EnvoyOptions) -> anyhow::Result<Envoy> {
-        let (child, dir) = spawn(config, opts)?;
+        Self::start_yaml(&config.render()?, config, opts)
+    }
+
+    /// Starts Envoy with hand-edited `yaml` (rendered from `config`, whose ports it uses),
+    /// for tests that pin down how Envoy behaves with other settings.
+    pub fn start_yaml(
+        yaml: &str,
+        config: &EnvoyConfig,
+        opts: &EnvoyOptions,
+    ) -> anyhow::Result<Envoy> {
+        let (child, dir) = spawn(yaml, opts)?;
         let mut envoy = Envoy {
             child,
             dir,
@@ -261,7 +271,7 @@ impl Envoy {
     /// non-zero. Fails if it becomes ready or exits cleanly instead.
     pub fn start_expect_failure(config: &EnvoyConfig) -> anyhow::Result<String> {
         let opts = EnvoyOptions::default();
-        let (child, dir) = spawn(config, &opts)?;
+        let (child, dir) = spawn(&config.render()?, &opts)?;
         let mut envoy = Envoy {
             child,
             dir,
@@ -287,6 +297,25 @@ impl Envoy {
                 bail!(
                     "envoy neither failed nor became ready in {:?}",
                     opts.ready_timeout
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until Envoy's log contains `needle` (its log is written asynchronously,
+    /// and a stream's last callbacks run after the client has its response).
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> anyhow::Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return Ok(log);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{needle:?} not in Envoy's log after {timeout:?}; tail:\n{}",
+                    tail(&log, 40)
                 );
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -354,7 +383,7 @@ impl Drop for Envoy {
 }
 
 /// Writes the config to a fresh run directory and starts Envoy on it.
-fn spawn(config: &EnvoyConfig, opts: &EnvoyOptions) -> anyhow::Result<(Child, PathBuf)> {
+fn spawn(rendered: &str, opts: &EnvoyOptions) -> anyhow::Result<(Child, PathBuf)> {
     static RUN: AtomicU32 = AtomicU32::new(0);
     let bin = envoy_bin()?;
     let run = RUN.fetch_add(1, Ordering::SeqCst);
@@ -366,7 +395,7 @@ fn spawn(config: &EnvoyConfig, opts: &EnvoyOptions) -> anyhow::Result<(Child, Pa
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let yaml = dir.join("envoy.yaml");
-    std::fs::write(&yaml, config.render()?)?;
+    std::fs::write(&yaml, rendered)?;
     // Distinct base ids keep concurrent Envoys' shared-memory names apart.
     let base_id = (pid % 100_000) * 100 + run % 100;
     let child = Command::new(&bin)
@@ -380,6 +409,9 @@ fn spawn(config: &EnvoyConfig, opts: &EnvoyOptions) -> anyhow::Result<(Child, Pa
         .arg("--base-id")
         .arg(base_id.to_string())
         .arg("--disable-hot-restart")
+        // Flush access logs quickly so tests and the demo can read them.
+        .arg("--file-flush-interval-msec")
+        .arg("200")
         .arg("--log-path")
         .arg(dir.join("envoy.log"))
         .stdin(Stdio::null())

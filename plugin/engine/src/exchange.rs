@@ -71,7 +71,7 @@ impl Exchange {
         }
         if let Some(length) = head.content_length {
             self.record.request_bytes = length;
-            if let Some(rejection) = self.check_body_size(length) {
+            if let Some(rejection) = self.check_body_size(length, true) {
                 return self.reject(rejection);
             }
             // The codec enforces content-length framing, so the body cannot outgrow it.
@@ -90,7 +90,7 @@ impl Exchange {
             return Step::Continue;
         }
         self.record.request_bytes = buffered_bytes;
-        if let Some(rejection) = self.check_body_size(buffered_bytes) {
+        if let Some(rejection) = self.check_body_size(buffered_bytes, false) {
             return self.reject(rejection);
         }
         if end_of_stream {
@@ -118,7 +118,7 @@ impl Exchange {
     }
 
     /// Records every size rule `bytes` breaks; returns the rejection if one is enforced.
-    fn check_body_size(&mut self, bytes: u64) -> Option<Rejection> {
+    fn check_body_size(&mut self, bytes: u64, known_length: bool) -> Option<Rejection> {
         let mut rejection = None;
         let enforcing = self.policy.mode == Mode::Enforce;
         for rule in &self.policy.rules {
@@ -136,9 +136,7 @@ impl Exchange {
             if enforced && rejection.is_none() {
                 rejection = Some(Rejection {
                     code: ErrorCode::RequestTooLarge,
-                    message: format!(
-                        "request body of {bytes} bytes is over the limit of {max_bytes} bytes"
-                    ),
+                    message: body_size_message(bytes, max_bytes, known_length),
                     rule: rule.id.clone(),
                     param: None,
                 });
@@ -153,5 +151,15 @@ impl Exchange {
         self.record.decision = Decision::Block;
         self.record.status = Some(rejection.status());
         Step::Reject(rejection)
+    }
+}
+
+/// The client-facing reason. A body measured while it arrives is cut at the limit, and how
+/// much had arrived depends on network chunking, so only a declared length is quoted.
+fn body_size_message(bytes: u64, max_bytes: u64, known_length: bool) -> String {
+    if known_length {
+        format!("request body of {bytes} bytes is over the limit of {max_bytes} bytes")
+    } else {
+        format!("request body is over the limit of {max_bytes} bytes")
     }
 }

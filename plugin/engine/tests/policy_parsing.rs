@@ -139,6 +139,12 @@ fn refused_policies_name_every_field_and_reason() {
 }
 
 #[test]
+fn a_person_with_a_team_mailbox_is_still_a_person() {
+    let document = r#"{"version":1,"name":"p","owner":"Ada Lovelace <ai-team@example.com>"}"#;
+    assert!(Policy::from_json(document.as_bytes()).is_ok());
+}
+
+#[test]
 fn valid_policy_parses_with_defaults() {
     let policy = Policy::from_json(VALID.as_bytes()).expect("valid");
     assert_eq!(policy.name, "p");

@@ -34,6 +34,11 @@ pub enum PolicyErrorKind {
         expected: Vec<&'static str>,
     },
     UnsupportedVersion(String),
+    /// PSF EA-1: the owner must be a named person, not a team, role or vendor.
+    OwnerNotAPerson {
+        owner: String,
+        word: &'static str,
+    },
     InvalidSize(String),
     InvalidId(String),
     DuplicateId(String),
@@ -80,6 +85,10 @@ impl fmt::Display for PolicyErrorKind {
             Self::UnsupportedVersion(found) => {
                 write!(f, "unsupported policy version {found}, this filter reads version 1")
             }
+            Self::OwnerNotAPerson { owner, word } => write!(
+                f,
+                "{owner:?} looks like a {word}, not a person: name the one accountable person (PSF EA-1)"
+            ),
             Self::InvalidSize(reason) => write!(f, "invalid size: {reason}"),
             Self::InvalidId(found) => write!(
                 f,

@@ -43,6 +43,17 @@ fn read_policy(value: &Value, errors: &mut Errors) -> Option<Policy> {
     }
     let name = fields.required_string("name", errors);
     let owner = fields.required_string("owner", errors);
+    if let Some(owner) = owner {
+        if let Some(word) = team_word(owner) {
+            errors.push(
+                "owner",
+                PolicyErrorKind::OwnerNotAPerson {
+                    owner: owner.to_string(),
+                    word,
+                },
+            );
+        }
+    }
     let description = fields.string("description", errors).map(str::to_string);
     let mode = fields.choice("mode", &MODES, errors).unwrap_or_default();
     let rules = read_rules(&mut fields, errors);
@@ -116,6 +127,31 @@ fn read_body_size(fields: &mut Fields<'_>, errors: &mut Errors) -> Option<Check>
             None
         }
     }
+}
+
+/// Words that mark an owner as a team, role or vendor rather than a person (PSF EA-1:
+/// "accountability does not reside in a team, role, or vendor").
+const TEAM_WORDS: [&str; 11] = [
+    "team",
+    "group",
+    "department",
+    "dept",
+    "squad",
+    "committee",
+    "vendor",
+    "oncall",
+    "on-call",
+    "role",
+    "owners",
+];
+
+fn team_word(owner: &str) -> Option<&'static str> {
+    // Only the name part counts: "Ada Lovelace <ai-team@example.com>" names a person.
+    let name = owner.split('<').next().unwrap_or(owner).to_lowercase();
+    let words: Vec<&str> = name
+        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+        .collect();
+    TEAM_WORDS.iter().copied().find(|w| words.contains(w))
 }
 
 fn is_valid_id(id: &str) -> bool {

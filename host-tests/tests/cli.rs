@@ -1,0 +1,189 @@
+//! The `psf-guard` binary as a user runs it.
+
+use crate::support::{default_policy, MIB};
+use psf_host::repo_root;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn psf_guard(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_psf-guard"))
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("run psf-guard")
+}
+
+fn scratch(name: &str, contents: &str) -> PathBuf {
+    let dir = repo_root().join("target/cli-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{}-{name}", std::process::id()));
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn check_accepts_the_default_policy_with_a_summary() {
+    let out = psf_guard(&["check", "policies/default.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.contains("ok: policy \"default\""), "{stdout}");
+}
+
+#[test]
+fn check_refuses_a_policy_without_owner_naming_the_field() {
+    let mut policy: Value = serde_json::from_str(&default_policy()).unwrap();
+    policy.as_object_mut().unwrap().remove("owner");
+    let file = scratch("no-owner.json", &policy.to_string());
+    let out = psf_guard(&["check", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("owner: required field is missing"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn check_lists_every_error_as_path_and_reason() {
+    let policy = json!({"version": 1, "name": "p", "owner": "Ada Lovelace", "rules": [
+        {"id": "a", "type": "request_body_size", "max_bytes": 1},
+        {"id": "b", "type": "request_body_size", "max_bytes": 1},
+        {"id": "c", "type": "request_body_size", "max_bytes": "huge", "action": "blok"}
+    ], "extra": true});
+    let file = scratch("many.json", &policy.to_string());
+    let out = psf_guard(&["check", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    for expected in [
+        "rules[2].action: unknown action \"blok\", expected one of: block, flag",
+        "rules[2].max_bytes: invalid size",
+        "extra: unknown field \"extra\"",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in\n{stderr}"
+        );
+    }
+    let unreadable = psf_guard(&["check", "no/such/policy.json"]);
+    assert_eq!(unreadable.status.code(), Some(2));
+    assert!(text(&unreadable.stderr).contains("cannot read"));
+}
+
+#[test]
+fn run_shows_upstream_client_and_decision() {
+    let request = scratch(
+        "req.json",
+        &json!({"model": "m", "messages": [{"role": "user", "content": "ping"}]}).to_string(),
+    );
+    let out = psf_guard(&[
+        "run",
+        "--policy",
+        "policies/default.json",
+        "--request",
+        request.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for section in [
+        "== upstream received ==",
+        "== client received ==\n200",
+        "== decision ==",
+        "\"decision\":\"allow\"",
+    ] {
+        assert!(stdout.contains(section), "missing {section:?} in\n{stdout}");
+    }
+    let reply = scratch(
+        "resp.json",
+        r#"{"choices":[{"message":{"role":"assistant","content":"pong"}}]}"#,
+    );
+    let out = psf_guard(&[
+        "run",
+        "--policy",
+        "policies/default.json",
+        "--request",
+        request.to_str().unwrap(),
+        "--response",
+        reply.to_str().unwrap(),
+    ]);
+    assert!(text(&out.stdout).contains("\"content\":\"pong\""));
+    let out = psf_guard(&[
+        "run",
+        "--policy",
+        "policies/default.json",
+        "--request",
+        request.to_str().unwrap(),
+        "--bogus",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("unknown option --bogus"));
+}
+
+#[test]
+fn eval_writes_one_verdict_per_row() {
+    let big = "x".repeat(2 * MIB);
+    let rows = [
+        json!({"id": "small", "direction": "request", "text": "hello", "label": "benign"}),
+        json!({"id": 7, "direction": "response", "text": "a reply"}),
+        json!({"id": "huge", "direction": "request", "text": big}),
+    ];
+    let input: String = rows.iter().map(|r| format!("{r}\n")).collect();
+    let file = scratch("rows.jsonl", &input);
+    let out = psf_guard(&[
+        "eval",
+        "--policy",
+        "policies/default.json",
+        "--input",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            json!({"id": "small", "verdict": "allow", "status": 200, "rules": [], "entities": []}),
+            json!({"id": 7, "verdict": "allow", "status": 200, "rules": [], "entities": []}),
+            json!({"id": "huge", "verdict": "block", "status": 413, "rules": ["request-body-size"], "entities": []}),
+        ]
+    );
+}
+
+#[test]
+fn eval_reports_bad_rows_and_keeps_going() {
+    let file = scratch("bad.jsonl", "{\"id\":1,\"direction\":\"sideways\",\"text\":\"x\"}\nnot json\n{\"id\":2,\"direction\":\"request\",\"text\":\"ok\"}\n");
+    let out = psf_guard(&[
+        "eval",
+        "--policy",
+        "policies/default.json",
+        "--input",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("line 1:") && stderr.contains("line 2:"),
+        "{stderr}"
+    );
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        1,
+        "the good row is still evaluated"
+    );
+}
+
+#[test]
+fn envoy_config_renders_the_committed_default() {
+    let out = psf_guard(&["envoy-config"]);
+    assert_eq!(out.status.code(), Some(0));
+    let committed = std::fs::read_to_string(repo_root().join("envoy/envoy.yaml")).unwrap();
+    assert_eq!(text(&out.stdout), committed, "run `make envoy-config`");
+}

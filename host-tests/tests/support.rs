@@ -1,0 +1,50 @@
+//! Shared test helpers: the built filter, policies, requests.
+
+#![allow(dead_code)]
+
+use psf_host::host::Host;
+use psf_host::{repo_root, HttpRequest};
+use serde_json::json;
+use std::sync::OnceLock;
+
+/// The real `dist/psf_guard.wasm`, compiled once per test binary.
+pub fn filter_host() -> Host {
+    static HOST: OnceLock<Host> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let path = psf_host::wasm_path().unwrap_or_else(|e| panic!("{e}"));
+        Host::from_file(&path).unwrap_or_else(|e| panic!("loading {}: {e:#}", path.display()))
+    })
+    .clone()
+}
+
+pub fn default_policy() -> String {
+    std::fs::read_to_string(repo_root().join("policies/default.json"))
+        .expect("policies/default.json")
+}
+
+/// A policy with one body-size rule.
+pub fn size_policy(mode: &str, max_bytes: u64, action: &str) -> String {
+    json!({
+        "version": 1, "name": "size-test", "owner": "Ada Lovelace", "mode": mode,
+        "rules": [{"id": "body-size", "type": "request_body_size", "max_bytes": max_bytes, "action": action}]
+    })
+    .to_string()
+}
+
+/// A chat-completions request whose user message makes the body exactly `bytes` long
+/// (at least the size of the empty request).
+pub fn chat_of_size(bytes: usize) -> HttpRequest {
+    let empty =
+        json!({"model": "gpt-test", "messages": [{"role": "user", "content": ""}]}).to_string();
+    let text = "a".repeat(bytes.saturating_sub(empty.len()));
+    let body =
+        json!({"model": "gpt-test", "messages": [{"role": "user", "content": text}]}).to_string();
+    HttpRequest::json("POST", "/v1/chat/completions", body)
+}
+
+pub fn chat(text: &str, stream: bool) -> HttpRequest {
+    let body = json!({"model": "gpt-test", "stream": stream, "messages": [{"role": "user", "content": text}]});
+    HttpRequest::json("POST", "/v1/chat/completions", body.to_string())
+}
+
+pub const MIB: usize = 1024 * 1024;
