@@ -1,4 +1,7 @@
 //! Engine tests, one binary: policy parsing as a table of named cases, then exchanges.
 
+// clippy.toml allows these in #[test] fns only; helpers in test crates need them too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod exchange;
 mod policy_parsing;

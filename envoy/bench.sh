@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Throughput and latency of Envoy with psf-guard against the same Envoy without it.
+#
+#   envoy/bench.sh [--record] [--rounds N] [--duration 10s]
+#
+# For N rounds (default 3) runs, one after another, a pass-through
+# Envoy, Envoy with psf-guard and policies/default.json, and Envoy with psf-guard and a
+# policy without rules ("noop"), each in front of a fresh mock-llm. Each Envoy runs alone with --concurrency 1 and gets a
+# 2 s warm-up, then `wrk -t1 -c16 -d10s --latency` POSTs a 4 KB chat-completions request
+# (envoy/bench-post.lua). Prints the median of each config and the ratio to pass-through;
+# with --record also appends the table to BENCHMARKS.md. Everything binds 127.0.0.1.
+#
+# Builds nothing: run `make bench` (or `make build envoy`) first. Installs wrk if missing.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+RECORD=0
+ROUNDS=3
+DURATION=10s
+WARMUP=2s
+CONNECTIONS=16
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --record) RECORD=1 ;;
+    --rounds) ROUNDS="$2"; shift ;;
+    --duration) DURATION="$2"; shift ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+PSF_GUARD="$ROOT/target/debug/psf-guard"
+MOCK_LLM="$ROOT/target/debug/mock-llm"
+WASM="${PSF_GUARD_WASM:-$ROOT/dist/psf_guard.wasm}"
+if [ -z "${ENVOY_BIN:-}" ]; then
+  ENVOY_BIN="$(command -v envoy 2>/dev/null || echo "$ROOT/.venv/bin/envoy")"
+fi
+for f in "$PSF_GUARD" "$MOCK_LLM" "$WASM" "$ENVOY_BIN"; do
+  [ -e "$f" ] || { echo "bench.sh: missing $f; run 'make build envoy' first" >&2; exit 1; }
+done
+
+if ! command -v wrk >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "bench.sh: installing wrk" >&2
+  $SUDO apt-get install -y wrk >&2 || { $SUDO apt-get update >&2 && $SUDO apt-get install -y wrk >&2; }
+fi
+
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/psf-bench.XXXXXX")"
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]+"${PIDS[@]}"}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]+"${PIDS[@]}"}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A port nothing on 127.0.0.1 answers on (the window between this check and the bind is
+# small; a clash makes Envoy fail to start, which the readiness wait reports).
+free_port() {
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return
+    fi
+  done
+}
+
+# start_mock TAG: a fresh mock-llm for one run, its port in $UPSTREAM. It keeps every
+# request in memory (~5 KB each), so each run gets its own and the runs stay alike; its
+# request log goes to /dev/null.
+start_mock() {
+  "$MOCK_LLM" --port 0 --log /dev/null >"$TMP/mock-llm-$1.out" 2>&1 &
+  MOCK_PID=$!
+  PIDS+=("$MOCK_PID")
+  UPSTREAM=""
+  for _ in $(seq 100); do
+    UPSTREAM="$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/mock-llm-$1.out")"
+    [ -n "$UPSTREAM" ] && return
+    sleep 0.05
+  done
+  echo "bench.sh: mock-llm did not start:" >&2
+  cat "$TMP/mock-llm-$1.out" >&2
+  exit 1
+}
+
+echo '{"version":1,"name":"noop","owner":"Bench","rules":[]}' >"$TMP/noop.json"
+CONFIGS=(passthrough filter noop)
+config_args() {
+  case "$1" in
+    passthrough) echo "--passthrough" ;;
+    filter) echo "--policy policies/default.json --wasm $WASM" ;;
+    noop) echo "--policy $TMP/noop.json --wasm $WASM" ;;
+  esac
+}
+
+# run_one CONFIG ROUND: start Envoy, warm up, measure, stop; appends a BENCH line to $TMP/CONFIG.
+run_one() {
+  local name="$1" round="$2" listen admin envoy_pid ready="" line
+  start_mock "$name-$round"
+  listen="$(free_port)"
+  admin="$(free_port)"
+  # shellcheck disable=SC2046 # config_args is a word list by design
+  "$PSF_GUARD" envoy-config --listen "$listen" --upstream "$UPSTREAM" --admin "$admin" \
+    $(config_args "$name") >"$TMP/$name.yaml"
+  "$ENVOY_BIN" -c "$TMP/$name.yaml" --concurrency 1 --disable-hot-restart \
+    --base-id "$(($$ % 10000 * 10 + round))" --log-path "$TMP/envoy-$name-$round.log" \
+    >"$TMP/access-$name-$round.log" 2>&1 &
+  envoy_pid=$!
+  PIDS+=("$envoy_pid")
+  for _ in $(seq 300); do
+    if curl -fsS "http://127.0.0.1:$admin/ready" 2>/dev/null | grep -q LIVE; then
+      ready=1
+      break
+    fi
+    kill -0 "$envoy_pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if [ -z "$ready" ]; then
+    echo "bench.sh: $name Envoy did not become ready; its log:" >&2
+    tail -n 30 "$TMP/envoy-$name-$round.log" >&2 || true
+    exit 1
+  fi
+  local url="http://127.0.0.1:$listen"
+  local status
+  status="$(curl -sS -o /dev/null -w '%{http_code}' -H 'content-type: application/json' \
+    --data '{"model":"m","messages":[{"role":"user","content":"hi"}]}' "$url/v1/chat/completions")"
+  [ "$status" = 200 ] || { echo "bench.sh: $name answered $status to a probe request" >&2; exit 1; }
+  wrk -t1 -c"$CONNECTIONS" -d"$WARMUP" -s envoy/bench-post.lua "$url" >/dev/null
+  wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s envoy/bench-post.lua "$url" \
+    >"$TMP/wrk-$name-$round.out"
+  kill "$envoy_pid" "$MOCK_PID"
+  wait "$envoy_pid" "$MOCK_PID" 2>/dev/null || true
+  line="$(grep '^BENCH ' "$TMP/wrk-$name-$round.out")" || {
+    echo "bench.sh: no result from wrk:" >&2; cat "$TMP/wrk-$name-$round.out" >&2; exit 1; }
+  case "$line" in
+    *" non2xx=0 connect_err=0 read_err=0 write_err=0 timeout=0")  ;;
+    *) echo "bench.sh: $name round $round had errors: $line" >&2; exit 1 ;;
+  esac
+  echo "$line" >>"$TMP/$name.results"
+  printf '  round %d %-12s %s\n' "$round" "$name" "${line#BENCH }" >&2
+}
+
+echo "bench.sh: $ROUNDS rounds of ${CONFIGS[*]}," \
+  "wrk -t1 -c$CONNECTIONS -d$DURATION, 4096-byte body" >&2
+for round in $(seq "$ROUNDS"); do
+  for name in "${CONFIGS[@]}"; do
+    run_one "$name" "$round"
+  done
+done
+
+# median CONFIG FIELD: the median of FIELD over the config's rounds.
+median() {
+  sed -n "s/.* $2=\([0-9.]*\).*/\1/p" "$TMP/$1.results" | sort -g |
+    awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+BASE_RPS="$(median passthrough rps)"
+BASE_P50="$(median passthrough p50_us)"
+TABLE="$TMP/table.md"
+{
+  echo "| config | policy | req/s (median of $ROUNDS) | ratio to pass-through | p50 ms | p50 Δ ms | p99 ms |"
+  echo "|---|---|---:|---:|---:|---:|---:|"
+  for name in "${CONFIGS[@]}"; do
+    case "$name" in
+      passthrough) policy="(no filter)" ;;
+      filter) policy="policies/default.json" ;;
+      noop) policy="no rules" ;;
+    esac
+    awk -v n="$name" -v pol="$policy" -v rps="$(median "$name" rps)" -v base="$BASE_RPS" \
+      -v p50="$(median "$name" p50_us)" -v bp50="$BASE_P50" -v p99="$(median "$name" p99_us)" \
+      'BEGIN { printf "| %s | %s | %.0f | %.3f | %.3f | %+.3f | %.3f |\n",
+                 n, pol, rps, rps / base, p50 / 1000, (p50 - bp50) / 1000, p99 / 1000 }'
+  done
+} >"$TABLE"
+VERDICT="$(awk -v r="$(median filter rps)" -v b="$BASE_RPS" -v p="$(median filter p50_us)" -v bp="$BASE_P50" \
+  'BEGIN { ok = (r / b >= 0.82 && (p - bp) / 1000 <= 0.3);
+           printf "Budget (default policy: ratio >= 0.82, p50 delta <= 0.3 ms): %s (ratio %.3f, p50 delta %+.3f ms)",
+             ok ? "met" : "NOT met", r / b, (p - bp) / 1000 }')"
+
+echo
+cat "$TABLE"
+echo
+echo "$VERDICT"
+
+if [ "$RECORD" = 1 ]; then
+  ENVOY_VERSION="$("$ENVOY_BIN" --version | sed -n 's/.*version: [0-9a-f]*\/\([^/]*\)\/.*/\1/p')"
+  {
+    echo
+    echo "### envoy/bench.sh run, $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "Command: \`envoy/bench.sh --record\` (rounds $ROUNDS, wrk -t1 -c$CONNECTIONS -d$DURATION," \
+      "4096-byte body); nproc $(nproc); Envoy ${ENVOY_VERSION:-unknown}, --concurrency 1."
+    echo
+    cat "$TABLE"
+    echo
+    echo "$VERDICT."
+    echo
+    echo "Per round (req/s, p50 µs):"
+    echo
+    for name in "${CONFIGS[@]}"; do
+      printf -- '- %s: %s\n' "$name" "$(sed -n 's/.* rps=\([0-9.]*\) p50_us=\([0-9]*\).*/\1 req\/s, \2 µs/p' \
+        "$TMP/$name.results" | paste -sd ';' | sed 's/;/; /g')"
+    done
+  } >>"$ROOT/BENCHMARKS.md"
+  echo "bench.sh: appended the results to BENCHMARKS.md" >&2
+fi
