@@ -3,10 +3,10 @@
 #
 #   envoy/bench.sh [--record] [--rounds N] [--duration 10s]
 #
-# For N rounds (default 3) runs, one after another, a pass-through
-# Envoy, Envoy with psf-guard and policies/default.json, and Envoy with psf-guard and a
-# policy without rules ("noop"), each in front of a fresh mock-llm. Each Envoy runs alone with --concurrency 1 and gets a
-# 2 s warm-up, then `wrk -t1 -c16 -d10s --latency` POSTs a 4 KB chat-completions request
+# For N rounds (default 3) runs, one after another: a pass-through Envoy, Envoy with
+# psf-guard and policies/default.json, and Envoy with psf-guard and a policy without rules
+# ("noop"), each in front of a fresh mock-llm. Each Envoy runs alone with --concurrency 1
+# and gets a 2 s warm-up, then `wrk -t1 -c16 -d10s --latency` POSTs a 4 KB chat-completions request
 # (envoy/bench-post.lua). Prints the median of each config and the ratio to pass-through;
 # with --record also appends the table to BENCHMARKS.md. Everything binds 127.0.0.1.
 #
@@ -50,13 +50,13 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/psf-bench.XXXXXX")"
-PIDS=()
+# The processes this script started and has not yet reaped (only ever these are killed).
+ENVOY_PID=""
+MOCK_PID=""
 cleanup() {
   local pid
-  for pid in "${PIDS[@]+"${PIDS[@]}"}"; do
+  for pid in $ENVOY_PID $MOCK_PID; do
     kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]+"${PIDS[@]}"}"; do
     wait "$pid" 2>/dev/null || true
   done
   rm -rf "$TMP"
@@ -83,7 +83,6 @@ free_port() {
 start_mock() {
   "$MOCK_LLM" --port 0 --log /dev/null >"$TMP/mock-llm-$1.out" 2>&1 &
   MOCK_PID=$!
-  PIDS+=("$MOCK_PID")
   UPSTREAM=""
   for _ in $(seq 100); do
     UPSTREAM="$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/mock-llm-$1.out")"
@@ -107,7 +106,7 @@ config_args() {
 
 # run_one CONFIG ROUND: start Envoy, warm up, measure, stop; appends a BENCH line to $TMP/CONFIG.
 run_one() {
-  local name="$1" round="$2" listen admin envoy_pid ready="" line
+  local name="$1" round="$2" listen admin ready="" line
   start_mock "$name-$round"
   listen="$(free_port)"
   admin="$(free_port)"
@@ -117,14 +116,13 @@ run_one() {
   "$ENVOY_BIN" -c "$TMP/$name.yaml" --concurrency 1 --disable-hot-restart \
     --base-id "$(($$ % 10000 * 10 + round))" --log-path "$TMP/envoy-$name-$round.log" \
     >"$TMP/access-$name-$round.log" 2>&1 &
-  envoy_pid=$!
-  PIDS+=("$envoy_pid")
+  ENVOY_PID=$!
   for _ in $(seq 300); do
     if curl -fsS "http://127.0.0.1:$admin/ready" 2>/dev/null | grep -q LIVE; then
       ready=1
       break
     fi
-    kill -0 "$envoy_pid" 2>/dev/null || break
+    kill -0 "$ENVOY_PID" 2>/dev/null || break
     sleep 0.05
   done
   if [ -z "$ready" ]; then
@@ -140,8 +138,10 @@ run_one() {
   wrk -t1 -c"$CONNECTIONS" -d"$WARMUP" -s envoy/bench-post.lua "$url" >/dev/null
   wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s envoy/bench-post.lua "$url" \
     >"$TMP/wrk-$name-$round.out"
-  kill "$envoy_pid" "$MOCK_PID"
-  wait "$envoy_pid" "$MOCK_PID" 2>/dev/null || true
+  kill "$ENVOY_PID" "$MOCK_PID"
+  wait "$ENVOY_PID" "$MOCK_PID" 2>/dev/null || true
+  ENVOY_PID=""
+  MOCK_PID=""
   line="$(grep '^BENCH ' "$TMP/wrk-$name-$round.out")" || {
     echo "bench.sh: no result from wrk:" >&2; cat "$TMP/wrk-$name-$round.out" >&2; exit 1; }
   case "$line" in

@@ -305,3 +305,25 @@ fn without_allow_on_headers_stop_iteration_a_held_request_stalls() {
         .unwrap();
     assert_eq!(ok.response.status, 200);
 }
+
+#[test]
+fn a_stream_without_a_valid_policy_fails_closed() {
+    // Envoy never routes traffic to a plugin whose on_configure failed; should a host do
+    // it anyway, the filter answers 503 rather than let the request through unchecked.
+    let mut vm = filter_host()
+        .start_vm(VmConfig {
+            plugin_config: b"{not json".to_vec(),
+            ..VmConfig::default()
+        })
+        .unwrap();
+    assert!(!vm.configured());
+    let outcome = vm
+        .http_stream(
+            &with_length(chat("hi", false)),
+            &mut mock_upstream(MockContext::default()),
+        )
+        .unwrap();
+    assert!(outcome.upstream_request.is_none());
+    assert_eq!(outcome.response.status, 503);
+    assert_eq!(error_code(&outcome.response.body), "policy_unavailable");
+}

@@ -6,16 +6,19 @@
 pub enum ErrorCode {
     /// The request body is over the policy's size limit (PSF IG-2).
     RequestTooLarge,
+    /// The filter has no valid policy; it fails closed rather than pass traffic unchecked.
+    PolicyUnavailable,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 1] = [ErrorCode::RequestTooLarge];
+    pub const ALL: [ErrorCode; 2] = [ErrorCode::RequestTooLarge, ErrorCode::PolicyUnavailable];
 
     /// The code as it appears in error bodies, headers, metrics and records.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::RequestTooLarge => "request_too_large",
+            ErrorCode::PolicyUnavailable => "policy_unavailable",
         }
     }
 
@@ -23,6 +26,7 @@ impl ErrorCode {
     pub fn status(self) -> u16 {
         match self {
             ErrorCode::RequestTooLarge => 413,
+            ErrorCode::PolicyUnavailable => 503,
         }
     }
 }

@@ -3,7 +3,7 @@
 use crate::host;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel, MapType};
-use psf_engine::{Exchange, Policy, RequestHead, Step};
+use psf_engine::{ErrorCode, Exchange, Policy, Rejection, RequestHead, Step};
 use std::rc::Rc;
 
 pub struct GuardStream {
@@ -24,11 +24,11 @@ impl GuardStream {
             Step::Continue => Action::Continue,
             Step::Pause => Action::Pause,
             Step::Reject(rejection) => {
-                let request_id = self
-                    .exchange
-                    .as_ref()
-                    .map(|e| e.record().request_id.clone())
-                    .unwrap_or_default();
+                let request_id = match &self.exchange {
+                    Some(exchange) => exchange.record().request_id.clone(),
+                    None => host::header(MapType::HttpRequestHeaders, "x-request-id")
+                        .unwrap_or_default(),
+                };
                 host::send_local_response(
                     rejection.status(),
                     &rejection.headers(),
@@ -47,10 +47,16 @@ impl HttpContext for GuardStream {
         let Some(exchange) = self.exchange.as_mut() else {
             host::log(
                 LogLevel::Critical,
-                "psf-guard: stream without a policy; refusing",
+                "psf-guard: stream without a policy; failing closed",
             );
-            host::send_local_response(503, &[("content-type", "application/json")], b"{\"error\":{\"message\":\"psf-guard has no policy\",\"type\":\"psf_policy_violation\",\"code\":\"policy_unavailable\",\"param\":null}}");
-            return Action::Pause;
+            let rejection = Rejection {
+                code: ErrorCode::PolicyUnavailable,
+                message: "the safety filter has no valid policy, so the request was not forwarded"
+                    .into(),
+                rule: "psf-guard".into(),
+                param: None,
+            };
+            return self.apply(Step::Reject(rejection));
         };
         let method = host::header(MapType::HttpRequestHeaders, ":method").unwrap_or_default();
         let path = host::header(MapType::HttpRequestHeaders, ":path").unwrap_or_default();
