@@ -13,7 +13,7 @@ ENVOY_BIN  ?= $(shell command -v envoy 2>/dev/null || echo $(CURDIR)/$(VENV)/bin
 export ENVOY_BIN
 export PSF_GUARD_WASM := $(CURDIR)/$(DIST_WASM)
 
-.PHONY: help toolchain build wasm tools envoy demo test test-unit test-host clippy check-policies envoy-config bench clean
+.PHONY: help toolchain build wasm tools envoy demo test clippy lint check-policies envoy-config bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -45,11 +45,16 @@ test: build envoy ## Unit, host, CLI and real-Envoy tests, lints and config vali
 	$(CARGO) fmt --all -- --check
 	$(MAKE) --no-print-directory clippy
 	$(MAKE) --no-print-directory check-policies
-	$(CARGO) test --workspace --no-fail-fast
+	@mkdir -p target
+	set -o pipefail; $(CARGO) test --workspace --no-fail-fast 2>&1 | tee target/test-output.log
+	@awk '/^test result:/ {p += $$4; f += $$6} END {printf "tests: %d passed, %d failed\n", p, f}' target/test-output.log
 
-clippy: toolchain ## Lint engine, filter (for wasm) and host; unwrap/expect/panic are denied outside tests
-	$(CARGO) clippy -p psf-engine -p psf-host --all-targets -- -D warnings
+clippy: toolchain ## Lint engine and filter (for wasm); unwrap/expect/panic are denied outside tests
+	$(CARGO) clippy -p psf-engine --all-targets -- -D warnings
 	$(CARGO) clippy -p psf-guard --target $(WASM_TARGET) -- -D warnings
+
+lint: clippy ## clippy on everything, the wasmtime host too (slower: checks wasmtime again)
+	$(CARGO) clippy -p psf-host --all-targets -- -D warnings
 
 check-policies: tools ## Every shipped policy passes `psf-guard check`
 	@set -e; for p in policies/*.json $$(find examples -name '*.json' -path '*polic*'); do \
@@ -58,8 +63,9 @@ check-policies: tools ## Every shipped policy passes `psf-guard check`
 envoy-config: tools ## Regenerate envoy/envoy.yaml from its template and policies/default.json
 	./target/debug/psf-guard envoy-config > envoy/envoy.yaml
 
-bench: build envoy ## Criterion engine benches, then wrk against Envoy vs a pass-through Envoy
+bench: build envoy ## Criterion engine benches, eval throughput, wrk: Envoy+filter vs pass-through Envoy
 	$(CARGO) bench -p psf-engine
+	./host-tests/bench/eval-throughput.sh
 	./envoy/bench.sh
 
 clean: ## Remove build outputs

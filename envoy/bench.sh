@@ -5,7 +5,7 @@
 #
 # For N rounds (default 3) runs, one after another: a pass-through Envoy, Envoy with
 # psf-guard and policies/default.json, and Envoy with psf-guard and a policy without rules
-# ("noop"), each in front of a fresh mock-llm. Each Envoy runs alone with --concurrency 1
+# ("noop"), each in front of the same fast upstream (an Envoy with a direct_response). Each Envoy runs alone with --concurrency 1
 # and gets a 2 s warm-up, then `wrk -t1 -c16 -d10s --latency` POSTs a 4 KB chat-completions request
 # (envoy/bench-post.lua). Prints the median of each config and the ratio to pass-through;
 # with --record also appends the table to BENCHMARKS.md. Everything binds 127.0.0.1.
@@ -33,12 +33,11 @@ while [ $# -gt 0 ]; do
 done
 
 PSF_GUARD="$ROOT/target/debug/psf-guard"
-MOCK_LLM="$ROOT/target/debug/mock-llm"
 WASM="${PSF_GUARD_WASM:-$ROOT/dist/psf_guard.wasm}"
 if [ -z "${ENVOY_BIN:-}" ]; then
   ENVOY_BIN="$(command -v envoy 2>/dev/null || echo "$ROOT/.venv/bin/envoy")"
 fi
-for f in "$PSF_GUARD" "$MOCK_LLM" "$WASM" "$ENVOY_BIN"; do
+for f in "$PSF_GUARD" "$WASM" "$ENVOY_BIN"; do
   [ -e "$f" ] || { echo "bench.sh: missing $f; run 'make build envoy' first" >&2; exit 1; }
 done
 
@@ -52,10 +51,10 @@ fi
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/psf-bench.XXXXXX")"
 # The processes this script started and has not yet reaped (only ever these are killed).
 ENVOY_PID=""
-MOCK_PID=""
+UPSTREAM_PID=""
 cleanup() {
   local pid
-  for pid in $ENVOY_PID $MOCK_PID; do
+  for pid in $ENVOY_PID $UPSTREAM_PID; do
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
@@ -69,7 +68,8 @@ trap 'exit 130' INT TERM
 free_port() {
   local port
   while :; do
-    port=$((20000 + RANDOM % 40000))
+    # Below the ephemeral range (32768+), where wrk's own connections would collide.
+    port=$((20000 + RANDOM % 12000))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return
@@ -77,20 +77,55 @@ free_port() {
   done
 }
 
-# start_mock TAG: a fresh mock-llm for one run, its port in $UPSTREAM. It keeps every
-# request in memory (~5 KB each), so each run gets its own and the runs stay alike; its
-# request log goes to /dev/null.
-start_mock() {
-  "$MOCK_LLM" --port 0 --log /dev/null >"$TMP/mock-llm-$1.out" 2>&1 &
-  MOCK_PID=$!
-  UPSTREAM=""
-  for _ in $(seq 100); do
-    UPSTREAM="$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/mock-llm-$1.out")"
-    [ -n "$UPSTREAM" ] && return
+# The upstream: a second Envoy answering every request with a fixed chat completion
+# (direct_response). It is far faster than the debug-built mock-llm, so the measured
+# ratio shows the filter's cost rather than the mock's.
+start_upstream() {
+  local admin
+  UPSTREAM="$(free_port)"
+  admin="$(free_port)"
+  cat >"$TMP/upstream.yaml" <<YAML
+static_resources:
+  listeners:
+  - name: upstream_0
+    address:
+      socket_address: {address: 127.0.0.1, port_value: $UPSTREAM}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: upstream
+          route_config:
+            virtual_hosts:
+            - name: llm
+              domains: ["*"]
+              routes:
+              - match: {prefix: "/"}
+                direct_response:
+                  status: 200
+                  body:
+                    inline_string: '{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"The capital of France is Paris."},"finish_reason":"stop"}],"usage":{"prompt_tokens":1000,"completion_tokens":8,"total_tokens":1008}}'
+                response_headers_to_add:
+                - header: {key: content-type, value: application/json}
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+admin:
+  address:
+    socket_address: {address: 127.0.0.1, port_value: $admin}
+YAML
+  "$ENVOY_BIN" -c "$TMP/upstream.yaml" --concurrency 1 --disable-hot-restart \
+    --base-id "$(($$ % 10000 * 10 + 9))" --log-path "$TMP/upstream.log" >/dev/null 2>&1 &
+  UPSTREAM_PID=$!
+  for _ in $(seq 300); do
+    curl -fsS "http://127.0.0.1:$admin/ready" 2>/dev/null | grep -q LIVE && return
+    kill -0 "$UPSTREAM_PID" 2>/dev/null || break
     sleep 0.05
   done
-  echo "bench.sh: mock-llm did not start:" >&2
-  cat "$TMP/mock-llm-$1.out" >&2
+  echo "bench.sh: the upstream Envoy did not start:" >&2
+  tail -n 30 "$TMP/upstream.log" >&2 || true
   exit 1
 }
 
@@ -107,7 +142,6 @@ config_args() {
 # run_one CONFIG ROUND: start Envoy, warm up, measure, stop; appends a BENCH line to $TMP/CONFIG.
 run_one() {
   local name="$1" round="$2" listen admin ready="" line
-  start_mock "$name-$round"
   listen="$(free_port)"
   admin="$(free_port)"
   # shellcheck disable=SC2046 # config_args is a word list by design
@@ -138,10 +172,9 @@ run_one() {
   wrk -t1 -c"$CONNECTIONS" -d"$WARMUP" -s envoy/bench-post.lua "$url" >/dev/null
   wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s envoy/bench-post.lua "$url" \
     >"$TMP/wrk-$name-$round.out"
-  kill "$ENVOY_PID" "$MOCK_PID"
-  wait "$ENVOY_PID" "$MOCK_PID" 2>/dev/null || true
+  kill "$ENVOY_PID"
+  wait "$ENVOY_PID" 2>/dev/null || true
   ENVOY_PID=""
-  MOCK_PID=""
   line="$(grep '^BENCH ' "$TMP/wrk-$name-$round.out")" || {
     echo "bench.sh: no result from wrk:" >&2; cat "$TMP/wrk-$name-$round.out" >&2; exit 1; }
   case "$line" in
@@ -154,6 +187,7 @@ run_one() {
 
 echo "bench.sh: $ROUNDS rounds of ${CONFIGS[*]}," \
   "wrk -t1 -c$CONNECTIONS -d$DURATION, 4096-byte body" >&2
+start_upstream
 for round in $(seq "$ROUNDS"); do
   for name in "${CONFIGS[@]}"; do
     run_one "$name" "$round"
@@ -198,7 +232,7 @@ if [ "$RECORD" = 1 ]; then
   ENVOY_VERSION="$("$ENVOY_BIN" --version | sed -n 's/.*version: [0-9a-f]*\/\([^/]*\)\/.*/\1/p')"
   {
     echo
-    echo "### envoy/bench.sh run, $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "#### envoy/bench.sh run, $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
     echo "Command: \`envoy/bench.sh --record\` (rounds $ROUNDS, wrk -t1 -c$CONNECTIONS -d$DURATION," \
       "4096-byte body); nproc $(nproc); Envoy ${ENVOY_VERSION:-unknown}, --concurrency 1."

@@ -2,13 +2,13 @@
 //! Both must give the same status, the same bytes to the client and the same bytes to
 //! the upstream; where Envoy differs from what we expected, a test says so.
 
-use crate::support::{chat, chat_of_size, default_policy, size_policy, MIB};
-use psf_host::envoy::{free_port, Envoy, EnvoyConfig, EnvoyOptions};
+use crate::support::{chat, chat_of_size, default_policy, filter_envoy_config, size_policy, MIB};
+use psf_host::envoy::{Envoy, EnvoyOptions};
 use psf_host::host::StreamRequest;
 use psf_host::http1::{self, SendOptions};
 use psf_host::mock_llm::{self, MockContext, MockOptions};
 use psf_host::play::{mock_upstream, Player};
-use psf_host::{wasm_path, HttpRequest};
+use psf_host::HttpRequest;
 use serde_json::json;
 
 struct Scenario {
@@ -157,15 +157,7 @@ fn via_envoy(
 }
 
 fn start_envoy(policy: &str, mock: &mock_llm::MockLlm) -> Envoy {
-    let config = EnvoyConfig {
-        listener_port: free_port(),
-        upstream_port: mock.addr().port(),
-        admin_port: free_port(),
-        wasm_file: wasm_path().unwrap(),
-        policy_json: policy.to_string(),
-        ..EnvoyConfig::default()
-    };
-    Envoy::start(&config, &EnvoyOptions::default()).unwrap()
+    Envoy::start(&filter_envoy_config(policy, mock), &EnvoyOptions::default()).unwrap()
 }
 
 fn assert_agree(policy: &str, scenarios: &[Scenario]) {

@@ -1,28 +1,20 @@
 //! End to end in a real Envoy with the filter: the "Done when" lines of the foundation issue.
 
-use crate::support::{chat, chat_of_size, default_policy, MIB};
-use psf_host::envoy::{free_port, Envoy, EnvoyConfig, EnvoyOptions};
+use crate::support::{chat, chat_of_size, default_policy, filter_envoy_config, MIB};
+use psf_host::envoy::{Envoy, EnvoyOptions};
 use psf_host::http1::{self, SendOptions};
-use psf_host::mock_llm::{self, respond, MockContext, MockLlm, MockOptions};
-use psf_host::wasm_path;
+use psf_host::mock_llm::{self, respond, MockContext, MockOptions};
 use serde_json::Value;
 use std::time::Duration;
-
-fn config(policy: &str, mock: &MockLlm) -> EnvoyConfig {
-    EnvoyConfig {
-        listener_port: free_port(),
-        upstream_port: mock.addr().port(),
-        admin_port: free_port(),
-        wasm_file: wasm_path().unwrap(),
-        policy_json: policy.to_string(),
-        ..EnvoyConfig::default()
-    }
-}
 
 #[test]
 fn two_mib_body_gets_413_json_and_never_reaches_the_model() {
     let mock = mock_llm::spawn(MockOptions::default()).unwrap();
-    let envoy = Envoy::start(&config(&default_policy(), &mock), &EnvoyOptions::default()).unwrap();
+    let envoy = Envoy::start(
+        &filter_envoy_config(&default_policy(), &mock),
+        &EnvoyOptions::default(),
+    )
+    .unwrap();
     for chunked in [false, true] {
         let options = SendOptions {
             chunked,
@@ -49,7 +41,11 @@ fn two_mib_body_gets_413_json_and_never_reaches_the_model() {
 #[test]
 fn normal_chat_request_passes_unchanged() {
     let mock = mock_llm::spawn(MockOptions::default()).unwrap();
-    let envoy = Envoy::start(&config(&default_policy(), &mock), &EnvoyOptions::default()).unwrap();
+    let envoy = Envoy::start(
+        &filter_envoy_config(&default_policy(), &mock),
+        &EnvoyOptions::default(),
+    )
+    .unwrap();
     for stream in [false, true] {
         let request = chat("What is 2 + 2?", stream);
         let response =
@@ -71,7 +67,8 @@ fn envoy_refuses_a_policy_without_owner_and_logs_why() {
     let mock = mock_llm::spawn(MockOptions::default()).unwrap();
     let mut policy: Value = serde_json::from_str(&default_policy()).unwrap();
     policy.as_object_mut().unwrap().remove("owner");
-    let log = Envoy::start_expect_failure(&config(&policy.to_string(), &mock)).unwrap();
+    let log =
+        Envoy::start_expect_failure(&filter_envoy_config(&policy.to_string(), &mock)).unwrap();
     assert!(
         log.contains("psf-guard: invalid policy: owner: required field is missing"),
         "{log}"
@@ -88,7 +85,7 @@ fn envoy_refuses_a_policy_without_owner_and_logs_why() {
 #[test]
 fn without_allow_on_headers_stop_iteration_envoy_never_delivers_the_body() {
     let mock = mock_llm::spawn(MockOptions::default()).unwrap();
-    let config = config(&default_policy(), &mock);
+    let config = filter_envoy_config(&default_policy(), &mock);
     let rendered = config.render().unwrap();
     assert!(rendered.contains("allow_on_headers_stop_iteration: true"));
     let without = rendered.replace(

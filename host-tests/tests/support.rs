@@ -2,7 +2,9 @@
 
 #![allow(dead_code)]
 
+use psf_host::envoy::{free_port, EnvoyConfig};
 use psf_host::host::Host;
+use psf_host::mock_llm::MockLlm;
 use psf_host::{repo_root, HttpRequest};
 use serde_json::json;
 use std::sync::OnceLock;
@@ -48,3 +50,15 @@ pub fn chat(text: &str, stream: bool) -> HttpRequest {
 }
 
 pub const MIB: usize = 1024 * 1024;
+
+/// An Envoy running the built filter with `policy`, in front of `mock`, on free ports.
+pub fn filter_envoy_config(policy: &str, mock: &MockLlm) -> EnvoyConfig {
+    EnvoyConfig {
+        listener_port: free_port(),
+        upstream_port: mock.addr().port(),
+        admin_port: free_port(),
+        wasm_file: psf_host::wasm_path().unwrap(),
+        policy_json: policy.to_string(),
+        ..EnvoyConfig::default()
+    }
+}

@@ -3,7 +3,7 @@
 //! A `request` row becomes the user message of a chat-completions request; a `response`
 //! row becomes the assistant message of a chat-completions response.
 
-use super::{args::Args, load_host, EXIT_INVALID};
+use super::{args::Args, load_host, start_player, EXIT_INVALID};
 use crate::host::StreamRequest;
 use crate::play::{fixed_upstream, Player};
 use crate::HttpRequest;
@@ -45,16 +45,8 @@ pub fn eval(args: &Args) -> anyhow::Result<ExitCode> {
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
 
-    let host = load_host(args)?;
-    let mut player = match Player::start(&host, &policy)? {
-        Ok((player, _)) => player,
-        Err(refused) => {
-            eprintln!("{policy_file}: invalid policy:");
-            for error in refused.errors {
-                eprintln!("  {error}");
-            }
-            return Ok(ExitCode::from(EXIT_INVALID));
-        }
+    let Some(mut player) = start_player(&load_host(args)?, &policy, policy_file)? else {
+        return Ok(ExitCode::from(EXIT_INVALID));
     };
 
     let mut bad_rows = 0usize;

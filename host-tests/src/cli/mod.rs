@@ -72,3 +72,21 @@ fn load_host(args: &Args) -> anyhow::Result<crate::host::Host> {
     };
     crate::host::Host::from_file(&path)
 }
+
+/// A player for `policy`, or `None` after listing why the filter refused it.
+fn start_player(
+    host: &crate::host::Host,
+    policy: &[u8],
+    policy_file: &str,
+) -> anyhow::Result<Option<crate::play::Player>> {
+    match crate::play::Player::start(host, policy)? {
+        Ok((player, _)) => Ok(Some(player)),
+        Err(refused) => {
+            eprintln!("{policy_file}: invalid policy:");
+            for error in refused.errors {
+                eprintln!("  {error}");
+            }
+            Ok(None)
+        }
+    }
+}

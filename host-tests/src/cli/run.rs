@@ -1,9 +1,9 @@
 //! `psf-guard run`: one request through the filter, showing what each side saw.
 
-use super::{args::Args, load_host, EXIT_INVALID};
+use super::{args::Args, load_host, start_player, EXIT_INVALID};
 use crate::host::StreamRequest;
 use crate::mock_llm::MockContext;
-use crate::play::{fixed_upstream, mock_upstream, Player};
+use crate::play::{fixed_upstream, mock_upstream};
 use crate::HttpRequest;
 use anyhow::Context as _;
 use std::process::ExitCode;
@@ -62,16 +62,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         None => 200,
     };
 
-    let host = load_host(args)?;
-    let mut player = match Player::start(&host, &policy)? {
-        Ok((player, _)) => player,
-        Err(refused) => {
-            eprintln!("{policy_file}: invalid policy:");
-            for error in refused.errors {
-                eprintln!("  {error}");
-            }
-            return Ok(ExitCode::from(EXIT_INVALID));
-        }
+    let Some(mut player) = start_player(&load_host(args)?, &policy, policy_file)? else {
+        return Ok(ExitCode::from(EXIT_INVALID));
     };
     let played = if let Some(file) = args.value("response") {
         let body = std::fs::read(file).with_context(|| format!("reading {file}"))?;
