@@ -258,6 +258,7 @@ fn the_filter_makes_only_the_host_calls_it_needs() {
     vm.clear_calls();
     vm.allow_only(&[
         "proxy_log",
+        "proxy_get_header_map_pairs",
         "proxy_get_header_map_value",
         "proxy_send_local_response",
     ]);

@@ -108,11 +108,9 @@ fn record_to_json(c: &mut Criterion) {
     c.bench_function("record/to_json", |b| {
         b.iter(|| {
             let record = black_box(exchange.record());
-            let json = record.to_json(black_box(&policy));
-            assert_eq!(json["decision"], "allow");
             // What the filter logs: the record serialised to one line.
-            let line = json.to_string();
-            assert!(line.len() > 100);
+            let line = record.to_json(black_box(&policy));
+            assert!(line.contains("\"decision\":\"allow\""));
             line
         })
     });

@@ -119,8 +119,13 @@ fn rejection_body_has_the_one_error_shape() {
             "psf": {"rule": "body-size", "request_id": "req-1"}
         }})
     );
-    let record = exchange.record().to_json(exchange.policy());
+    let record: serde_json::Value =
+        serde_json::from_str(&exchange.record().to_json(exchange.policy())).expect("json");
     assert_eq!(record["decision"], "block");
     assert_eq!(record["rules"], serde_json::json!(["body-size"]));
     assert_eq!(record["policy"]["owner"], "Ada Lovelace");
+    assert_eq!(record["type"], "psf.decision");
+    assert_eq!(record["codes"], serde_json::json!(["request_too_large"]));
+    assert_eq!(record["findings"][0]["enforced"], true);
+    assert_eq!(record["entities"], serde_json::json!([]));
 }

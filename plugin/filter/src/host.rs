@@ -13,6 +13,11 @@ pub fn header(map: MapType, name: &str) -> Option<String> {
     hostcalls::get_map_value(map, name).ok().flatten()
 }
 
+/// Every header of `map` (names are lower-case), empty when unreadable.
+pub fn headers(map: MapType) -> Vec<(String, String)> {
+    hostcalls::get_map(map).unwrap_or_default()
+}
+
 /// A string property such as `request.id`.
 pub fn property(path: &[&str]) -> Option<String> {
     let bytes = hostcalls::get_property(path.to_vec()).ok().flatten()?;

@@ -58,17 +58,30 @@ impl HttpContext for GuardStream {
             };
             return self.apply(Step::Reject(rejection));
         };
-        let method = host::header(MapType::HttpRequestHeaders, ":method").unwrap_or_default();
-        let path = host::header(MapType::HttpRequestHeaders, ":path").unwrap_or_default();
-        let request_id = host::header(MapType::HttpRequestHeaders, "x-request-id")
-            .or_else(|| host::property(&["request", "id"]))
-            .unwrap_or_default();
-        let content_length = host::header(MapType::HttpRequestHeaders, "content-length")
-            .and_then(|v| v.trim().parse::<u64>().ok());
+        // One host call for all headers: each value read is a round trip into the host
+        // and back into the module's allocator, and this runs on every request.
+        let headers = host::headers(MapType::HttpRequestHeaders);
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.as_str())
+        };
+        let method = header(":method").unwrap_or_default();
+        let path = header(":path").unwrap_or_default();
+        let property_id;
+        let request_id = match header("x-request-id") {
+            Some(id) => id,
+            None => {
+                property_id = host::property(&["request", "id"]).unwrap_or_default();
+                property_id.as_str()
+            }
+        };
+        let content_length = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
         let step = exchange.on_request_headers(RequestHead {
-            method: &method,
-            path: &path,
-            request_id: &request_id,
+            method,
+            path,
+            request_id,
             content_length,
             end_of_stream,
         });
