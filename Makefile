@@ -64,6 +64,7 @@ envoy-config: tools ## Regenerate envoy/envoy.yaml from its template and policie
 	./target/debug/psf-guard envoy-config > envoy/envoy.yaml
 
 bench: build envoy ## Criterion engine benches, eval throughput, wrk: Envoy+filter vs pass-through Envoy
+	$(CARGO) build --profile wasm-release --target $(WASM_TARGET) -p psf-noop-filter
 	$(CARGO) bench -p psf-engine
 	./host-tests/bench/eval-throughput.sh
 	./envoy/bench.sh

@@ -3,14 +3,16 @@
 #
 #   envoy/bench.sh [--record] [--rounds N] [--duration 10s]
 #
-# For N rounds (default 3) runs, one after another: a pass-through Envoy, Envoy with
-# psf-guard and policies/default.json, and Envoy with psf-guard and a policy without rules
-# ("noop"), each in front of the same fast upstream (an Envoy with a direct_response). Each Envoy runs alone with --concurrency 1
-# and gets a 2 s warm-up, then `wrk -t1 -c16 -d10s --latency` POSTs a 4 KB chat-completions request
-# (envoy/bench-post.lua). Prints the median of each config and the ratio to pass-through;
-# with --record also appends the table to BENCHMARKS.md. Everything binds 127.0.0.1.
+# For N rounds (default 3) runs, one after another: a pass-through Envoy; Envoy with the
+# no-op baseline filter (host-tests/noop-filter: buffers both bodies, decides nothing);
+# Envoy with psf-guard and policies/default.json; and psf-guard with a policy without rules.
+# All sit in front of the same fast upstream (an Envoy with a direct_response). Each Envoy
+# under test runs alone on its own core with --concurrency 1, gets a 2 s warm-up, then
+# `wrk -t1 -c16 -d10s --latency` POSTs a 4 KB chat-completions request (envoy/bench-post.lua).
+# Prints the median of each config and the ratio to pass-through; with --record also
+# appends the table to BENCHMARKS.md. Everything binds 127.0.0.1.
 #
-# Builds nothing: run `make bench` (or `make build envoy`) first. Installs wrk if missing.
+# Builds nothing: run `make bench` first. Installs wrk if missing.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,10 +36,11 @@ done
 
 PSF_GUARD="$ROOT/target/debug/psf-guard"
 WASM="${PSF_GUARD_WASM:-$ROOT/dist/psf_guard.wasm}"
+NOOP_WASM="$ROOT/target/wasm32-wasip1/wasm-release/psf_noop_filter.wasm"
 if [ -z "${ENVOY_BIN:-}" ]; then
   ENVOY_BIN="$(command -v envoy 2>/dev/null || echo "$ROOT/.venv/bin/envoy")"
 fi
-for f in "$PSF_GUARD" "$WASM" "$ENVOY_BIN"; do
+for f in "$PSF_GUARD" "$WASM" "$NOOP_WASM" "$ENVOY_BIN"; do
   [ -e "$f" ] || { echo "bench.sh: missing $f; run 'make build envoy' first" >&2; exit 1; }
 done
 
@@ -135,12 +138,13 @@ YAML
 }
 
 echo '{"version":1,"name":"noop","owner":"Bench","rules":[]}' >"$TMP/noop.json"
-CONFIGS=(passthrough filter noop)
+CONFIGS=(passthrough noop filter norules)
 config_args() {
   case "$1" in
     passthrough) echo "--passthrough" ;;
     filter) echo "--policy policies/default.json --wasm $WASM" ;;
-    noop) echo "--policy $TMP/noop.json --wasm $WASM" ;;
+    norules) echo "--policy $TMP/noop.json --wasm $WASM" ;;
+    noop) echo "--policy $TMP/noop.json --wasm $NOOP_WASM" ;;
   esac
 }
 
@@ -215,7 +219,8 @@ TABLE="$TMP/table.md"
     case "$name" in
       passthrough) policy="(no filter)" ;;
       filter) policy="policies/default.json" ;;
-      noop) policy="no rules" ;;
+      norules) policy="psf-guard, a policy without rules" ;;
+      noop) policy="baseline: a no-op filter that buffers both bodies" ;;
     esac
     awk -v n="$name" -v pol="$policy" -v rps="$(median "$name" rps)" -v base="$BASE_RPS" \
       -v p50="$(median "$name" p50_us)" -v bp50="$BASE_P50" -v p99="$(median "$name" p99_us)" \
