@@ -25,6 +25,7 @@
 
 mod code;
 mod exchange;
+pub mod llm;
 pub mod policy;
 mod record;
 mod rejection;

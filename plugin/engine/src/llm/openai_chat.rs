@@ -1,0 +1,168 @@
+//! OpenAI chat completions: `messages` with string or content-part content, tool calls,
+//! tool results, and the `tools` list.
+
+use super::{max_tokens_param, LlmRequest, Origin, Param, Role, ShapeError};
+use serde_json::{Map, Value};
+
+pub(super) fn read(root: &Map<String, Value>, request: &mut LlmRequest) -> Result<(), ShapeError> {
+    request.max_tokens = max_tokens_param(root, &["max_completion_tokens", "max_tokens"])?;
+    let Some(messages) = root.get("messages") else {
+        return Err(ShapeError::new("/messages", "required field is missing"));
+    };
+    let Value::Array(messages) = messages else {
+        return Err(ShapeError::new("/messages", "must be an array"));
+    };
+    request.message_count = messages.len();
+    for (index, message) in messages.iter().enumerate() {
+        read_message(message, index, request)?;
+    }
+    read_tools(root, request)
+}
+
+fn read_message(message: &Value, index: usize, request: &mut LlmRequest) -> Result<(), ShapeError> {
+    let at = format!("/messages/{index}");
+    let Value::Object(message) = message else {
+        return Err(ShapeError::new(at, "must be an object"));
+    };
+    let role = match message.get("role").and_then(Value::as_str) {
+        Some("system") => Role::System,
+        Some("developer") => Role::Developer,
+        Some("user") => Role::User,
+        Some("assistant") => Role::Assistant,
+        Some("tool" | "function") => Role::Tool,
+        Some(other) => {
+            return Err(ShapeError::new(
+                format!("{at}/role"),
+                format!("unknown role {other:?}"),
+            ))
+        }
+        None => {
+            return Err(ShapeError::new(
+                format!("{at}/role"),
+                "required string field is missing",
+            ))
+        }
+    };
+    let origin = if role == Role::Tool {
+        Origin::ToolResult
+    } else {
+        Origin::Typed
+    };
+    read_content(
+        message.get("content"),
+        &format!("{at}/content"),
+        role,
+        origin,
+        index,
+        request,
+    )?;
+    if let Some(Value::Array(calls)) = message.get("tool_calls") {
+        for (i, call) in calls.iter().enumerate() {
+            let pointer = format!("{at}/tool_calls/{i}/function/arguments");
+            if let Some(arguments) = call.pointer("/function/arguments").and_then(Value::as_str) {
+                request.push(
+                    Role::Assistant,
+                    Origin::ToolCall,
+                    arguments,
+                    pointer,
+                    Some(index),
+                );
+            }
+        }
+    }
+    if let Some(arguments) = message
+        .get("function_call")
+        .and_then(|c| c.get("arguments"))
+        .and_then(Value::as_str)
+    {
+        request.push(
+            Role::Assistant,
+            Origin::ToolCall,
+            arguments,
+            format!("{at}/function_call/arguments"),
+            Some(index),
+        );
+    }
+    Ok(())
+}
+
+/// `content`: a string, null (assistant turns with tool calls), or an array of parts of which
+/// the text ones matter (`text`, `input_text`, `refusal`); images and audio carry no text.
+pub(super) fn read_content(
+    content: Option<&Value>,
+    at: &str,
+    role: Role,
+    origin: Origin,
+    index: usize,
+    request: &mut LlmRequest,
+) -> Result<(), ShapeError> {
+    match content {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(text)) => {
+            request.push(role, origin, text, at.to_string(), Some(index));
+            Ok(())
+        }
+        Some(Value::Array(parts)) => {
+            for (i, part) in parts.iter().enumerate() {
+                let part_at = format!("{at}/{i}");
+                match part {
+                    Value::String(text) => request.push(role, origin, text, part_at, Some(index)),
+                    Value::Object(part) => {
+                        for field in ["text", "refusal"] {
+                            if let Some(Value::String(text)) = part.get(field) {
+                                request.push(
+                                    role,
+                                    origin,
+                                    text,
+                                    format!("{part_at}/{field}"),
+                                    Some(index),
+                                );
+                            }
+                        }
+                    }
+                    _ => return Err(ShapeError::new(part_at, "a content part must be an object")),
+                }
+            }
+            Ok(())
+        }
+        Some(_) => Err(ShapeError::new(
+            at,
+            "must be a string or an array of content parts",
+        )),
+    }
+}
+
+/// `tools[].function.{name, description}` (chat) or `tools[].{name, description}` (Responses).
+pub(super) fn read_tools(
+    root: &Map<String, Value>,
+    request: &mut LlmRequest,
+) -> Result<(), ShapeError> {
+    let Some(tools) = root.get("tools") else {
+        return Ok(());
+    };
+    let Value::Array(tools) = tools else {
+        return Err(ShapeError::new("/tools", "must be an array"));
+    };
+    for (i, tool) in tools.iter().enumerate() {
+        let (base, spec) = match tool.get("function") {
+            Some(function) => (format!("/tools/{i}/function"), function),
+            None => (format!("/tools/{i}"), tool),
+        };
+        if let Some(name) = spec.get("name").and_then(Value::as_str) {
+            request.tool_names.push(Param {
+                value: name.to_string(),
+                pointer: format!("{base}/name"),
+            });
+        }
+        if let Some(description) = spec.get("description").and_then(Value::as_str) {
+            request.push(
+                Role::Developer,
+                Origin::ToolDefinition,
+                description,
+                format!("{base}/description"),
+                None,
+            );
+        }
+    }
+    Ok(())
+}

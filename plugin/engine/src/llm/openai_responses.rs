@@ -1,0 +1,100 @@
+//! OpenAI Responses API: `instructions`, and `input` as a string or an item array
+//! (messages, function calls and their outputs).
+
+use super::openai_chat::{read_content, read_tools};
+use super::{max_tokens_param, LlmRequest, Origin, Role, ShapeError};
+use serde_json::{Map, Value};
+
+pub(super) fn read(root: &Map<String, Value>, request: &mut LlmRequest) -> Result<(), ShapeError> {
+    request.max_tokens = max_tokens_param(root, &["max_output_tokens"])?;
+    match root.get("instructions") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(text)) => request.push(
+            Role::System,
+            Origin::Typed,
+            text,
+            "/instructions".into(),
+            None,
+        ),
+        Some(_) => return Err(ShapeError::new("/instructions", "must be a string")),
+    }
+    match root.get("input") {
+        None => return Err(ShapeError::new("/input", "required field is missing")),
+        Some(Value::String(text)) => {
+            request.message_count = 1;
+            request.push(Role::User, Origin::Typed, text, "/input".into(), Some(0));
+        }
+        Some(Value::Array(items)) => {
+            request.message_count = items.len();
+            for (index, item) in items.iter().enumerate() {
+                read_item(item, index, request)?;
+            }
+        }
+        Some(_) => {
+            return Err(ShapeError::new(
+                "/input",
+                "must be a string or an array of input items",
+            ))
+        }
+    }
+    read_tools(root, request)
+}
+
+fn read_item(item: &Value, index: usize, request: &mut LlmRequest) -> Result<(), ShapeError> {
+    let at = format!("/input/{index}");
+    let Value::Object(item) = item else {
+        return Err(ShapeError::new(at, "must be an object"));
+    };
+    match item.get("type").and_then(Value::as_str) {
+        Some("function_call") => {
+            if let Some(Value::String(arguments)) = item.get("arguments") {
+                request.push(
+                    Role::Assistant,
+                    Origin::ToolCall,
+                    arguments,
+                    format!("{at}/arguments"),
+                    Some(index),
+                );
+            }
+            Ok(())
+        }
+        Some("function_call_output") => read_content(
+            item.get("output"),
+            &format!("{at}/output"),
+            Role::Tool,
+            Origin::ToolResult,
+            index,
+            request,
+        ),
+        Some("message") | None => {
+            let role = match item.get("role").and_then(Value::as_str) {
+                Some("system") => Role::System,
+                Some("developer") => Role::Developer,
+                Some("user") => Role::User,
+                Some("assistant") => Role::Assistant,
+                Some(other) => {
+                    return Err(ShapeError::new(
+                        format!("{at}/role"),
+                        format!("unknown role {other:?}"),
+                    ))
+                }
+                None => {
+                    return Err(ShapeError::new(
+                        format!("{at}/role"),
+                        "required string field is missing",
+                    ))
+                }
+            };
+            read_content(
+                item.get("content"),
+                &format!("{at}/content"),
+                role,
+                Origin::Typed,
+                index,
+                request,
+            )
+        }
+        // Reasoning items, references to stored items and the like carry no client text.
+        Some(_) => Ok(()),
+    }
+}
