@@ -104,12 +104,12 @@ fn without_allow_on_headers_stop_iteration_envoy_never_delivers_the_body() {
         "expected no answer within 2 s, got {result:?}"
     );
     assert!(mock.requests().is_empty());
-    // With content-length the filter does not hold headers, so the request passes.
-    let ok = http1::send(
-        envoy.listener_addr(),
-        &chat("not held", false),
-        &SendOptions::default(),
-    )
-    .unwrap();
-    assert_eq!(ok.status, 200);
+    // A request the filter does not hold (a path no route inspects, with content-length) passes.
+    let unrouted = psf_host::HttpRequest::json("POST", "/v1/embeddings", r#"{"input":"hi"}"#);
+    let ok = http1::send(envoy.listener_addr(), &unrouted, &SendOptions::default()).unwrap();
+    assert_eq!(
+        ok.status, 404,
+        "the mock has no embeddings endpoint, but the request reached it"
+    );
+    assert_eq!(mock.requests().len(), 1);
 }

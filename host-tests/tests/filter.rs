@@ -260,6 +260,7 @@ fn the_filter_makes_only_the_host_calls_it_needs() {
         "proxy_log",
         "proxy_get_header_map_pairs",
         "proxy_get_header_map_value",
+        "proxy_get_buffer_bytes",
         "proxy_send_local_response",
     ]);
     for request in [
@@ -269,7 +270,15 @@ fn the_filter_makes_only_the_host_calls_it_needs() {
         vm.http_stream(&request, &mut mock_upstream(MockContext::default()))
             .expect("only expected calls");
     }
-    // Reading bodies or properties would fail the stream above.
+    // A path no route inspects is never read: its body streams through.
+    vm.clear_calls();
+    let unrouted = with_length(HttpRequest::json(
+        "POST",
+        "/v1/embeddings",
+        r#"{"input":"hi"}"#,
+    ));
+    vm.http_stream(&unrouted, &mut mock_upstream(MockContext::default()))
+        .unwrap();
     assert!(vm.calls_to("proxy_get_buffer_bytes").is_empty());
 }
 
@@ -297,14 +306,17 @@ fn without_allow_on_headers_stop_iteration_a_held_request_stalls() {
         format!("{error:#}").contains("allow_on_headers_stop_iteration"),
         "{error:#}"
     );
-    // With content-length the filter does not hold headers, so it works either way.
+    // A request the filter does not hold (a path no route inspects, with content-length)
+    // works either way.
+    let unrouted = with_length(HttpRequest::json(
+        "POST",
+        "/v1/embeddings",
+        r#"{"input":"hi"}"#,
+    ));
     let ok = vm
-        .http_stream(
-            &with_length(chat("hi", false)),
-            &mut mock_upstream(MockContext::default()),
-        )
+        .http_stream(&unrouted, &mut mock_upstream(MockContext::default()))
         .unwrap();
-    assert_eq!(ok.response.status, 200);
+    assert!(ok.upstream_request.is_some());
 }
 
 #[test]

@@ -38,6 +38,7 @@ fn head(content_length: Option<u64>) -> RequestHead<'static> {
         path: "/v1/chat/completions",
         request_id: "5c1e9f0a-0b7d-4c59-9d0e-6a7f3e2b1c44",
         content_length,
+        content_type: Some("application/json"),
         end_of_stream: false,
     }
 }

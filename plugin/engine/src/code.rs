@@ -8,25 +8,77 @@ pub enum ErrorCode {
     RequestTooLarge,
     /// The filter has no valid policy; it fails closed rather than pass traffic unchecked.
     PolicyUnavailable,
+    /// A route serves this path, but not with this method.
+    MethodNotAllowed,
+    /// The route does not accept this content type.
+    UnsupportedContentType,
+    /// The body is not valid UTF-8.
+    InvalidUtf8,
+    /// The body is not valid JSON (or nests deeper than the parser allows).
+    InvalidJson,
+    /// The JSON does not have the route's format: a missing or mistyped field.
+    InvalidRequest,
+    TooManyMessages,
+    MessageTooLong,
+    PromptTooLong,
+    TooManyTokens,
+    MaxTokensExceeded,
+    ModelNotAllowed,
+    StreamNotAllowed,
+    TooManyChoices,
+    ToolNotAllowed,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 2] = [ErrorCode::RequestTooLarge, ErrorCode::PolicyUnavailable];
+    pub const ALL: [ErrorCode; 16] = [
+        ErrorCode::RequestTooLarge,
+        ErrorCode::PolicyUnavailable,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::UnsupportedContentType,
+        ErrorCode::InvalidUtf8,
+        ErrorCode::InvalidJson,
+        ErrorCode::InvalidRequest,
+        ErrorCode::TooManyMessages,
+        ErrorCode::MessageTooLong,
+        ErrorCode::PromptTooLong,
+        ErrorCode::TooManyTokens,
+        ErrorCode::MaxTokensExceeded,
+        ErrorCode::ModelNotAllowed,
+        ErrorCode::StreamNotAllowed,
+        ErrorCode::TooManyChoices,
+        ErrorCode::ToolNotAllowed,
+    ];
 
     /// The code as it appears in error bodies, headers, metrics and records.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::RequestTooLarge => "request_too_large",
             ErrorCode::PolicyUnavailable => "policy_unavailable",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::UnsupportedContentType => "unsupported_content_type",
+            ErrorCode::InvalidUtf8 => "invalid_utf8",
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::TooManyMessages => "too_many_messages",
+            ErrorCode::MessageTooLong => "message_too_long",
+            ErrorCode::PromptTooLong => "prompt_too_long",
+            ErrorCode::TooManyTokens => "too_many_tokens",
+            ErrorCode::MaxTokensExceeded => "max_tokens_exceeded",
+            ErrorCode::ModelNotAllowed => "model_not_allowed",
+            ErrorCode::StreamNotAllowed => "stream_not_allowed",
+            ErrorCode::TooManyChoices => "too_many_choices",
+            ErrorCode::ToolNotAllowed => "tool_not_allowed",
         }
     }
 
-    /// The HTTP status a rejection with this code gets.
+    /// The HTTP status a rejection with this code gets. Schema and limit failures are all
+    /// 400, so clients need one branch for "fix your request".
     pub fn status(self) -> u16 {
         match self {
             ErrorCode::RequestTooLarge => 413,
             ErrorCode::PolicyUnavailable => 503,
+            _ => 400,
         }
     }
 }

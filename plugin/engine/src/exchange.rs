@@ -1,12 +1,13 @@
 //! One HTTP exchange seen by the filter: the engine's per-stream state machine.
 //!
 //! The proxy adapter reports each host event and does what the returned [`Step`] says.
-//! The engine never holds body bytes it does not need: a request with a trusted
-//! `content-length` under every limit streams through without buffering.
+//! The engine never holds body bytes it does not need: on a route that does not inspect
+//! bodies, a request with a trusted `content-length` under every limit streams through.
 
-use crate::policy::{Action, Check, Mode, Policy};
-use crate::record::{Decision, DecisionRecord, Finding};
+use crate::policy::{Action, Check, Mode, Policy, RouteMatch};
+use crate::record::{Decision, DecisionRecord, Finding, FindingAction};
 use crate::rejection::Rejection;
+use crate::schema::{check_body, Checked};
 use crate::ErrorCode;
 use std::rc::Rc;
 
@@ -17,6 +18,10 @@ pub enum Step {
     Continue,
     /// Hold this phase and buffer what follows; the engine will be asked again.
     Pause,
+    /// The whole body has arrived: read it and call [`Exchange::inspect_request_body`].
+    NeedBody,
+    /// Replace the held body with this one (and its `content-length`), then continue.
+    Replace(Vec<u8>),
     /// Answer the client with this error; nothing more goes upstream.
     Reject(Rejection),
 }
@@ -28,6 +33,7 @@ pub struct RequestHead<'a> {
     pub path: &'a str,
     pub request_id: &'a str,
     pub content_length: Option<u64>,
+    pub content_type: Option<&'a str>,
     /// True when the request has no body.
     pub end_of_stream: bool,
 }
@@ -37,7 +43,9 @@ pub struct RequestHead<'a> {
 pub struct Exchange {
     policy: Rc<Policy>,
     record: DecisionRecord,
-    /// Whether headers are held until the body has been measured.
+    /// Index of the route that applies, if any.
+    route: Option<usize>,
+    /// Whether headers are held until the body has been measured or read.
     holding: bool,
     rejected: bool,
 }
@@ -47,6 +55,7 @@ impl Exchange {
         Self {
             policy,
             record: DecisionRecord::default(),
+            route: None,
             holding: false,
             rejected: false,
         }
@@ -66,21 +75,66 @@ impl Exchange {
         self.record.request_id = head.request_id.to_string();
         self.record.method = head.method.to_string();
         self.record.path = head.path.to_string();
+        let policy = Rc::clone(&self.policy);
+        let inspects_body = match policy.route_for(head.method, head.path) {
+            RouteMatch::MethodNotAllowed(route) => {
+                self.record.route = Some(route.id.clone());
+                let allowed = route.methods.join(", ");
+                let rejection = Rejection {
+                    code: ErrorCode::MethodNotAllowed,
+                    message: format!("method {} is not allowed here; use {allowed}", head.method),
+                    rule: format!("{}.methods", route.id),
+                    param: None,
+                };
+                return self.violation(rejection);
+            }
+            RouteMatch::Matched(route) => {
+                self.route = policy.routes.iter().position(|r| std::ptr::eq(r, route));
+                self.record.route = Some(route.id.clone());
+                let allowed = &route.limits.content_types;
+                let media_type = head
+                    .content_type
+                    .and_then(|c| c.split(';').next())
+                    .map(|m| m.trim().to_ascii_lowercase());
+                if !allowed.is_empty() && !media_type.as_ref().is_some_and(|m| allowed.contains(m))
+                {
+                    let found = media_type.unwrap_or_else(|| "none".to_string());
+                    let rejection = Rejection {
+                        code: ErrorCode::UnsupportedContentType,
+                        message: format!(
+                            "content type {found} is not accepted here; send {}",
+                            allowed.join(" or ")
+                        ),
+                        rule: format!("{}.content_types", route.id),
+                        param: None,
+                    };
+                    let step = self.violation(rejection);
+                    if step != Step::Continue {
+                        return step;
+                    }
+                }
+                route.inspects_body()
+            }
+            RouteMatch::Unrouted => false,
+        };
         if head.end_of_stream {
-            return Step::Continue;
+            return if inspects_body {
+                self.inspect_request_body(b"")
+            } else {
+                Step::Continue
+            };
         }
         if let Some(length) = head.content_length {
             self.record.request_bytes = length;
             if let Some(rejection) = self.check_body_size(length, true) {
                 return self.reject(rejection);
             }
-            // The codec enforces content-length framing, so the body cannot outgrow it.
-            return Step::Continue;
         }
-        if self.has_body_size_rules() {
+        if inspects_body || (head.content_length.is_none() && self.has_body_size_rules()) {
             self.holding = true;
             return Step::Pause;
         }
+        // The codec enforces content-length framing, so the body cannot outgrow it.
         Step::Continue
     }
 
@@ -93,11 +147,45 @@ impl Exchange {
         if let Some(rejection) = self.check_body_size(buffered_bytes, false) {
             return self.reject(rejection);
         }
-        if end_of_stream {
-            self.holding = false;
-            Step::Continue
-        } else {
-            Step::Pause
+        if !end_of_stream {
+            return Step::Pause;
+        }
+        if self
+            .route
+            .is_some_and(|i| self.policy.routes[i].inspects_body())
+        {
+            return Step::NeedBody;
+        }
+        self.holding = false;
+        Step::Continue
+    }
+
+    /// Checks the complete request body against the route (after [`Step::NeedBody`]).
+    pub fn inspect_request_body(&mut self, body: &[u8]) -> Step {
+        self.holding = false;
+        let policy = Rc::clone(&self.policy);
+        let Some(route) = self.route.and_then(|i| policy.routes.get(i)) else {
+            return Step::Continue;
+        };
+        match check_body(route, body) {
+            Checked::Pass(_) => Step::Continue,
+            Checked::Rewrite(_, rewritten) => {
+                let rule = format!("{}.max_tokens", route.id);
+                let enforced = policy.mode == Mode::Enforce;
+                self.record.findings.push(Finding {
+                    rule,
+                    code: ErrorCode::MaxTokensExceeded,
+                    action: FindingAction::Clamp,
+                    enforced,
+                });
+                if !enforced {
+                    return Step::Continue;
+                }
+                self.record.decision = Decision::Modify;
+                self.record.request_bytes = rewritten.len() as u64;
+                Step::Replace(rewritten)
+            }
+            Checked::Reject(rejection) => self.violation(rejection),
         }
     }
 
@@ -130,7 +218,7 @@ impl Exchange {
             self.record.findings.push(Finding {
                 rule: rule.id.clone(),
                 code: ErrorCode::RequestTooLarge,
-                action: rule.action,
+                action: rule.action.into(),
                 enforced,
             });
             if enforced && rejection.is_none() {
@@ -143,6 +231,22 @@ impl Exchange {
             }
         }
         rejection
+    }
+
+    /// A route check failed: reject in enforce mode, record and continue in monitor mode.
+    fn violation(&mut self, rejection: Rejection) -> Step {
+        let enforced = self.policy.mode == Mode::Enforce;
+        self.record.findings.push(Finding {
+            rule: rejection.rule.clone(),
+            code: rejection.code,
+            action: FindingAction::Block,
+            enforced,
+        });
+        if enforced {
+            self.reject(rejection)
+        } else {
+            Step::Continue
+        }
     }
 
     fn reject(&mut self, rejection: Rejection) -> Step {

@@ -15,7 +15,7 @@
 //! let mut exchange = Exchange::new(Rc::new(policy));
 //! let head = RequestHead {
 //!     method: "POST", path: "/v1/chat/completions", request_id: "r1",
-//!     content_length: Some(4096), end_of_stream: false,
+//!     content_length: Some(4096), content_type: Some("application/json"), end_of_stream: false,
 //! };
 //! match exchange.on_request_headers(head) {
 //!     Step::Reject(rejection) => assert_eq!(rejection.status(), 413),
@@ -25,13 +25,18 @@
 
 mod code;
 mod exchange;
+mod json_splice;
 pub mod llm;
 pub mod policy;
 mod record;
 mod rejection;
+mod schema;
+mod tokens;
 
 pub use code::ErrorCode;
 pub use exchange::{Exchange, RequestHead, Step};
 pub use policy::{Action, Check, Mode, Policy, PolicyError, PolicyErrorKind, PolicyErrors, Rule};
-pub use record::{Decision, DecisionRecord, Finding};
+pub use record::{Decision, DecisionRecord, Finding, FindingAction};
 pub use rejection::{Rejection, ERROR_TYPE};
+pub use schema::{check_body, Checked};
+pub use tokens::estimate_prompt_tokens;

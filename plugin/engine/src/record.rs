@@ -10,9 +10,37 @@ use serde::Serialize;
 pub struct Finding {
     pub rule: String,
     pub code: ErrorCode,
-    pub action: Action,
+    pub action: FindingAction,
     /// False when the policy is in monitor mode or the rule only flags.
     pub enforced: bool,
+}
+
+/// What a finding asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindingAction {
+    Block,
+    Flag,
+    /// A value in the forwarded body was lowered to the policy's cap.
+    Clamp,
+}
+
+impl From<Action> for FindingAction {
+    fn from(action: Action) -> Self {
+        match action {
+            Action::Block => FindingAction::Block,
+            Action::Flag => FindingAction::Flag,
+        }
+    }
+}
+
+impl FindingAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingAction::Block => "block",
+            FindingAction::Flag => "flag",
+            FindingAction::Clamp => "clamp",
+        }
+    }
 }
 
 /// What happened to a request.
@@ -40,6 +68,8 @@ pub struct DecisionRecord {
     pub request_id: String,
     pub method: String,
     pub path: String,
+    /// The id of the policy route that applied.
+    pub route: Option<String>,
     pub decision: Decision,
     pub status: Option<u16>,
     pub findings: Vec<Finding>,
@@ -63,6 +93,7 @@ impl DecisionRecord {
             mode: policy.mode.as_str(),
             method: &self.method,
             path: &self.path,
+            route: self.route.as_deref(),
             decision: self.decision.as_str(),
             status: self.status,
             codes,
@@ -85,6 +116,7 @@ struct RecordView<'a> {
     mode: &'static str,
     method: &'a str,
     path: &'a str,
+    route: Option<&'a str>,
     decision: &'static str,
     status: Option<u16>,
     codes: Vec<&'static str>,
@@ -114,10 +146,7 @@ impl<'a> From<&'a Finding> for FindingView<'a> {
         Self {
             rule: &finding.rule,
             code: finding.code.as_str(),
-            action: match finding.action {
-                Action::Block => "block",
-                Action::Flag => "flag",
-            },
+            action: finding.action.as_str(),
             enforced: finding.enforced,
         }
     }

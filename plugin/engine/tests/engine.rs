@@ -5,3 +5,4 @@
 
 mod exchange;
 mod policy_parsing;
+mod routes;

@@ -15,6 +15,7 @@ fn head(content_length: Option<u64>, end_of_stream: bool) -> RequestHead<'static
         path: "/v1/chat/completions",
         request_id: "req-1",
         content_length,
+        content_type: Some("application/json"),
         end_of_stream,
     }
 }

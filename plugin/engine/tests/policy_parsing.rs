@@ -158,7 +158,7 @@ fn valid_policy_parses_with_defaults() {
     );
     assert_eq!(
         policy.summary(),
-        r#"policy "p" (version 1, owner "Ada Lovelace"): mode enforce, 1 rule"#
+        r#"policy "p" (version 1, owner "Ada Lovelace"): mode enforce, 1 rule, 0 routes"#
     );
 }
 

@@ -2,7 +2,7 @@
 //! statuses, so every call here maps a failure to `None` or a logged no-op.
 
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{LogLevel, MapType};
+use proxy_wasm::types::{BufferType, LogLevel, MapType};
 
 pub fn log(level: LogLevel, message: &str) {
     let _ = hostcalls::log(level, message);
@@ -34,5 +34,30 @@ pub fn send_local_response(status: u16, headers: &[(&str, &str)], body: &[u8]) {
             LogLevel::Error,
             &format!("psf-guard: local reply failed: {status_code:?}"),
         );
+    }
+}
+
+/// The buffered request body (`size` bytes, the host's cumulative size).
+pub fn request_body(size: usize) -> Vec<u8> {
+    hostcalls::get_buffer(BufferType::HttpRequestBody, 0, size)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Replaces the whole buffered request body and sets `content-length` to match.
+pub fn replace_request_body(old_size: usize, body: &[u8]) {
+    if hostcalls::set_buffer(BufferType::HttpRequestBody, 0, old_size, body).is_err() {
+        log(
+            LogLevel::Error,
+            "psf-guard: could not replace the request body",
+        );
+        return;
+    }
+    let length = body.len().to_string();
+    if hostcalls::set_map_value(MapType::HttpRequestHeaders, "content-length", Some(&length))
+        .is_err()
+    {
+        log(LogLevel::Error, "psf-guard: could not set content-length");
     }
 }

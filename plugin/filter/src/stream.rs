@@ -22,7 +22,8 @@ impl GuardStream {
     fn apply(&mut self, step: Step) -> Action {
         match step {
             Step::Continue => Action::Continue,
-            Step::Pause => Action::Pause,
+            // NeedBody and Replace only follow a complete body; the body callback handles them.
+            Step::Pause | Step::NeedBody | Step::Replace(_) => Action::Pause,
             Step::Reject(rejection) => {
                 let request_id = match &self.exchange {
                     Some(exchange) => exchange.record().request_id.clone(),
@@ -78,11 +79,13 @@ impl HttpContext for GuardStream {
             }
         };
         let content_length = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+        let content_type = header("content-type");
         let step = exchange.on_request_headers(RequestHead {
             method,
             path,
             request_id,
             content_length,
+            content_type,
             end_of_stream,
         });
         self.apply(step)
@@ -92,7 +95,17 @@ impl HttpContext for GuardStream {
         let Some(exchange) = self.exchange.as_mut() else {
             return Action::Pause;
         };
-        let step = exchange.on_request_body(body_size as u64, end_of_stream);
+        let mut step = exchange.on_request_body(body_size as u64, end_of_stream);
+        if step == Step::NeedBody {
+            let body = host::request_body(body_size);
+            step = exchange.inspect_request_body(&body);
+        }
+        if let Step::Replace(body) = step {
+            // The headers are still held, so the length can be corrected before they leave;
+            // Envoy does not fix content-length after a filter changes the body.
+            host::replace_request_body(body_size, &body);
+            return Action::Continue;
+        }
         self.apply(step)
     }
 

@@ -40,6 +40,8 @@ pub enum PolicyErrorKind {
         word: &'static str,
     },
     InvalidSize(String),
+    /// Any other invalid value, with the reason.
+    Invalid(String),
     InvalidId(String),
     DuplicateId(String),
 }
@@ -90,6 +92,7 @@ impl fmt::Display for PolicyErrorKind {
                 "{owner:?} looks like a {word}, not a person: name the one accountable person (PSF EA-1)"
             ),
             Self::InvalidSize(reason) => write!(f, "invalid size: {reason}"),
+            Self::Invalid(reason) => write!(f, "{reason}"),
             Self::InvalidId(found) => write!(
                 f,
                 "invalid rule id {found:?}: use lower-case letters, digits, '-', '_' or '.', starting with a letter or digit"

@@ -4,9 +4,11 @@
 mod error;
 mod parse;
 mod reader;
+mod route;
 mod size;
 
 pub use error::{PolicyError, PolicyErrorKind, PolicyErrors};
+pub use route::{BodyFormat, Limits, MaxTokens, OverCap, PathMatch, Route};
 
 /// The only policy format version this filter reads.
 pub const POLICY_VERSION: u64 = 1;
@@ -20,6 +22,17 @@ pub struct Policy {
     pub description: Option<String>,
     pub mode: Mode,
     pub rules: Vec<Rule>,
+    /// Per-endpoint parsing and checks; the first route whose path matches applies.
+    pub routes: Vec<Route>,
+}
+
+/// Which route, if any, applies to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteMatch<'p> {
+    Matched(&'p Route),
+    /// A route serves this path, but not with this method.
+    MethodNotAllowed(&'p Route),
+    Unrouted,
 }
 
 /// Whether findings are enforced or only recorded.
@@ -65,6 +78,16 @@ impl Policy {
         parse::parse_policy(document)
     }
 
+    /// The first route that serves `path` with `method`.
+    pub fn route_for(&self, method: &str, path: &str) -> RouteMatch<'_> {
+        let mut by_path = self.routes.iter().filter(|r| r.matches(path)).peekable();
+        let first = by_path.peek().copied();
+        match by_path.find(|r| r.allows_method(method)) {
+            Some(route) => RouteMatch::Matched(route),
+            None => first.map_or(RouteMatch::Unrouted, RouteMatch::MethodNotAllowed),
+        }
+    }
+
     /// A one-line description for logs and `psf-guard check`.
     pub fn summary(&self) -> String {
         let mode = match self.mode {
@@ -73,8 +96,10 @@ impl Policy {
         };
         let rules = self.rules.len();
         let plural = if rules == 1 { "" } else { "s" };
+        let routes = self.routes.len();
+        let route_plural = if routes == 1 { "" } else { "s" };
         format!(
-            "policy {:?} (version {POLICY_VERSION}, owner {:?}): mode {mode}, {rules} rule{plural}",
+            "policy {:?} (version {POLICY_VERSION}, owner {:?}): mode {mode}, {rules} rule{plural}, {routes} route{route_plural}",
             self.name, self.owner
         )
     }

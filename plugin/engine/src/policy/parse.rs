@@ -2,8 +2,10 @@
 
 use super::error::{PolicyError, PolicyErrorKind, PolicyErrors};
 use super::reader::{Errors, Fields};
+use super::route::{BodyFormat, Limits, MaxTokens, OverCap, PathMatch, Route, ROLES};
 use super::size::parse_size;
 use super::{Action, Check, Mode, Policy, Rule, POLICY_VERSION};
+use crate::llm::{ApiFormat, SelectorFormat};
 use serde_json::Value;
 
 const MODES: [(&str, Mode); 2] = [("enforce", Mode::Enforce), ("monitor", Mode::Monitor)];
@@ -57,6 +59,7 @@ fn read_policy(value: &Value, errors: &mut Errors) -> Option<Policy> {
     let description = fields.string("description", errors).map(str::to_string);
     let mode = fields.choice("mode", &MODES, errors).unwrap_or_default();
     let rules = read_rules(&mut fields, errors);
+    let routes = read_routes(&mut fields, errors);
     fields.finish(errors);
     Some(Policy {
         name: name?.to_string(),
@@ -64,6 +67,7 @@ fn read_policy(value: &Value, errors: &mut Errors) -> Option<Policy> {
         description,
         mode,
         rules,
+        routes,
     })
 }
 
@@ -162,4 +166,171 @@ fn is_valid_id(id: &str) -> bool {
         && chars
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
         && id.len() <= 64
+}
+
+const FORMATS: [(&str, Option<ApiFormat>); 5] = [
+    ("openai_chat", Some(ApiFormat::OpenAiChat)),
+    ("openai_responses", Some(ApiFormat::OpenAiResponses)),
+    ("anthropic_messages", Some(ApiFormat::AnthropicMessages)),
+    ("completions", Some(ApiFormat::Completions)),
+    ("none", None),
+];
+const OVER_CAP: [(&str, OverCap); 2] = [("reject", OverCap::Reject), ("clamp", OverCap::Clamp)];
+
+fn read_routes(fields: &mut Fields<'_>, errors: &mut Errors) -> Vec<Route> {
+    let mut routes: Vec<Route> = Vec::new();
+    for (path, item) in fields.array("routes", errors) {
+        let Some(route) = read_route(&path, item, errors) else {
+            continue;
+        };
+        if routes.iter().any(|r| r.id == route.id) {
+            errors.push(
+                &format!("{path}.id"),
+                PolicyErrorKind::DuplicateId(route.id),
+            );
+            continue;
+        }
+        routes.push(route);
+    }
+    routes
+}
+
+fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
+    let mut fields = Fields::open(value, path, errors)?;
+    let id = fields.required_string("id", errors).map(str::to_string);
+    if let Some(id) = &id {
+        if !is_valid_id(id) {
+            errors.push(
+                &fields.path_of("id"),
+                PolicyErrorKind::InvalidId(id.clone()),
+            );
+        }
+    }
+    let exact = fields.string("path", errors);
+    let prefix = fields.string("path_prefix", errors);
+    let path_match = match (exact, prefix) {
+        (Some(exact), None) => Some(PathMatch::Exact(exact.to_string())),
+        (None, Some(prefix)) => Some(PathMatch::Prefix(prefix.to_string())),
+        _ => {
+            errors.push(
+                &fields.path_of("path"),
+                PolicyErrorKind::Invalid("give exactly one of \"path\" or \"path_prefix\"".into()),
+            );
+            None
+        }
+    };
+    let methods = fields
+        .strings("methods", errors)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| m.to_ascii_uppercase())
+        .collect();
+    let named = fields.choice("format", &FORMATS, errors);
+    let selectors = read_selectors(&mut fields, errors);
+    let format = match (named, selectors) {
+        (Some(_), Some(_)) => {
+            errors.push(
+                &fields.path_of("selectors"),
+                PolicyErrorKind::Invalid(
+                    "give either \"format\" or \"selectors\", not both".into(),
+                ),
+            );
+            None
+        }
+        (Some(named), None) => named.map(BodyFormat::Api),
+        (None, Some(selectors)) => Some(BodyFormat::Selectors(selectors)),
+        (None, None) => match &path_match {
+            Some(PathMatch::Exact(exact)) => ApiFormat::for_path(exact).map(BodyFormat::Api),
+            _ => None,
+        },
+    };
+    let limits = match fields.value("limits") {
+        Some(limits) => read_limits(&fields.path_of("limits"), limits, format.is_some(), errors),
+        None => Some(default_limits(format.is_some())),
+    };
+    fields.finish(errors);
+    Some(Route {
+        id: id?,
+        path: path_match?,
+        methods,
+        format,
+        limits: limits?,
+    })
+}
+
+fn read_selectors(fields: &mut Fields<'_>, errors: &mut Errors) -> Option<SelectorFormat> {
+    fields.value("selectors")?;
+    let mut selectors = Vec::new();
+    for (path, item) in fields.array("selectors", errors) {
+        let Some(mut selector) = Fields::open(item, &path, errors) else {
+            continue;
+        };
+        let pointer = selector.required_string("pointer", errors);
+        if let Some(pointer) = pointer {
+            if !pointer.starts_with('/') {
+                errors.push(
+                    &selector.path_of("pointer"),
+                    PolicyErrorKind::Invalid(format!(
+                        "{pointer:?} is not a JSON pointer (it must start with '/')"
+                    )),
+                );
+            }
+        }
+        let role = selector
+            .choice("role", &ROLES, errors)
+            .unwrap_or(crate::llm::Role::User);
+        selector.finish(errors);
+        if let Some(pointer) = pointer {
+            selectors.push((pointer.to_string(), role));
+        }
+    }
+    Some(SelectorFormat { selectors })
+}
+
+fn default_limits(json_body: bool) -> Limits {
+    Limits {
+        content_types: if json_body {
+            vec!["application/json".into()]
+        } else {
+            Vec::new()
+        },
+        allow_stream: true,
+        ..Limits::default()
+    }
+}
+
+fn read_limits(path: &str, value: &Value, json_body: bool, errors: &mut Errors) -> Option<Limits> {
+    let mut fields = Fields::open(value, path, errors)?;
+    let defaults = default_limits(json_body);
+    let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let limits = Limits {
+        content_types: fields
+            .strings("content_types", errors)
+            .map(|types| types.into_iter().map(|t| t.to_ascii_lowercase()).collect())
+            .unwrap_or(defaults.content_types),
+        max_messages: fields.count("max_messages", errors).map(to_usize),
+        max_message_chars: fields.count("max_message_chars", errors).map(to_usize),
+        max_total_chars: fields.count("max_total_chars", errors).map(to_usize),
+        max_prompt_tokens: fields.count("max_prompt_tokens", errors),
+        max_tokens: read_max_tokens(&mut fields, errors),
+        models: fields.strings("models", errors).unwrap_or_default(),
+        allow_stream: fields.boolean("stream", errors).unwrap_or(true),
+        max_n: fields.count("max_n", errors),
+        tools: fields.strings("tools", errors),
+    };
+    fields.finish(errors);
+    Some(limits)
+}
+
+fn read_max_tokens(fields: &mut Fields<'_>, errors: &mut Errors) -> Option<MaxTokens> {
+    let value = fields.value("max_tokens")?;
+    let mut cap = Fields::open(value, &fields.path_of("max_tokens"), errors)?;
+    let max = cap
+        .required("max", errors)
+        .and_then(|_| cap.count("max", errors));
+    let over = cap
+        .choice("action", &OVER_CAP, errors)
+        .unwrap_or(OverCap::Reject);
+    cap.finish(errors);
+    Some(MaxTokens { max: max?, over })
 }

@@ -93,6 +93,61 @@ impl<'v> Fields<'v> {
         Some(text)
     }
 
+    /// An optional non-negative whole number.
+    pub fn count(&mut self, name: &'static str, errors: &mut Errors) -> Option<u64> {
+        let value = self.value(name)?;
+        match value.as_u64() {
+            Some(n) => Some(n),
+            None => {
+                errors.push(
+                    &self.path_of(name),
+                    PolicyErrorKind::WrongType {
+                        expected: "a non-negative whole number",
+                        found: type_name(value),
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    /// An optional boolean.
+    pub fn boolean(&mut self, name: &'static str, errors: &mut Errors) -> Option<bool> {
+        let value = self.value(name)?;
+        match value {
+            Value::Bool(b) => Some(*b),
+            other => {
+                errors.push(
+                    &self.path_of(name),
+                    PolicyErrorKind::WrongType {
+                        expected: "true or false",
+                        found: type_name(other),
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    /// An optional array of strings.
+    pub fn strings(&mut self, name: &'static str, errors: &mut Errors) -> Option<Vec<String>> {
+        self.value(name)?;
+        let mut out = Vec::new();
+        for (path, item) in self.array(name, errors) {
+            match item {
+                Value::String(text) => out.push(text.clone()),
+                other => errors.push(
+                    &path,
+                    PolicyErrorKind::WrongType {
+                        expected: "a string",
+                        found: type_name(other),
+                    },
+                ),
+            }
+        }
+        Some(out)
+    }
+
     /// An optional array field, as its elements with their paths.
     pub fn array(&mut self, name: &'static str, errors: &mut Errors) -> Vec<(String, &'v Value)> {
         let Some(value) = self.value(name) else {

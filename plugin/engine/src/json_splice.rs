@@ -1,0 +1,153 @@
+//! Rewrites one top-level number in a JSON object in place, leaving every other byte as the
+//! client sent it (re-serialising would reorder keys and change formatting).
+
+/// The body with the top-level `key`'s numeric value replaced by `value`, or `None` if the
+/// body is not an object with such a number.
+pub fn replace_top_level_number(body: &[u8], key: &str, value: u64) -> Option<Vec<u8>> {
+    let mut scan = Scanner { bytes: body, at: 0 };
+    scan.skip_ws();
+    scan.expect(b'{')?;
+    loop {
+        scan.skip_ws();
+        if scan.peek()? == b'}' {
+            return None;
+        }
+        let name = scan.string()?;
+        scan.skip_ws();
+        scan.expect(b':')?;
+        scan.skip_ws();
+        let start = scan.at;
+        scan.value()?;
+        if name == key.as_bytes() {
+            let found = &body[start..scan.at];
+            if !found
+                .iter()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'))
+            {
+                return None;
+            }
+            let mut out = Vec::with_capacity(body.len());
+            out.extend_from_slice(&body[..start]);
+            out.extend_from_slice(value.to_string().as_bytes());
+            out.extend_from_slice(&body[scan.at..]);
+            return Some(out);
+        }
+        scan.skip_ws();
+        match scan.next()? {
+            b',' => continue,
+            _ => return None,
+        }
+    }
+}
+
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.at += 1;
+        Some(b)
+    }
+
+    fn expect(&mut self, want: u8) -> Option<()> {
+        (self.next()? == want).then_some(())
+    }
+
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    /// A string's raw bytes between the quotes (escapes left as they are).
+    fn string(&mut self) -> Option<&'a [u8]> {
+        self.expect(b'"')?;
+        let start = self.at;
+        loop {
+            match self.next()? {
+                b'\\' => {
+                    self.next()?;
+                }
+                b'"' => return Some(&self.bytes[start..self.at - 1]),
+                _ => {}
+            }
+        }
+    }
+
+    /// Skips one value of any kind; nesting is tracked with a counter, not recursion.
+    fn value(&mut self) -> Option<()> {
+        let mut depth = 0usize;
+        loop {
+            self.skip_ws();
+            match self.peek()? {
+                b'"' => {
+                    self.string()?;
+                }
+                b'{' | b'[' => {
+                    self.at += 1;
+                    depth += 1;
+                    continue;
+                }
+                b'}' | b']' if depth > 0 => {
+                    self.at += 1;
+                    depth -= 1;
+                }
+                b',' | b':' if depth > 0 => {
+                    self.at += 1;
+                    continue;
+                }
+                _ => {
+                    let start = self.at;
+                    while matches!(self.peek(), Some(b) if !matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                    {
+                        self.at += 1;
+                    }
+                    if self.at == start {
+                        return None;
+                    }
+                }
+            }
+            if depth == 0 {
+                return Some(());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_top_level_number;
+
+    #[test]
+    fn replaces_only_the_top_level_value() {
+        let cases: [(&str, Option<&str>); 7] = [
+            (
+                r#"{"max_tokens": 9000, "model":"m"}"#,
+                Some(r#"{"max_tokens": 100, "model":"m"}"#),
+            ),
+            (
+                r#"{"a":{"max_tokens":1},"b":[1,{"c":"}"}],"max_tokens":500}"#,
+                Some(r#"{"a":{"max_tokens":1},"b":[1,{"c":"}"}],"max_tokens":100}"#),
+            ),
+            (
+                "{\n  \"x\": \"q\\\"\",\n  \"max_tokens\" :\t7e3\n}",
+                Some("{\n  \"x\": \"q\\\"\",\n  \"max_tokens\" :\t100\n}"),
+            ),
+            (r#"{"max_tokens":"9000"}"#, None),
+            (r#"{"other":1}"#, None),
+            (r#"[1,2]"#, None),
+            (r#"{"max_tokens":"#, None),
+        ];
+        for (body, expected) in cases {
+            let out = replace_top_level_number(body.as_bytes(), "max_tokens", 100);
+            assert_eq!(out.as_deref(), expected.map(str::as_bytes), "{body}");
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Routes: which requests a part of the policy applies to, how their bodies are read, and
+//! the schema and limit checks made before the model is called (PSF IG-2).
+
+use crate::llm::{ApiFormat, Role, SelectorFormat};
+
+/// One route of the policy. The first route whose path and method match a request applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub id: String,
+    pub path: PathMatch,
+    /// Allowed methods (upper-case); empty allows any.
+    pub methods: Vec<String>,
+    /// How the body is read; `None` means the body is not inspected.
+    pub format: Option<BodyFormat>,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathMatch {
+    Exact(String),
+    Prefix(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyFormat {
+    Api(ApiFormat),
+    Selectors(SelectorFormat),
+}
+
+/// Schema and limit checks; `None` or empty means unchecked.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Limits {
+    /// Allowed media types (`application/json`), compared without parameters.
+    pub content_types: Vec<String>,
+    pub max_messages: Option<usize>,
+    /// Characters (Unicode scalar values) in one message, all its text parts together.
+    pub max_message_chars: Option<usize>,
+    pub max_total_chars: Option<usize>,
+    /// Estimated prompt tokens, see [`crate::estimate_prompt_tokens`].
+    pub max_prompt_tokens: Option<u64>,
+    pub max_tokens: Option<MaxTokens>,
+    /// Allowed models; an entry ending in `*` matches by prefix. Empty allows any.
+    pub models: Vec<String>,
+    pub allow_stream: bool,
+    pub max_n: Option<u64>,
+    /// Allowed tool names; `None` allows any.
+    pub tools: Option<Vec<String>>,
+}
+
+/// A cap on the completion length the client asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaxTokens {
+    pub max: u64,
+    pub over: OverCap,
+}
+
+/// What happens when the client asks for more than the cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverCap {
+    Reject,
+    /// Rewrite the value in the forwarded body to the cap.
+    Clamp,
+}
+
+impl Route {
+    pub fn matches(&self, path: &str) -> bool {
+        let path = path.split('?').next().unwrap_or(path);
+        match &self.path {
+            PathMatch::Exact(exact) => path == exact,
+            PathMatch::Prefix(prefix) => path.starts_with(prefix.as_str()),
+        }
+    }
+
+    pub fn allows_method(&self, method: &str) -> bool {
+        self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method))
+    }
+
+    /// Whether the filter must hold and read the body for this route.
+    pub fn inspects_body(&self) -> bool {
+        self.format.is_some()
+    }
+}
+
+impl Limits {
+    pub fn allows_model(&self, model: &str) -> bool {
+        self.models.is_empty()
+            || self
+                .models
+                .iter()
+                .any(|allowed| match allowed.strip_suffix('*') {
+                    Some(prefix) => model.starts_with(prefix),
+                    None => model == allowed,
+                })
+    }
+}
+
+/// Role names in selector configs.
+pub(super) const ROLES: [(&str, Role); 5] = [
+    ("system", Role::System),
+    ("developer", Role::Developer),
+    ("user", Role::User),
+    ("assistant", Role::Assistant),
+    ("tool", Role::Tool),
+];

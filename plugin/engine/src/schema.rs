@@ -1,0 +1,242 @@
+//! Schema and limit checks on a request body before the model is called (PSF IG-2).
+//! Every failure is a 400 naming the JSON pointer of the offending field.
+
+use crate::json_splice::replace_top_level_number;
+use crate::llm::{ApiFormat, LlmRequest};
+use crate::policy::{BodyFormat, OverCap, Route};
+use crate::rejection::Rejection;
+use crate::tokens::estimate_prompt_tokens;
+use crate::ErrorCode;
+
+/// What the checks decided about a body.
+#[derive(Debug)]
+pub enum Checked {
+    /// Forward it as it is.
+    Pass(LlmRequest),
+    /// Forward this body instead (a clamped `max_tokens`).
+    Rewrite(LlmRequest, Vec<u8>),
+    Reject(Rejection),
+}
+
+/// Reads `body` as the route's format and applies its limits.
+pub fn check_body(route: &Route, body: &[u8]) -> Checked {
+    let reject = |code: ErrorCode, limit: &str, message: String, pointer: Option<&str>| {
+        Checked::Reject(Rejection {
+            code,
+            message,
+            rule: format!("{}.{limit}", route.id),
+            param: pointer.map(str::to_string),
+        })
+    };
+    let Some(format) = &route.format else {
+        return Checked::Pass(LlmRequest::default());
+    };
+    if std::str::from_utf8(body).is_err() {
+        return reject(
+            ErrorCode::InvalidUtf8,
+            "format",
+            "the request body is not valid UTF-8".into(),
+            None,
+        );
+    }
+    // serde_json refuses nesting deeper than 128 levels, so hostile depth is a parse error.
+    let json: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(json) => json,
+        Err(error) => {
+            let message = if body.iter().all(u8::is_ascii_whitespace) {
+                "the request body is empty".to_string()
+            } else {
+                format!("the request body is not valid JSON: {error}")
+            };
+            return reject(ErrorCode::InvalidJson, "format", message, None);
+        }
+    };
+    let request = match format {
+        BodyFormat::Api(api) => match api.parse(&json) {
+            Ok(request) => request,
+            Err(shape) => {
+                let message = format!(
+                    "{} request: {}: {}",
+                    api_name(*api),
+                    display_pointer(&shape.pointer),
+                    shape.reason
+                );
+                return reject(
+                    ErrorCode::InvalidRequest,
+                    "format",
+                    message,
+                    Some(&shape.pointer),
+                );
+            }
+        },
+        BodyFormat::Selectors(selectors) => selectors.parse(&json),
+    };
+    let limits = &route.limits;
+
+    if let Some(max) = limits.max_messages {
+        if request.message_count > max {
+            let message = format!("{} messages, the limit is {max}", request.message_count);
+            return reject(
+                ErrorCode::TooManyMessages,
+                "max_messages",
+                message,
+                Some(messages_pointer(format)),
+            );
+        }
+    }
+    if let Some(max) = limits.max_message_chars {
+        if let Some((pointer, chars)) = longest_message(&request).filter(|(_, chars)| *chars > max)
+        {
+            let message = format!("a message has {chars} characters, the limit is {max}");
+            return reject(
+                ErrorCode::MessageTooLong,
+                "max_message_chars",
+                message,
+                Some(&pointer),
+            );
+        }
+    }
+    if let Some(max) = limits.max_total_chars {
+        let total: usize = request
+            .segments
+            .iter()
+            .map(|s| s.text.chars().count())
+            .sum();
+        if total > max {
+            let message = format!("the prompt has {total} characters, the limit is {max}");
+            return reject(ErrorCode::PromptTooLong, "max_total_chars", message, None);
+        }
+    }
+    if let Some(max) = limits.max_prompt_tokens {
+        let estimate = estimate_prompt_tokens(&request);
+        if estimate > max {
+            let message = format!("the prompt is about {estimate} tokens, the limit is {max}");
+            return reject(ErrorCode::TooManyTokens, "max_prompt_tokens", message, None);
+        }
+    }
+    if let Some(model) = &request.model {
+        if !limits.allows_model(&model.value) {
+            let message = format!("model {:?} is not allowed on this route", model.value);
+            return reject(
+                ErrorCode::ModelNotAllowed,
+                "models",
+                message,
+                Some(&model.pointer),
+            );
+        }
+    } else if !limits.models.is_empty() {
+        return reject(
+            ErrorCode::ModelNotAllowed,
+            "models",
+            "the request names no model".into(),
+            Some("/model"),
+        );
+    }
+    if request.stream && !limits.allow_stream {
+        return reject(
+            ErrorCode::StreamNotAllowed,
+            "stream",
+            "streaming is not allowed on this route".into(),
+            Some("/stream"),
+        );
+    }
+    if let (Some(max), Some(n)) = (limits.max_n, &request.n) {
+        if n.value > max {
+            let message = format!("n is {}, the limit is {max}", n.value);
+            return reject(
+                ErrorCode::TooManyChoices,
+                "max_n",
+                message,
+                Some(&n.pointer),
+            );
+        }
+    }
+    if let Some(allowed) = &limits.tools {
+        if let Some(tool) = request
+            .tool_names
+            .iter()
+            .find(|t| !allowed.contains(&t.value))
+        {
+            let message = format!("tool {:?} is not allowed on this route", tool.value);
+            return reject(
+                ErrorCode::ToolNotAllowed,
+                "tools",
+                message,
+                Some(&tool.pointer),
+            );
+        }
+    }
+    if let (Some(cap), Some(asked)) = (limits.max_tokens, &request.max_tokens) {
+        if asked.value > cap.max {
+            if cap.over == OverCap::Clamp {
+                let key = asked.pointer.trim_start_matches('/');
+                if let Some(rewritten) = replace_top_level_number(body, key, cap.max) {
+                    return Checked::Rewrite(request, rewritten);
+                }
+            }
+            let message = format!(
+                "{key} is {}, the limit is {}",
+                asked.value,
+                cap.max,
+                key = asked.pointer.trim_start_matches('/')
+            );
+            return reject(
+                ErrorCode::MaxTokensExceeded,
+                "max_tokens",
+                message,
+                Some(&asked.pointer),
+            );
+        }
+    }
+    Checked::Pass(request)
+}
+
+fn api_name(api: ApiFormat) -> &'static str {
+    match api {
+        ApiFormat::OpenAiChat => "chat completions",
+        ApiFormat::OpenAiResponses => "responses",
+        ApiFormat::AnthropicMessages => "messages",
+        ApiFormat::Completions => "completions",
+    }
+}
+
+fn display_pointer(pointer: &str) -> &str {
+    if pointer.is_empty() {
+        "the body"
+    } else {
+        pointer
+    }
+}
+
+fn messages_pointer(format: &BodyFormat) -> &'static str {
+    match format {
+        BodyFormat::Api(ApiFormat::OpenAiResponses) => "/input",
+        BodyFormat::Api(ApiFormat::Completions) => "/prompt",
+        BodyFormat::Api(_) => "/messages",
+        BodyFormat::Selectors(_) => "",
+    }
+}
+
+/// The message with the most characters (all its segments together), with the pointer of
+/// its largest segment.
+fn longest_message(request: &LlmRequest) -> Option<(String, usize)> {
+    let mut totals: Vec<(Option<usize>, usize, &str, usize)> = Vec::new();
+    for segment in &request.segments {
+        let chars = segment.text.chars().count();
+        let key = segment.message;
+        match totals.iter_mut().find(|(m, ..)| key.is_some() && *m == key) {
+            Some(entry) => {
+                entry.1 += chars;
+                if chars > entry.3 {
+                    entry.2 = &segment.pointer;
+                    entry.3 = chars;
+                }
+            }
+            None => totals.push((key, chars, &segment.pointer, chars)),
+        }
+    }
+    totals
+        .into_iter()
+        .max_by_key(|(_, total, ..)| *total)
+        .map(|(_, total, pointer, _)| (pointer.to_string(), total))
+}
