@@ -395,3 +395,97 @@ fn route_config_errors_name_the_field() {
         assert!(errors.contains(expected), "{expected:?} not in {errors:?}");
     }
 }
+
+// Item 8 of #3: hostile bodies get a defined error or pass by policy, never a panic.
+#[test]
+fn hostile_bodies_never_panic() {
+    let open = policy(json!({}), "enforce");
+    let capped = policy(
+        json!({"max_messages": 1000, "max_message_chars": 1_000_000}),
+        "enforce",
+    );
+    let huge_token = format!(
+        r#"{{"model":"m","messages":[{{"role":"user","content":"{}"}}]}}"#,
+        "A".repeat(10 * 1024 * 1024)
+    );
+    let many: Vec<Value> = (0..100_000)
+        .map(|_| json!({"role": "user", "content": "hi"}))
+        .collect();
+    let many = json!({"model": "m", "messages": many}).to_string();
+    let nested = format!(
+        r#"{{"model":"m","messages":[{{"role":"user","content":{}"x"{}}}]}}"#,
+        "[".repeat(120),
+        "]".repeat(120)
+    );
+    let cases: Vec<(&str, &Rc<Policy>, Vec<u8>, Option<ErrorCode>)> = vec![
+        (
+            "10 MB single token, no limits",
+            &open,
+            huge_token.clone().into_bytes(),
+            None,
+        ),
+        (
+            "10 MB single token, capped",
+            &capped,
+            huge_token.into_bytes(),
+            Some(ErrorCode::MessageTooLong),
+        ),
+        (
+            "100k messages, no limits",
+            &open,
+            many.clone().into_bytes(),
+            None,
+        ),
+        (
+            "100k messages, capped",
+            &capped,
+            many.into_bytes(),
+            Some(ErrorCode::TooManyMessages),
+        ),
+        (
+            "nested content parts",
+            &open,
+            nested.into_bytes(),
+            Some(ErrorCode::InvalidRequest),
+        ),
+        (
+            "truncated",
+            &open,
+            br#"{"model":"m","messages":[{"role":"us"#.to_vec(),
+            Some(ErrorCode::InvalidJson),
+        ),
+        (
+            "lone surrogate escape",
+            &open,
+            br#"{"messages":[{"role":"user","content":"\ud800"}]}"#.to_vec(),
+            Some(ErrorCode::InvalidJson),
+        ),
+        (
+            "NUL bytes",
+            &open,
+            vec![0; 64],
+            Some(ErrorCode::InvalidJson),
+        ),
+        (
+            "top-level string",
+            &open,
+            br#""hello""#.to_vec(),
+            Some(ErrorCode::InvalidRequest),
+        ),
+    ];
+    for (name, policy, body, expected) in cases {
+        let (step, _) = play(
+            Rc::clone(policy),
+            "POST",
+            "/v1/chat/completions",
+            Some("application/json"),
+            &body,
+        );
+        let code = match &step {
+            Step::Reject(r) => Some(r.code),
+            Step::Continue => None,
+            other => panic!("{name}: {other:?}"),
+        };
+        assert_eq!(code, expected, "{name}");
+    }
+}
