@@ -2,6 +2,8 @@
 
 // clippy.toml allows these in #[test] fns only; helpers in test crates need them too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Table-driven cases are tuples by design.
+#![allow(clippy::type_complexity)]
 
 mod exchange;
 mod policy_parsing;
