@@ -100,12 +100,12 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
     (
         "bad rule id",
         r#"{"version":1,"name":"p","owner":"o","rules":[{"id":"Body Size","type":"request_body_size","max_bytes":1}]}"#,
-        &["rules[0].id: invalid rule id \"Body Size\""],
+        &["rules[0].id: invalid id \"Body Size\""],
     ),
     (
-        "duplicate rule id",
+        "duplicate id",
         r#"{"version":1,"name":"p","owner":"o","rules":[{"id":"a","type":"request_body_size","max_bytes":1},{"id":"a","type":"request_body_size","max_bytes":2}]}"#,
-        &["rules[1].id: duplicate rule id \"a\""],
+        &["rules[1].id: duplicate id \"a\""],
     ),
     (
         "every error at once",

@@ -383,7 +383,7 @@ fn route_config_errors_name_the_field() {
         ),
         (
             json!([{"id": "r", "path": "/a"}, {"id": "r", "path": "/b"}]),
-            "routes[1].id: duplicate rule id",
+            "routes[1].id: duplicate id",
         ),
     ];
     for (routes, expected) in cases {

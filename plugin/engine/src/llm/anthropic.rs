@@ -2,7 +2,7 @@
 //! `tool_use` and `tool_result`.
 
 use super::openai_chat::read_tools;
-use super::{max_tokens_param, LlmRequest, Origin, Role, ShapeError};
+use super::{max_tokens_param, read_role, LlmRequest, Origin, Role, ShapeError};
 use serde_json::{Map, Value};
 
 pub(super) fn read(root: &Map<String, Value>, request: &mut LlmRequest) -> Result<(), ShapeError> {
@@ -20,22 +20,14 @@ pub(super) fn read(root: &Map<String, Value>, request: &mut LlmRequest) -> Resul
     request.message_count = messages.len();
     for (index, message) in messages.iter().enumerate() {
         let at = format!("/messages/{index}");
-        let role = match message.get("role").and_then(Value::as_str) {
-            Some("user") => Role::User,
-            Some("assistant") => Role::Assistant,
-            Some(other) => {
-                return Err(ShapeError::new(
-                    format!("{at}/role"),
-                    format!("unknown role {other:?}"),
-                ))
-            }
-            None => {
-                return Err(ShapeError::new(
-                    format!("{at}/role"),
-                    "required string field is missing",
-                ))
-            }
+        let Value::Object(object) = message else {
+            return Err(ShapeError::new(at, "must be an object"));
         };
+        let role = read_role(
+            object,
+            &at,
+            &[("user", Role::User), ("assistant", Role::Assistant)],
+        )?;
         match message.get("content") {
             None => {
                 return Err(ShapeError::new(

@@ -192,6 +192,25 @@ fn max_tokens_param(
     Ok(None)
 }
 
+/// The `role` of the object at `at`, from the names a format accepts.
+fn read_role(
+    object: &serde_json::Map<String, Value>,
+    at: &str,
+    roles: &[(&str, Role)],
+) -> Result<Role, ShapeError> {
+    match object.get("role").and_then(Value::as_str) {
+        Some(name) => roles
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, role)| *role)
+            .ok_or_else(|| ShapeError::new(format!("{at}/role"), format!("unknown role {name:?}"))),
+        None => Err(ShapeError::new(
+            format!("{at}/role"),
+            "required string field is missing",
+        )),
+    }
+}
+
 impl LlmRequest {
     fn push(
         &mut self,

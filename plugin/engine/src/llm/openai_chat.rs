@@ -1,8 +1,17 @@
 //! OpenAI chat completions: `messages` with string or content-part content, tool calls,
 //! tool results, and the `tools` list.
 
-use super::{max_tokens_param, LlmRequest, Origin, Param, Role, ShapeError};
+use super::{max_tokens_param, read_role, LlmRequest, Origin, Param, Role, ShapeError};
 use serde_json::{Map, Value};
+
+const ROLES: [(&str, Role); 6] = [
+    ("system", Role::System),
+    ("developer", Role::Developer),
+    ("user", Role::User),
+    ("assistant", Role::Assistant),
+    ("tool", Role::Tool),
+    ("function", Role::Tool),
+];
 
 pub(super) fn read(root: &Map<String, Value>, request: &mut LlmRequest) -> Result<(), ShapeError> {
     request.max_tokens = max_tokens_param(root, &["max_completion_tokens", "max_tokens"])?;
@@ -24,25 +33,7 @@ fn read_message(message: &Value, index: usize, request: &mut LlmRequest) -> Resu
     let Value::Object(message) = message else {
         return Err(ShapeError::new(at, "must be an object"));
     };
-    let role = match message.get("role").and_then(Value::as_str) {
-        Some("system") => Role::System,
-        Some("developer") => Role::Developer,
-        Some("user") => Role::User,
-        Some("assistant") => Role::Assistant,
-        Some("tool" | "function") => Role::Tool,
-        Some(other) => {
-            return Err(ShapeError::new(
-                format!("{at}/role"),
-                format!("unknown role {other:?}"),
-            ))
-        }
-        None => {
-            return Err(ShapeError::new(
-                format!("{at}/role"),
-                "required string field is missing",
-            ))
-        }
-    };
+    let role = read_role(message, &at, &ROLES)?;
     let origin = if role == Role::Tool {
         Origin::ToolResult
     } else {

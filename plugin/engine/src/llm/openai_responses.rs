@@ -2,8 +2,15 @@
 //! (messages, function calls and their outputs).
 
 use super::openai_chat::{read_content, read_tools};
-use super::{max_tokens_param, LlmRequest, Origin, Role, ShapeError};
+use super::{max_tokens_param, read_role, LlmRequest, Origin, Role, ShapeError};
 use serde_json::{Map, Value};
+
+const MESSAGE_ROLES: [(&str, Role); 4] = [
+    ("system", Role::System),
+    ("developer", Role::Developer),
+    ("user", Role::User),
+    ("assistant", Role::Assistant),
+];
 
 pub(super) fn read(root: &Map<String, Value>, request: &mut LlmRequest) -> Result<(), ShapeError> {
     request.max_tokens = max_tokens_param(root, &["max_output_tokens"])?;
@@ -67,24 +74,7 @@ fn read_item(item: &Value, index: usize, request: &mut LlmRequest) -> Result<(),
             request,
         ),
         Some("message") | None => {
-            let role = match item.get("role").and_then(Value::as_str) {
-                Some("system") => Role::System,
-                Some("developer") => Role::Developer,
-                Some("user") => Role::User,
-                Some("assistant") => Role::Assistant,
-                Some(other) => {
-                    return Err(ShapeError::new(
-                        format!("{at}/role"),
-                        format!("unknown role {other:?}"),
-                    ))
-                }
-                None => {
-                    return Err(ShapeError::new(
-                        format!("{at}/role"),
-                        "required string field is missing",
-                    ))
-                }
-            };
+            let role = read_role(item, &at, &MESSAGE_ROLES)?;
             read_content(
                 item.get("content"),
                 &format!("{at}/content"),

@@ -95,9 +95,9 @@ impl fmt::Display for PolicyErrorKind {
             Self::Invalid(reason) => write!(f, "{reason}"),
             Self::InvalidId(found) => write!(
                 f,
-                "invalid rule id {found:?}: use lower-case letters, digits, '-', '_' or '.', starting with a letter or digit"
+                "invalid id {found:?}: use lower-case letters, digits, '-', '_' or '.', starting with a letter or digit"
             ),
-            Self::DuplicateId(found) => write!(f, "duplicate rule id {found:?}"),
+            Self::DuplicateId(found) => write!(f, "duplicate id {found:?}"),
         }
     }
 }

@@ -72,18 +72,33 @@ fn read_policy(value: &Value, errors: &mut Errors) -> Option<Policy> {
 }
 
 fn read_rules(fields: &mut Fields<'_>, errors: &mut Errors) -> Vec<Rule> {
-    let mut rules: Vec<Rule> = Vec::new();
-    for (path, item) in fields.array("rules", errors) {
-        let Some(rule) = read_rule(&path, item, errors) else {
+    read_unique(fields, "rules", errors, read_rule, |rule| &rule.id)
+}
+
+/// The elements of array `name`, each read by `read`; an element whose id repeats an
+/// earlier one is reported and dropped.
+fn read_unique<T>(
+    fields: &mut Fields<'_>,
+    name: &'static str,
+    errors: &mut Errors,
+    read: fn(&str, &Value, &mut Errors) -> Option<T>,
+    id: fn(&T) -> &String,
+) -> Vec<T> {
+    let mut items: Vec<T> = Vec::new();
+    for (path, value) in fields.array(name, errors) {
+        let Some(item) = read(&path, value, errors) else {
             continue;
         };
-        if rules.iter().any(|r| r.id == rule.id) {
-            errors.push(&format!("{path}.id"), PolicyErrorKind::DuplicateId(rule.id));
+        if items.iter().any(|seen| id(seen) == id(&item)) {
+            errors.push(
+                &format!("{path}.id"),
+                PolicyErrorKind::DuplicateId(id(&item).clone()),
+            );
             continue;
         }
-        rules.push(rule);
+        items.push(item);
     }
-    rules
+    items
 }
 
 fn read_rule(path: &str, value: &Value, errors: &mut Errors) -> Option<Rule> {
@@ -178,21 +193,7 @@ const FORMATS: [(&str, Option<ApiFormat>); 5] = [
 const OVER_CAP: [(&str, OverCap); 2] = [("reject", OverCap::Reject), ("clamp", OverCap::Clamp)];
 
 fn read_routes(fields: &mut Fields<'_>, errors: &mut Errors) -> Vec<Route> {
-    let mut routes: Vec<Route> = Vec::new();
-    for (path, item) in fields.array("routes", errors) {
-        let Some(route) = read_route(&path, item, errors) else {
-            continue;
-        };
-        if routes.iter().any(|r| r.id == route.id) {
-            errors.push(
-                &format!("{path}.id"),
-                PolicyErrorKind::DuplicateId(route.id),
-            );
-            continue;
-        }
-        routes.push(route);
-    }
-    routes
+    read_unique(fields, "routes", errors, read_route, |route| &route.id)
 }
 
 fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
