@@ -86,7 +86,11 @@ impl Exchange {
                     rule: format!("{}.methods", route.id),
                     param: None,
                 };
-                return self.violation(rejection);
+                let step = self.violation(rejection);
+                if step != Step::Continue {
+                    return step;
+                }
+                false
             }
             RouteMatch::Matched(route) => {
                 self.route = policy.routes.iter().position(|r| std::ptr::eq(r, route));

@@ -249,6 +249,17 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
         Some(limits) => read_limits(&fields.path_of("limits"), limits, format.is_some(), errors),
         None => Some(default_limits(format.is_some())),
     };
+    if let (None, Some(limits)) = (&format, &limits) {
+        if let Some(name) = body_limit_in_use(limits) {
+            let reason = format!(
+                "{name} needs a body to read: give the route a \"format\" or \"selectors\""
+            );
+            errors.push(
+                &format!("{}.{name}", fields.path_of("limits")),
+                PolicyErrorKind::Invalid(reason),
+            );
+        }
+    }
     fields.finish(errors);
     Some(Route {
         id: id?,
@@ -286,6 +297,23 @@ fn read_selectors(fields: &mut Fields<'_>, errors: &mut Errors) -> Option<Select
         }
     }
     Some(SelectorFormat { selectors })
+}
+
+/// The first limit set that only a route reading the body can check.
+fn body_limit_in_use(limits: &Limits) -> Option<&'static str> {
+    [
+        ("max_messages", limits.max_messages.is_some()),
+        ("max_message_chars", limits.max_message_chars.is_some()),
+        ("max_total_chars", limits.max_total_chars.is_some()),
+        ("max_prompt_tokens", limits.max_prompt_tokens.is_some()),
+        ("max_tokens", limits.max_tokens.is_some()),
+        ("models", !limits.models.is_empty()),
+        ("stream", !limits.allow_stream),
+        ("max_n", limits.max_n.is_some()),
+        ("tools", limits.tools.is_some()),
+    ]
+    .into_iter()
+    .find_map(|(name, set)| set.then_some(name))
 }
 
 fn default_limits(json_body: bool) -> Limits {
