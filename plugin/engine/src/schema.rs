@@ -5,7 +5,7 @@ use crate::json_splice::replace_top_level_number;
 use crate::llm::{ApiFormat, LlmRequest};
 use crate::policy::{BodyFormat, OverCap, Route};
 use crate::rejection::Rejection;
-use crate::tokens::estimate_prompt_tokens;
+use crate::tokens::estimate_from_char_counts;
 use crate::ErrorCode;
 
 /// What the checks decided about a body.
@@ -39,37 +39,18 @@ pub fn check_body(route: &Route, body: &[u8]) -> Checked {
             None,
         );
     }
-    // serde_json refuses nesting deeper than 128 levels, so hostile depth is a parse error.
-    let json: serde_json::Value = match serde_json::from_slice(body) {
-        Ok(json) => json,
-        Err(error) => {
-            let message = if body.iter().all(u8::is_ascii_whitespace) {
-                "the request body is empty".to_string()
-            } else {
-                format!("the request body is not valid JSON: {error}")
-            };
-            return reject(ErrorCode::InvalidJson, "format", message, None);
-        }
+    let fast = match format {
+        BodyFormat::Api(api) => api.parse_fast(body),
+        BodyFormat::Selectors(_) => None,
     };
-    let request = match format {
-        BodyFormat::Api(api) => match api.parse(&json) {
+    let request = match fast {
+        Some(request) => request,
+        None => match read_carefully(format, body) {
             Ok(request) => request,
-            Err(shape) => {
-                let message = format!(
-                    "{} request: {}: {}",
-                    api_name(*api),
-                    display_pointer(&shape.pointer),
-                    shape.reason
-                );
-                return reject(
-                    ErrorCode::InvalidRequest,
-                    "format",
-                    message,
-                    Some(&shape.pointer),
-                );
+            Err((code, message, pointer)) => {
+                return reject(code, "format", message, pointer.as_deref())
             }
         },
-        BodyFormat::Selectors(selectors) => selectors.parse(&json),
     };
     let limits = &route.limits;
 
@@ -84,10 +65,24 @@ pub fn check_body(route: &Route, body: &[u8]) -> Checked {
             );
         }
     }
+    // Characters per segment, counted once for the three limits that need them.
+    let counted = limits.max_message_chars.is_some()
+        || limits.max_total_chars.is_some()
+        || limits.max_prompt_tokens.is_some();
+    let chars: Vec<usize> = if counted {
+        request
+            .segments
+            .iter()
+            .map(|s| s.text.chars().count())
+            .collect()
+    } else {
+        Vec::new()
+    };
     if let Some(max) = limits.max_message_chars {
-        if let Some((pointer, chars)) = longest_message(&request).filter(|(_, chars)| *chars > max)
+        if let Some((pointer, count)) =
+            longest_message(&request, &chars).filter(|(_, count)| *count > max)
         {
-            let message = format!("a message has {chars} characters, the limit is {max}");
+            let message = format!("a message has {count} characters, the limit is {max}");
             return reject(
                 ErrorCode::MessageTooLong,
                 "max_message_chars",
@@ -97,18 +92,14 @@ pub fn check_body(route: &Route, body: &[u8]) -> Checked {
         }
     }
     if let Some(max) = limits.max_total_chars {
-        let total: usize = request
-            .segments
-            .iter()
-            .map(|s| s.text.chars().count())
-            .sum();
+        let total: usize = chars.iter().sum();
         if total > max {
             let message = format!("the prompt has {total} characters, the limit is {max}");
             return reject(ErrorCode::PromptTooLong, "max_total_chars", message, None);
         }
     }
     if let Some(max) = limits.max_prompt_tokens {
-        let estimate = estimate_prompt_tokens(&request);
+        let estimate = estimate_from_char_counts(&chars, request.message_count);
         if estimate > max {
             let message = format!("the prompt is about {estimate} tokens, the limit is {max}");
             return reject(ErrorCode::TooManyTokens, "max_prompt_tokens", message, None);
@@ -191,6 +182,34 @@ pub fn check_body(route: &Route, body: &[u8]) -> Checked {
     Checked::Pass(request)
 }
 
+/// The `Value` reader: slower, but it names the field that is wrong.
+fn read_carefully(
+    format: &BodyFormat,
+    body: &[u8],
+) -> Result<LlmRequest, (ErrorCode, String, Option<String>)> {
+    // serde_json refuses nesting deeper than 128 levels, so hostile depth is a parse error.
+    let json: serde_json::Value = serde_json::from_slice(body).map_err(|error| {
+        let message = if body.iter().all(u8::is_ascii_whitespace) {
+            "the request body is empty".to_string()
+        } else {
+            format!("the request body is not valid JSON: {error}")
+        };
+        (ErrorCode::InvalidJson, message, None)
+    })?;
+    match format {
+        BodyFormat::Api(api) => api.parse(&json).map_err(|shape| {
+            let message = format!(
+                "{} request: {}: {}",
+                api_name(*api),
+                display_pointer(&shape.pointer),
+                shape.reason
+            );
+            (ErrorCode::InvalidRequest, message, Some(shape.pointer))
+        }),
+        BodyFormat::Selectors(selectors) => Ok(selectors.parse(&json)),
+    }
+}
+
 fn api_name(api: ApiFormat) -> &'static str {
     match api {
         ApiFormat::OpenAiChat => "chat completions",
@@ -219,10 +238,9 @@ fn messages_pointer(format: &BodyFormat) -> &'static str {
 
 /// The message with the most characters (all its segments together), with the pointer of
 /// its largest segment.
-fn longest_message(request: &LlmRequest) -> Option<(String, usize)> {
+fn longest_message(request: &LlmRequest, segment_chars: &[usize]) -> Option<(String, usize)> {
     let mut totals: Vec<(Option<usize>, usize, &str, usize)> = Vec::new();
-    for segment in &request.segments {
-        let chars = segment.text.chars().count();
+    for (segment, &chars) in request.segments.iter().zip(segment_chars) {
         let key = segment.message;
         match totals.iter_mut().find(|(m, ..)| key.is_some() && *m == key) {
             Some(entry) => {

@@ -8,10 +8,16 @@
 use crate::llm::LlmRequest;
 
 pub fn estimate_prompt_tokens(request: &LlmRequest) -> u64 {
-    let text: u64 = request
+    let chars: Vec<usize> = request
         .segments
         .iter()
-        .map(|s| (s.text.chars().count() as u64).div_ceil(4))
-        .sum();
-    text + 4 * request.message_count as u64 + 3
+        .map(|s| s.text.chars().count())
+        .collect();
+    estimate_from_char_counts(&chars, request.message_count)
+}
+
+/// The same estimate from per-segment character counts already at hand.
+pub(crate) fn estimate_from_char_counts(segment_chars: &[usize], message_count: usize) -> u64 {
+    let text: u64 = segment_chars.iter().map(|&n| (n as u64).div_ceil(4)).sum();
+    text + 4 * message_count as u64 + 3
 }

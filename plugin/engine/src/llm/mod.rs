@@ -4,6 +4,7 @@
 
 mod anthropic;
 mod completions;
+mod fast_chat;
 mod json_ptr;
 mod openai_chat;
 mod openai_responses;
@@ -119,6 +120,15 @@ impl ApiFormat {
         Ok(request)
     }
 
+    /// Reads a well-formed body without building a JSON tree, when this format has such a
+    /// fast path; `None` means "use [`ApiFormat::parse`]", which names what is wrong.
+    pub fn parse_fast(self, body: &[u8]) -> Option<LlmRequest> {
+        match self {
+            ApiFormat::OpenAiChat => fast_chat::read(body),
+            _ => None,
+        }
+    }
+
     /// The format usually served at `path`, for routes that do not name one.
     pub fn for_path(path: &str) -> Option<Self> {
         let path = path.split('?').next().unwrap_or(path);
@@ -141,14 +151,15 @@ fn read_common(
     root: &serde_json::Map<String, Value>,
     request: &mut LlmRequest,
 ) -> Result<(), ShapeError> {
-    if let Some(model) = root.get("model") {
-        let Value::String(model) = model else {
-            return Err(ShapeError::new("/model", "must be a string"));
-        };
-        request.model = Some(Param {
-            value: model.clone(),
-            pointer: "/model".into(),
-        });
+    match root.get("model") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(model)) => {
+            request.model = Some(Param {
+                value: model.clone(),
+                pointer: "/model".into(),
+            });
+        }
+        Some(_) => return Err(ShapeError::new("/model", "must be a string")),
     }
     request.stream = match root.get("stream") {
         None | Some(Value::Null) => false,

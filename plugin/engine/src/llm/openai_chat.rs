@@ -135,7 +135,7 @@ pub(super) fn read_tools(
         return Err(ShapeError::new("/tools", "must be an array"));
     };
     for (i, tool) in tools.iter().enumerate() {
-        let (base, spec) = match tool.get("function") {
+        let (base, spec) = match tool.get("function").filter(|f| !f.is_null()) {
             Some(function) => (format!("/tools/{i}/function"), function),
             None => (format!("/tools/{i}"), tool),
         };

@@ -311,3 +311,51 @@ fn formats_by_path() {
     );
     assert_eq!(ApiFormat::for_path("/v1/embeddings"), None);
 }
+
+/// The fast path must read exactly what the careful reader reads, whenever it accepts a body.
+#[test]
+fn fast_chat_path_agrees_with_the_careful_reader() {
+    let bodies = [
+        json!({"model": "gpt-4o", "stream": true, "n": 2, "max_completion_tokens": 300, "max_tokens": 5,
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": [{"type": "text", "text": "Look:"}, "bare part", {"type": "image_url", "image_url": {"url": "x"}}, {"type": "refusal", "refusal": "no"}]},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "search", "arguments": "{\"q\":\"x\"}"}}, {"id": "c2"}]},
+                {"role": "assistant", "function_call": {"name": "f", "arguments": "{}"}},
+                {"role": "tool", "tool_call_id": "c1", "content": "result \"escaped\" text\n"},
+                {"role": "function", "name": "f", "content": "legacy"},
+                {"role": "developer", "content": "dev note", "name": "x"}
+            ],
+            "tools": [{"type": "function", "function": {"name": "search", "description": "Search the web"}}, {"name": "flat", "description": "d"}, {"function": null, "name": "nulled"}]}),
+        json!({"model": null, "stream": null, "n": null, "messages": []}),
+        json!({"messages": [{"role": "user", "content": "été 😀 \u{200b}"}], "extra": {"deep": [1, 2, {"x": null}]}}),
+        json!({"messages": [{"role": "user", "content": "dup"}], "model": "m", "temperature": 0.2, "stop": ["\n"]}),
+    ];
+    for body in bodies {
+        let bytes = body.to_string().into_bytes();
+        let careful = ApiFormat::OpenAiChat
+            .parse(&body)
+            .expect("careful reader accepts");
+        let fast = ApiFormat::OpenAiChat
+            .parse_fast(&bytes)
+            .expect("fast path accepts");
+        assert_eq!(fast, careful, "{body}");
+    }
+    // Bodies the fast path leaves to the careful reader (which then names the problem).
+    for body in [
+        json!({"messages": [{"role": "wizard", "content": "x"}]}),
+        json!({"messages": [{"role": "user", "content": 5}]}),
+        json!({"messages": [{"role": "user", "content": [{"text": 5}]}]}),
+        json!({"model": 3, "messages": []}),
+        json!({"n": -1, "messages": []}),
+        json!({"messages": {}}),
+        json!([]),
+    ] {
+        assert!(
+            ApiFormat::OpenAiChat
+                .parse_fast(body.to_string().as_bytes())
+                .is_none(),
+            "{body}"
+        );
+    }
+}
