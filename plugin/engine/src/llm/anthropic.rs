@@ -2,7 +2,7 @@
 //! `tool_use` and `tool_result`.
 
 use super::openai_chat::read_tools;
-use super::{max_tokens_param, read_role, LlmRequest, Origin, Role, ShapeError};
+use super::{max_tokens_param, read_role, required_array, LlmRequest, Origin, Role, ShapeError};
 use serde_json::{Map, Value};
 
 pub(super) fn read(root: &Map<String, Value>, request: &mut LlmRequest) -> Result<(), ShapeError> {
@@ -11,12 +11,7 @@ pub(super) fn read(root: &Map<String, Value>, request: &mut LlmRequest) -> Resul
         None | Some(Value::Null) => {}
         Some(system) => read_blocks(system, "/system", Role::System, None, request)?,
     }
-    let Some(messages) = root.get("messages") else {
-        return Err(ShapeError::new("/messages", "required field is missing"));
-    };
-    let Value::Array(messages) = messages else {
-        return Err(ShapeError::new("/messages", "must be an array"));
-    };
+    let messages = required_array(root, "messages")?;
     request.message_count = messages.len();
     for (index, message) in messages.iter().enumerate() {
         let at = format!("/messages/{index}");

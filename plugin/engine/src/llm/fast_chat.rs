@@ -3,6 +3,7 @@
 //! Anything it does not accept goes to the `Value` reader, which names the bad field; the two
 //! produce the same [`LlmRequest`] for every body the fast path accepts (tested).
 
+use super::openai_chat::ROLES;
 use super::{LlmRequest, Origin, Param, Role};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -139,15 +140,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for Part<'a> {
     }
 }
 
+/// The role named `name`, by the same table the careful reader uses.
 fn role(name: &str) -> Option<Role> {
-    Some(match name {
-        "system" => Role::System,
-        "developer" => Role::Developer,
-        "user" => Role::User,
-        "assistant" => Role::Assistant,
-        "tool" | "function" => Role::Tool,
-        _ => return None,
-    })
+    ROLES
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, role)| *role)
 }
 
 /// The request, or `None` when the body needs the careful reader.

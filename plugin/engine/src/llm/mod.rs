@@ -203,6 +203,21 @@ fn max_tokens_param(
     Ok(None)
 }
 
+/// The top-level array `name`, which the format requires.
+fn required_array<'v>(
+    root: &'v serde_json::Map<String, Value>,
+    name: &str,
+) -> Result<&'v Vec<Value>, ShapeError> {
+    match root.get(name) {
+        None => Err(ShapeError::new(
+            format!("/{name}"),
+            "required field is missing",
+        )),
+        Some(Value::Array(items)) => Ok(items),
+        Some(_) => Err(ShapeError::new(format!("/{name}"), "must be an array")),
+    }
+}
+
 /// The `role` of the object at `at`, from the names a format accepts.
 fn read_role(
     object: &serde_json::Map<String, Value>,

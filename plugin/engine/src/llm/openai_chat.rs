@@ -1,10 +1,12 @@
 //! OpenAI chat completions: `messages` with string or content-part content, tool calls,
 //! tool results, and the `tools` list.
 
-use super::{max_tokens_param, read_role, LlmRequest, Origin, Param, Role, ShapeError};
+use super::{
+    max_tokens_param, read_role, required_array, LlmRequest, Origin, Param, Role, ShapeError,
+};
 use serde_json::{Map, Value};
 
-const ROLES: [(&str, Role); 6] = [
+pub(super) const ROLES: [(&str, Role); 6] = [
     ("system", Role::System),
     ("developer", Role::Developer),
     ("user", Role::User),
@@ -15,12 +17,7 @@ const ROLES: [(&str, Role); 6] = [
 
 pub(super) fn read(root: &Map<String, Value>, request: &mut LlmRequest) -> Result<(), ShapeError> {
     request.max_tokens = max_tokens_param(root, &["max_completion_tokens", "max_tokens"])?;
-    let Some(messages) = root.get("messages") else {
-        return Err(ShapeError::new("/messages", "required field is missing"));
-    };
-    let Value::Array(messages) = messages else {
-        return Err(ShapeError::new("/messages", "must be an array"));
-    };
+    let messages = required_array(root, "messages")?;
     request.message_count = messages.len();
     for (index, message) in messages.iter().enumerate() {
         read_message(message, index, request)?;

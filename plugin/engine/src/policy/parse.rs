@@ -103,15 +103,7 @@ fn read_unique<T>(
 
 fn read_rule(path: &str, value: &Value, errors: &mut Errors) -> Option<Rule> {
     let mut fields = Fields::open(value, path, errors)?;
-    let id = fields.required_string("id", errors).map(str::to_string);
-    if let Some(id) = &id {
-        if !is_valid_id(id) {
-            errors.push(
-                &fields.path_of("id"),
-                PolicyErrorKind::InvalidId(id.clone()),
-            );
-        }
-    }
+    let id = read_id(&mut fields, errors);
     let action = fields
         .choice("action", &ACTIONS, errors)
         .unwrap_or_default();
@@ -173,6 +165,18 @@ fn team_word(owner: &str) -> Option<&'static str> {
     TEAM_WORDS.iter().copied().find(|w| words.contains(w))
 }
 
+/// The required `id` of a rule or route, checked for its form.
+fn read_id(fields: &mut Fields<'_>, errors: &mut Errors) -> Option<String> {
+    let id = fields.required_string("id", errors)?.to_string();
+    if !is_valid_id(&id) {
+        errors.push(
+            &fields.path_of("id"),
+            PolicyErrorKind::InvalidId(id.clone()),
+        );
+    }
+    Some(id)
+}
+
 fn is_valid_id(id: &str) -> bool {
     let mut chars = id.chars();
     chars
@@ -198,15 +202,7 @@ fn read_routes(fields: &mut Fields<'_>, errors: &mut Errors) -> Vec<Route> {
 
 fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
     let mut fields = Fields::open(value, path, errors)?;
-    let id = fields.required_string("id", errors).map(str::to_string);
-    if let Some(id) = &id {
-        if !is_valid_id(id) {
-            errors.push(
-                &fields.path_of("id"),
-                PolicyErrorKind::InvalidId(id.clone()),
-            );
-        }
-    }
+    let id = read_id(&mut fields, errors);
     let exact = fields.string("path", errors);
     let prefix = fields.string("path_prefix", errors);
     let path_match = match (exact, prefix) {
