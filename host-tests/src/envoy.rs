@@ -197,6 +197,12 @@ fn insert_block_scalar(yaml: &str, placeholder: &str, text: &str) -> anyhow::Res
     Ok(out)
 }
 
+/// How an Envoy start-up ended.
+enum Startup {
+    Live,
+    Exited(std::process::ExitStatus),
+}
+
 /// How to run Envoy.
 #[derive(Debug, Clone)]
 pub struct EnvoyOptions {
@@ -238,32 +244,13 @@ impl Envoy {
         config: &EnvoyConfig,
         opts: &EnvoyOptions,
     ) -> anyhow::Result<Envoy> {
-        let (child, dir) = spawn(yaml, opts)?;
-        let mut envoy = Envoy {
-            child,
-            dir,
-            listener: SocketAddr::from(([127, 0, 0, 1], config.listener_port)),
-            admin: SocketAddr::from(([127, 0, 0, 1], config.admin_port)),
-        };
-        let deadline = Instant::now() + opts.ready_timeout;
-        loop {
-            if let Some(status) = envoy.child.try_wait()? {
-                bail!(
-                    "envoy exited during startup ({status}); log tail:\n{}",
-                    tail(&envoy.log(), 60)
-                );
-            }
-            if envoy.is_live() {
-                return Ok(envoy);
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "envoy not ready after {:?}; log tail:\n{}",
-                    opts.ready_timeout,
-                    tail(&envoy.log(), 60)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let mut envoy = Self::launch(yaml, config, opts)?;
+        match envoy.wait_for_startup(opts.ready_timeout)? {
+            Startup::Live => Ok(envoy),
+            Startup::Exited(status) => bail!(
+                "envoy exited during startup ({status}); log tail:\n{}",
+                tail(&envoy.log(), 60)
+            ),
         }
     }
 
@@ -271,32 +258,44 @@ impl Envoy {
     /// non-zero. Fails if it becomes ready or exits cleanly instead.
     pub fn start_expect_failure(config: &EnvoyConfig) -> anyhow::Result<String> {
         let opts = EnvoyOptions::default();
-        let (child, dir) = spawn(&config.render()?, &opts)?;
-        let mut envoy = Envoy {
+        let mut envoy = Self::launch(&config.render()?, config, &opts)?;
+        match envoy.wait_for_startup(opts.ready_timeout)? {
+            Startup::Exited(status) if !status.success() => Ok(envoy.log()),
+            Startup::Exited(_) => bail!(
+                "envoy exited cleanly but was expected to fail; log:\n{}",
+                envoy.log()
+            ),
+            Startup::Live => bail!(
+                "envoy started but was expected to refuse the config; log tail:\n{}",
+                tail(&envoy.log(), 60)
+            ),
+        }
+    }
+
+    fn launch(yaml: &str, config: &EnvoyConfig, opts: &EnvoyOptions) -> anyhow::Result<Envoy> {
+        let (child, dir) = spawn(yaml, opts)?;
+        Ok(Envoy {
             child,
             dir,
             listener: SocketAddr::from(([127, 0, 0, 1], config.listener_port)),
             admin: SocketAddr::from(([127, 0, 0, 1], config.admin_port)),
-        };
-        let deadline = Instant::now() + opts.ready_timeout;
+        })
+    }
+
+    /// Polls until Envoy is ready or has exited; fails when neither happens in `timeout`.
+    fn wait_for_startup(&mut self, timeout: Duration) -> anyhow::Result<Startup> {
+        let deadline = Instant::now() + timeout;
         loop {
-            if let Some(status) = envoy.child.try_wait()? {
-                let log = envoy.log();
-                if status.success() {
-                    bail!("envoy exited cleanly but was expected to fail; log:\n{log}");
-                }
-                return Ok(log);
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(Startup::Exited(status));
             }
-            if envoy.is_live() {
-                bail!(
-                    "envoy started but was expected to refuse the config; log tail:\n{}",
-                    tail(&envoy.log(), 60)
-                );
+            if self.is_live() {
+                return Ok(Startup::Live);
             }
             if Instant::now() > deadline {
                 bail!(
-                    "envoy neither failed nor became ready in {:?}",
-                    opts.ready_timeout
+                    "envoy neither became ready nor exited in {timeout:?}; log tail:\n{}",
+                    tail(&self.log(), 60)
                 );
             }
             std::thread::sleep(Duration::from_millis(50));
