@@ -25,12 +25,16 @@
 
 mod code;
 mod exchange;
+pub mod injection;
+mod inspect;
 mod json_splice;
 pub mod llm;
 pub mod policy;
 mod record;
 mod rejection;
+mod rewrite;
 mod schema;
+pub mod text;
 mod tokens;
 
 pub use code::ErrorCode;

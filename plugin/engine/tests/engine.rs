@@ -6,5 +6,7 @@
 #![allow(clippy::type_complexity)]
 
 mod exchange;
+mod guards;
+mod injection;
 mod policy_parsing;
 mod routes;
