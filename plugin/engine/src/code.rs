@@ -27,11 +27,19 @@ pub enum ErrorCode {
     StreamNotAllowed,
     TooManyChoices,
     ToolNotAllowed,
+    /// The prompt scored at or over the route's injection threshold (PSF IG-1).
+    PromptInjection,
+    /// The client sent a system or developer message where the route pins its own (PSF IG-5).
+    SystemPromptOverride,
+    /// The prompt holds invisible characters and the route blocks them (PSF IG-1).
+    HiddenCharacters,
+    /// The model's answer contains the route's system-prompt canary (PSF IG-5).
+    PromptLeak,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::RequestTooLarge,
         ErrorCode::PolicyUnavailable,
         ErrorCode::MethodNotAllowed,
@@ -48,6 +56,10 @@ impl ErrorCode {
         ErrorCode::StreamNotAllowed,
         ErrorCode::TooManyChoices,
         ErrorCode::ToolNotAllowed,
+        ErrorCode::PromptInjection,
+        ErrorCode::SystemPromptOverride,
+        ErrorCode::HiddenCharacters,
+        ErrorCode::PromptLeak,
     ];
 
     /// The code as it appears in error bodies, headers, metrics and records.
@@ -69,15 +81,22 @@ impl ErrorCode {
             ErrorCode::StreamNotAllowed => "stream_not_allowed",
             ErrorCode::TooManyChoices => "too_many_choices",
             ErrorCode::ToolNotAllowed => "tool_not_allowed",
+            ErrorCode::PromptInjection => "prompt_injection",
+            ErrorCode::SystemPromptOverride => "system_prompt_override",
+            ErrorCode::HiddenCharacters => "hidden_characters",
+            ErrorCode::PromptLeak => "prompt_leak",
         }
     }
 
     /// The HTTP status a rejection with this code gets. Schema and limit failures are all
-    /// 400, so clients need one branch for "fix your request".
+    /// 400, so clients need one branch for "fix your request"; content the policy refuses
+    /// is 403, and a model answer withheld is 502.
     pub fn status(self) -> u16 {
         match self {
             ErrorCode::RequestTooLarge => 413,
             ErrorCode::PolicyUnavailable => 503,
+            ErrorCode::PromptInjection => 403,
+            ErrorCode::PromptLeak => 502,
             _ => 400,
         }
     }

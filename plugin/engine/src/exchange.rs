@@ -4,6 +4,9 @@
 //! The engine never holds body bytes it does not need: on a route that does not inspect
 //! bodies, a request with a trusted `content-length` under every limit streams through.
 
+use crate::inspect::{inspect_text, Verdict};
+use crate::llm::LlmRequest;
+use crate::policy::Route;
 use crate::policy::{Action, Check, Mode, Policy, RouteMatch};
 use crate::record::{Decision, DecisionRecord, Finding, FindingAction};
 use crate::rejection::Rejection;
@@ -48,6 +51,8 @@ pub struct Exchange {
     /// Whether headers are held until the body has been measured or read.
     holding: bool,
     rejected: bool,
+    /// Codes of findings that flag the request (`x-psf-flags`).
+    flags: Vec<&'static str>,
 }
 
 impl Exchange {
@@ -58,6 +63,7 @@ impl Exchange {
             route: None,
             holding: false,
             rejected: false,
+            flags: Vec::new(),
         }
     }
 
@@ -172,8 +178,8 @@ impl Exchange {
             return Step::Continue;
         };
         match check_body(route, body) {
-            Checked::Pass(_) => Step::Continue,
-            Checked::Rewrite(_, rewritten) => {
+            Checked::Pass(request) => self.inspect_text(route, request, body, false),
+            Checked::Rewrite(request, rewritten) => {
                 let rule = format!("{}.max_tokens", route.id);
                 let enforced = policy.mode == Mode::Enforce;
                 self.record.findings.push(Finding {
@@ -182,14 +188,73 @@ impl Exchange {
                     action: FindingAction::Clamp,
                     enforced,
                 });
-                if !enforced {
-                    return Step::Continue;
-                }
+                self.inspect_text(route, request, &rewritten, true)
+            }
+            Checked::Reject(rejection) => self.violation(rejection),
+        }
+    }
+
+    /// The output side's check for a leaked system prompt (PSF IG-5): a model response that
+    /// contains the route's canary token is withheld with 502 `prompt_leak`. Call it with the
+    /// response body (or each complete text of a stream) before it reaches the client.
+    pub fn check_response_for_leak(&mut self, response: &[u8]) -> Option<Rejection> {
+        let policy = Rc::clone(&self.policy);
+        let route = self.route.and_then(|i| policy.routes.get(i))?;
+        let canary = route.system_prompt.as_ref()?.canary.as_deref()?;
+        let leaked = response
+            .windows(canary.len())
+            .any(|window| window == canary.as_bytes());
+        if !leaked {
+            return None;
+        }
+        let enforced = policy.mode == Mode::Enforce;
+        let rule = format!("{}.system_prompt.canary", route.id);
+        self.record.findings.push(Finding {
+            rule: rule.clone(),
+            code: ErrorCode::PromptLeak,
+            action: FindingAction::Block,
+            enforced,
+        });
+        if !enforced {
+            return None;
+        }
+        self.record.decision = Decision::Block;
+        self.record.status = Some(ErrorCode::PromptLeak.status());
+        Some(Rejection {
+            code: ErrorCode::PromptLeak,
+            message: "the model's answer contained this route's system prompt, so it was withheld"
+                .into(),
+            rule,
+            param: None,
+        })
+    }
+
+    /// Codes of the findings that flag this request, for the `x-psf-flags` header.
+    pub fn flags(&self) -> &[&'static str] {
+        &self.flags
+    }
+
+    fn inspect_text(
+        &mut self,
+        route: &Route,
+        request: LlmRequest,
+        body: &[u8],
+        changed: bool,
+    ) -> Step {
+        let enforce = self.policy.mode == Mode::Enforce;
+        let inspection = inspect_text(route, request, body, changed, enforce);
+        self.record.findings.extend(inspection.findings);
+        self.record.ruleset = inspection.ruleset;
+        self.record.injection_score = inspection.detection.map(|d| d.score);
+        self.flags = inspection.flags;
+        match inspection.verdict {
+            Verdict::Reject(rejection) => self.reject(rejection),
+            Verdict::Forward(Some(rewritten)) => {
                 self.record.decision = Decision::Modify;
                 self.record.request_bytes = rewritten.len() as u64;
                 Step::Replace(rewritten)
             }
-            Checked::Reject(rejection) => self.violation(rejection),
+            Verdict::Forward(None) => Step::Continue,
         }
     }
 

@@ -22,6 +22,12 @@ pub enum FindingAction {
     Flag,
     /// A value in the forwarded body was lowered to the policy's cap.
     Clamp,
+    /// Hidden characters were removed from the forwarded body.
+    Strip,
+    /// Client system messages were turned into user messages.
+    Demote,
+    /// Recorded only.
+    Log,
 }
 
 impl From<Action> for FindingAction {
@@ -39,6 +45,9 @@ impl FindingAction {
             FindingAction::Block => "block",
             FindingAction::Flag => "flag",
             FindingAction::Clamp => "clamp",
+            FindingAction::Strip => "strip",
+            FindingAction::Demote => "demote",
+            FindingAction::Log => "log",
         }
     }
 }
@@ -74,6 +83,10 @@ pub struct DecisionRecord {
     pub status: Option<u16>,
     pub findings: Vec<Finding>,
     pub request_bytes: u64,
+    /// The injection rule-set version, when detection ran.
+    pub ruleset: Option<&'static str>,
+    /// The anomaly score of a detected injection.
+    pub injection_score: Option<u32>,
 }
 
 impl DecisionRecord {
@@ -100,6 +113,8 @@ impl DecisionRecord {
             rules: self.findings.iter().map(|f| f.rule.as_str()).collect(),
             findings: self.findings.iter().map(FindingView::from).collect(),
             request_bytes: self.request_bytes,
+            ruleset: self.ruleset,
+            injection_score: self.injection_score,
             entities: [],
         };
         // Serialising plain strings and numbers cannot fail.
@@ -123,6 +138,10 @@ struct RecordView<'a> {
     rules: Vec<&'a str>,
     findings: Vec<FindingView<'a>>,
     request_bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ruleset: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    injection_score: Option<u32>,
     entities: [(); 0],
 }
 

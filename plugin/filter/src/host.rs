@@ -61,3 +61,13 @@ pub fn replace_request_body(old_size: usize, body: &[u8]) {
         log(LogLevel::Error, "psf-guard: could not set content-length");
     }
 }
+
+/// Sets a header, replacing any value the client sent, or removes it when `value` is `None`.
+pub fn set_header(map: MapType, name: &str, value: Option<&str>) {
+    if hostcalls::set_map_value(map, name, value).is_err() {
+        log(
+            LogLevel::Error,
+            &format!("psf-guard: could not set header {name}"),
+        );
+    }
+}

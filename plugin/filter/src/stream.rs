@@ -80,6 +80,10 @@ impl HttpContext for GuardStream {
         };
         let content_length = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
         let content_type = header("content-type");
+        if header(FLAGS_HEADER).is_some() {
+            // Only the filter speaks for the filter: upstreams may trust this header.
+            host::set_header(MapType::HttpRequestHeaders, FLAGS_HEADER, None);
+        }
         let step = exchange.on_request_headers(RequestHead {
             method,
             path,
@@ -100,8 +104,11 @@ impl HttpContext for GuardStream {
             let body = host::request_body(body_size);
             step = exchange.inspect_request_body(&body);
         }
+        // The headers are still held, so they can change before they leave.
+        if matches!(step, Step::Continue | Step::Replace(_)) {
+            set_flags(exchange, MapType::HttpRequestHeaders);
+        }
         if let Step::Replace(body) = step {
-            // The headers are still held, so the length can be corrected before they leave;
             // Envoy does not fix content-length after a filter changes the body.
             host::replace_request_body(body_size, &body);
             return Action::Continue;
@@ -116,6 +123,7 @@ impl HttpContext for GuardStream {
             if let Some(status) = status {
                 exchange.on_response_headers(status);
             }
+            set_flags(exchange, MapType::HttpResponseHeaders);
         }
         Action::Continue
     }
@@ -127,3 +135,13 @@ impl HttpContext for GuardStream {
         }
     }
 }
+
+/// `x-psf-flags`: the codes of findings that flagged the request without blocking it, on the
+/// request the upstream sees and on the response the client sees.
+fn set_flags(exchange: &Exchange, map: MapType) {
+    if !exchange.flags().is_empty() {
+        host::set_header(map, FLAGS_HEADER, Some(&exchange.flags().join(",")));
+    }
+}
+
+const FLAGS_HEADER: &str = "x-psf-flags";

@@ -2,12 +2,14 @@
 //! `on_configure` so per-request work never re-reads configuration.
 
 mod error;
+mod guards;
 mod parse;
 mod reader;
 mod route;
 mod size;
 
 pub use error::{PolicyError, PolicyErrorKind, PolicyErrors};
+pub use guards::{ClientSystem, HiddenCharacters, SystemPrompt};
 pub use route::{BodyFormat, Limits, MaxTokens, OverCap, PathMatch, Route};
 
 /// The only policy format version this filter reads.

@@ -1,6 +1,8 @@
 //! Policy JSON → [`Policy`], collecting every error with its field path.
 
 use super::error::{PolicyError, PolicyErrorKind, PolicyErrors};
+use super::guards::HiddenCharacters;
+use super::guards::{read_injection, read_sanitize, read_system_prompt};
 use super::reader::{Errors, Fields};
 use super::route::{BodyFormat, Limits, MaxTokens, OverCap, PathMatch, Route, ROLES};
 use super::size::parse_size;
@@ -256,6 +258,22 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
             );
         }
     }
+    let hidden_characters = read_sanitize(&mut fields, errors);
+    let injection = read_injection(&mut fields, errors);
+    let api = match &format {
+        Some(BodyFormat::Api(api)) => Some(*api),
+        _ => None,
+    };
+    let system_prompt = read_system_prompt(&mut fields, api, errors);
+    let reads_text = hidden_characters != HiddenCharacters::Allow || injection.is_some();
+    if reads_text && format.is_none() {
+        errors.push(
+            &fields.path_of(if injection.is_some() { "injection" } else { "sanitize" }),
+            PolicyErrorKind::Invalid(
+                "inspecting text needs a body to read: give the route a \"format\" or \"selectors\"".into(),
+            ),
+        );
+    }
     fields.finish(errors);
     Some(Route {
         id: id?,
@@ -263,6 +281,9 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
         methods,
         format,
         limits: limits?,
+        hidden_characters,
+        injection,
+        system_prompt,
     })
 }
 

@@ -1,6 +1,8 @@
 //! Routes: which requests a part of the policy applies to, how their bodies are read, and
 //! the schema and limit checks made before the model is called (PSF IG-2).
 
+use super::guards::{HiddenCharacters, SystemPrompt};
+use crate::injection::InjectionSettings;
 use crate::llm::{ApiFormat, Role, SelectorFormat};
 
 /// One route of the policy. The first route whose path and method match a request applies.
@@ -13,6 +15,10 @@ pub struct Route {
     /// How the body is read; `None` means the body is not inspected.
     pub format: Option<BodyFormat>,
     pub limits: Limits,
+    pub hidden_characters: HiddenCharacters,
+    /// Injection detection; `None` means off.
+    pub injection: Option<InjectionSettings>,
+    pub system_prompt: Option<SystemPrompt>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +79,14 @@ impl Route {
 
     pub fn allows_method(&self, method: &str) -> bool {
         self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method))
+    }
+
+    /// The API format, when the route reads one.
+    pub fn api_format(&self) -> Option<ApiFormat> {
+        match self.format {
+            Some(BodyFormat::Api(api)) => Some(api),
+            _ => None,
+        }
     }
 
     /// Whether the filter must hold and read the body for this route.
