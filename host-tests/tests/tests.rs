@@ -8,6 +8,7 @@ mod support;
 mod cli;
 mod conformance;
 mod envoy_e2e;
+mod envoy_guards;
 mod envoy_limits;
 mod envoy_passthrough;
 mod filter;

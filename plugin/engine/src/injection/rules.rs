@@ -89,7 +89,7 @@ pub const TAG_SMUGGLING: &str = "PI-5002";
 pub const RULES: &[RuleDef] = &[
     // 1xxx instruction override
     rule("PI-1001", InstructionOverride, 1, 5,
-        "\\b(?:ignore|ignoring|disregard|disregarding|forget|forgetting|skip|bypass|override|overlook|neglect|discard|abandon|ditch|erase|delete|cancel|nullify|void|set aside|throw out|put aside) (?:[a-z']+ ){0,4}?(?:previous|prior|above|earlier|preceding|initial|original|old|former|foregoing|all|any|every|your|these|those|existing|default|system|safety|other|openai's|openai|chatgpt's|anthropic's) (?:[a-z']+ ){0,2}?(?:instructions?|prompts?|directives?|guidelines?|rules?|commands?|orders|context|programming|guidance|constraints?|restrictions?|polic(?:y|ies)|training|filters?|messages?|conditioning|tasks?|directions?|inputs?|prompting|text|content)\\b",
+        "\\b(?:ignore|ignoring|disregard|disregarding|forget|forgetting|skip|bypass|override|overlook|neglect|discard|abandon|ditch|erase|delete|cancel|nullify|void|set aside|throw out|put aside) (?:[a-z']+ ){0,4}?(?:previous|prior|above|earlier|preceding|initial|original|old|former|foregoing|all|any|every|your|these|those|existing|default|system|safety|other|openai's|openai|chatgpt's|anthropic's) (?:[a-z']+ ){0,2}?(?:instructions?|prompts?|directives?|guidelines?|rules?|commands?|orders|context|programming|guidance|constraints?|restrictions?|polic(?:y|ies)|training|filters?|conditioning|directions?|prompting)\\b",
         "tells the model to drop its earlier instructions"),
     rule("PI-1002", InstructionOverride, 1, 5,
         "\\b(?:new|updated|revised|real|true|actual|secret|hidden|override|overriding|additional) (?:system )?(?:instructions?|directives?|orders|task|rules)(?: for you)? ?(?:[:=#-]|are|is as follows|as follows|to (?:the )?(?:chat )?(?:assistant|ai|model|bot))",
@@ -124,6 +124,9 @@ pub const RULES: &[RuleDef] = &[
     rule("PI-1012", InstructionOverride, 1, 3,
         "\\b(?:safe|safety|restricted|filter|filtered|censor|censored|content filter|ethics|moderation) mode (?:is )?(?:off|disabled|deactivated)\\b|\\b(?:disable|turn off|deactivate|switch off) (?:the |your )?(?:safety|filters?|content filters?|moderation|ethics|guardrails)\\b",
         "turns safety off"),
+    rule("PI-1013", InstructionOverride, 1, 3,
+        "\\b(?:ignore|disregard|forget) (?:all |any |the |of |your )*(?:previous|prior|above|preceding|earlier) (?:messages|text|content|inputs?|conversation|context|data)\\b",
+        "tells the model to drop earlier messages"),
     // 2xxx jailbreak and persona
     rule("PI-2001", Jailbreak, 1, 5,
         "\\b(?:do anything now|dan mode|stan mode|dude mode|developer mode (?:enabled|output|response)|jailbreak(?:ed)? (?:mode|version|prompt)|jailbroken|anti-?dan|betterdan|mongo tom|evil confidant|chaos mode|aim stands for|always intelligent and machiavellian)\\b",

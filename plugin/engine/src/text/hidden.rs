@@ -92,8 +92,17 @@ pub fn strip_hidden(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Appends the ASCII that hidden Unicode tags mirror (not those of flag sequences).
+pub(super) fn smuggled_ascii(text: &str, out: &mut String) {
+    walk(text, |c, kind| {
+        if kind == Some(HiddenKind::Tag) {
+            out.extend(tag_to_ascii(c));
+        }
+    });
+}
+
 /// The ASCII character a Unicode tag character mirrors.
-pub(super) fn tag_to_ascii(c: char) -> Option<char> {
+fn tag_to_ascii(c: char) -> Option<char> {
     let code = u32::from(c);
     (0xE0020..=0xE007E)
         .contains(&code)

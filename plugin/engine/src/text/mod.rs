@@ -25,11 +25,7 @@ pub fn normalize_into(text: &str, out: &mut String, smuggled: &mut String) {
         );
         return;
     }
-    for c in text.chars() {
-        if let Some(ascii) = hidden::tag_to_ascii(c) {
-            smuggled.push(ascii);
-        }
-    }
+    hidden::smuggled_ascii(text, smuggled);
     let visible = text.chars().filter(|&c| !hidden::is_invisible(c));
     for c in visible.nfkc() {
         if c.is_ascii() {
@@ -75,6 +71,18 @@ mod tests {
     fn removes_invisible_characters_inside_words() {
         assert_eq!(normalize("ig\u{200b}no\u{2060}re"), "ignore");
         assert_eq!(normalize("ig\u{202e}nore\u{0000}"), "ignore");
+    }
+
+    #[test]
+    fn flag_tag_sequences_are_not_smuggled_text() {
+        let mut out = String::new();
+        let mut smuggled = String::new();
+        normalize_into(
+            "🏴\u{e0067}\u{e0062}\u{e0073}\u{e0063}\u{e0074}\u{e007f}",
+            &mut out,
+            &mut smuggled,
+        );
+        assert_eq!(smuggled, "");
     }
 
     #[test]
