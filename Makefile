@@ -13,7 +13,7 @@ ENVOY_BIN  ?= $(shell command -v envoy 2>/dev/null || echo $(CURDIR)/$(VENV)/bin
 export ENVOY_BIN
 export PSF_GUARD_WASM := $(CURDIR)/$(DIST_WASM)
 
-.PHONY: help toolchain build wasm tools envoy demo test clippy lint check-policies envoy-config bench clean
+.PHONY: help toolchain build wasm tools envoy demo test eval clippy lint check-policies envoy-config bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -50,6 +50,16 @@ test: build envoy ## Unit, host, CLI and real-Envoy tests, lints and config vali
 	@mkdir -p target
 	set -o pipefail; $(CARGO) test --workspace --no-fail-fast 2>&1 | tee target/test-output.log
 	@awk '/^test result:/ {p += $$4; f += $$6} END {printf "tests: %d passed, %d failed\n", p, f}' target/test-output.log
+
+# The labelled set `make eval` measures; the in-repo regression corpus when it is absent.
+EVAL_SET ?= ../shared/eval/dev.jsonl
+
+eval: build ## Injection detection quality: recall and false positives per paranoia level and source (EVAL_SET=rows.jsonl)
+	@set -e; set_file="$(EVAL_SET)"; \
+	if [ ! -f "$$set_file" ]; then \
+	  echo "$$set_file not found; measuring the regression corpus instead"; \
+	  set_file=host-tests/corpus/injection.jsonl; fi; \
+	./target/debug/psf-guard eval --report --policy policies/default.json --input "$$set_file" --task injection
 
 clippy: toolchain ## Lint engine and filter (for wasm); unwrap/expect/panic are denied outside tests
 	$(CARGO) clippy -p psf-engine --all-targets -- -D warnings

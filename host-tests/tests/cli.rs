@@ -147,12 +147,15 @@ fn eval_writes_one_verdict_per_row() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    let ruleset = lines[0]["ruleset"].clone();
+    assert!(ruleset.as_str().is_some_and(|v| v.starts_with("psf-pi-")));
     assert_eq!(
         lines,
         vec![
-            json!({"id": "small", "verdict": "allow", "status": 200, "rules": [], "entities": []}),
-            json!({"id": 7, "verdict": "allow", "status": 200, "rules": [], "entities": []}),
-            json!({"id": "huge", "verdict": "block", "status": 413, "rules": ["request-body-size"], "entities": []}),
+            json!({"id": "small", "verdict": "allow", "status": 200, "rules": [], "entities": [], "ruleset": ruleset}),
+            json!({"id": 7, "verdict": "allow", "status": 200, "rules": [], "entities": [], "ruleset": ruleset}),
+            // Refused on its size before the body was read, so detection never ran.
+            json!({"id": "huge", "verdict": "block", "status": 413, "rules": ["request-body-size"], "entities": [], "ruleset": null}),
         ]
     );
 }
@@ -186,4 +189,87 @@ fn envoy_config_renders_the_committed_default() {
     assert_eq!(out.status.code(), Some(0));
     let committed = std::fs::read_to_string(repo_root().join("envoy/envoy.yaml")).unwrap();
     assert_eq!(text(&out.stdout), committed, "run `make envoy-config`");
+}
+
+// #3: the shipped regression corpus, through the real module with the default policy.
+// Every attack row is blocked by the rule set and every benign row forwarded unchanged.
+#[test]
+fn regression_corpus_holds_with_the_default_policy() {
+    let out = psf_guard(&[
+        "eval",
+        "--policy",
+        "policies/default.json",
+        "--input",
+        "host-tests/corpus/injection.jsonl",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let corpus =
+        std::fs::read_to_string(repo_root().join("host-tests/corpus/injection.jsonl")).unwrap();
+    let rows: Vec<Value> = corpus
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let verdicts: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), verdicts.len());
+    let mut wrong = Vec::new();
+    for (row, verdict) in rows.iter().zip(&verdicts) {
+        assert_eq!(row["id"], verdict["id"]);
+        let detected = verdict["verdict"] == "block"
+            && verdict["rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r.as_str().unwrap().starts_with("PI-"));
+        let attack = row["label"] == "attack";
+        if detected != attack || (!attack && verdict["verdict"] != "allow") {
+            wrong.push(format!("{} ({}): {}", row["id"], row["label"], verdict));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} rows regressed:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn eval_report_prints_recall_and_false_positives_per_level_and_source() {
+    let out = psf_guard(&[
+        "eval",
+        "--report",
+        "--policy",
+        "policies/default.json",
+        "--input",
+        "host-tests/corpus/injection.jsonl",
+        "--paranoia",
+        "1,4",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("rule set psf-pi-"), "{stdout}");
+    assert!(stdout.contains("recall (attacks)") && stdout.contains("false positives (benign)"));
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("1 ") && l.contains("100.0% (")),
+        "{stdout}"
+    );
+    assert!(stdout.lines().any(|l| l.starts_with("4 ")), "{stdout}");
+    assert!(stdout.contains("psf-guard/attacks"), "{stdout}");
+    let bad = psf_guard(&[
+        "eval",
+        "--report",
+        "--policy",
+        "policies/default.json",
+        "--input",
+        "host-tests/corpus/injection.jsonl",
+        "--paranoia",
+        "5",
+    ]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stdout));
+    assert!(text(&bad.stderr).contains("--paranoia takes levels 1 to 4"));
 }

@@ -7,7 +7,7 @@ pub struct Args {
 }
 
 /// Flags that take no value.
-const SWITCHES: [&str; 2] = ["chunked", "passthrough"];
+const SWITCHES: [&str; 3] = ["chunked", "passthrough", "report"];
 
 impl Args {
     pub fn parse(argv: &[String]) -> Result<Self, String> {

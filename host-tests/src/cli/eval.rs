@@ -15,15 +15,22 @@ use std::process::ExitCode;
 
 /// An input row; other fields are ignored.
 #[derive(Deserialize)]
-struct Row {
-    id: Value,
-    direction: Direction,
-    text: String,
+pub(super) struct Row {
+    pub id: Value,
+    pub direction: Direction,
+    pub text: String,
+    /// Labelled rows also name their task, label and source (for `--report`).
+    #[serde(default)]
+    pub task: Option<String>,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-enum Direction {
+pub(super) enum Direction {
     Request,
     Response,
 }
@@ -33,6 +40,9 @@ const NEUTRAL_PROMPT: &str = "Hello.";
 const NEUTRAL_REPLY: &str = "Hello! How can I help?";
 
 pub fn eval(args: &Args) -> anyhow::Result<ExitCode> {
+    if args.switch("report") {
+        return super::eval_report::report(args);
+    }
     args.only(&["wasm", "policy", "input", "output"])?;
     let policy_file = args.required("policy")?;
     let policy = std::fs::read(policy_file).with_context(|| format!("reading {policy_file}"))?;
@@ -74,7 +84,8 @@ pub fn eval(args: &Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn eval_row(player: &mut Player, row: &Row) -> anyhow::Result<Value> {
+/// Plays one row through the filter: its verdict line.
+pub(super) fn eval_row(player: &mut Player, row: &Row) -> anyhow::Result<Value> {
     let prompt = match row.direction {
         Direction::Request => row.text.as_str(),
         Direction::Response => NEUTRAL_PROMPT,
@@ -114,6 +125,7 @@ fn eval_row(player: &mut Player, row: &Row) -> anyhow::Result<Value> {
         "status": outcome.response.status,
         "rules": record.get("rules").cloned().unwrap_or_else(|| json!([])),
         "entities": record.get("entities").cloned().unwrap_or_else(|| json!([])),
+        "ruleset": record.get("ruleset").cloned().unwrap_or(Value::Null),
     }))
 }
 

@@ -4,6 +4,7 @@ mod args;
 mod check;
 mod envoy_config;
 mod eval;
+mod eval_report;
 mod run;
 
 use args::Args;
@@ -19,6 +20,8 @@ usage:
         [--path /v1/chat/completions] [--method POST] [--header 'name: value']... [--chunked]
   psf-guard eval --policy P --input ROWS.jsonl [--output OUT.jsonl]
                                                   one verdict line per {id, direction, text} row
+  psf-guard eval --report --policy P --input ROWS.jsonl [--task injection] [--paranoia 1,2,3,4]
+                                                  recall and false-positive table of labelled rows
   psf-guard envoy-config [--policy P] [--wasm FILE] [--listen PORT] [--upstream PORT]
         [--admin PORT] [--passthrough]            print an Envoy config that loads the filter
 

@@ -180,11 +180,15 @@ fn scan<'s>(
     hits
 }
 
-/// Cheap test for text that may hold an encoded run: a long token without spaces, or
-/// percent-escapes.
+/// Cheap test for text that may hold an encoded run: a long token without spaces,
+/// percent-escapes, or enough dots and dashes for Morse code.
 fn might_encode(text: &str) -> bool {
     let mut run = 0;
+    let mut morse = 0;
     for byte in text.bytes() {
+        if matches!(byte, b'.' | b'-') {
+            morse += 1;
+        }
         if byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'/' | b'=' | b'-' | b'_' | b'\\')
         {
             run += 1;
@@ -195,7 +199,7 @@ fn might_encode(text: &str) -> bool {
             run = 0;
         }
     }
-    text.contains('%') || text.contains("0x")
+    morse >= 20 || text.contains('%') || text.contains("0x")
 }
 
 fn without_allowed<'t>(text: &'t str, settings: &InjectionSettings) -> std::borrow::Cow<'t, str> {
