@@ -170,13 +170,84 @@ fn input_pipeline(c: &mut Criterion) {
                 },
             )
         });
+        // Everything the filter does with a chat body under the default policy: parse,
+        // limits, hidden characters, normalisation and injection detection.
+        group.bench_function("pipeline", |b| {
+            b.iter(|| {
+                let mut exchange = Exchange::new(Rc::clone(&policy));
+                let length = body.len() as u64;
+                assert_eq!(exchange.on_request_headers(chat_head(length)), Step::Pause);
+                assert_eq!(exchange.on_request_body(length, true), Step::NeedBody);
+                let step = exchange.inspect_request_body(black_box(&body));
+                assert_eq!(step, Step::Continue);
+                exchange
+            })
+        });
         group.finish();
     }
+}
+
+fn chat_head(content_length: u64) -> RequestHead<'static> {
+    RequestHead {
+        path: "/v1/chat/completions",
+        ..head(Some(content_length))
+    }
+}
+
+/// 64 KB of ordinary prose in detection form (lower case), as the rules see it.
+fn prose_64kb() -> String {
+    let paragraph = "the committee met on tuesday to review the budget. members asked for \
+        clearer figures on travel, training and software licences before the vote, and the \
+        chair agreed to circulate a revised draft with last year's numbers for comparison. ";
+    paragraph.repeat(64 * 1024 / paragraph.len() + 1)[..64 * 1024].to_string()
+}
+
+/// Why the rule set uses `regex` (one `RegexSet` automaton) rather than `regex-lite`: the
+/// same patterns over the same text, as one set, as separate `regex` matchers, and as
+/// separate `regex-lite` matchers.
+fn rule_matching(c: &mut Criterion) {
+    let text = prose_64kb();
+    let patterns: Vec<String> = psf_engine::injection::RULES
+        .iter()
+        .filter_map(|rule| rule.pattern)
+        .map(|pattern| pattern.replace(' ', "[^a-z0-9]+"))
+        .collect();
+    let rules = psf_engine::injection::RuleSet::get().expect("rule set");
+    let separate: Vec<regex::bytes::Regex> = patterns
+        .iter()
+        .map(|p| {
+            regex::bytes::RegexBuilder::new(p)
+                .unicode(false)
+                .build()
+                .expect("regex")
+        })
+        .collect();
+    let lite: Vec<regex_lite::Regex> = patterns
+        .iter()
+        .map(|p| regex_lite::Regex::new(p).expect("regex-lite"))
+        .collect();
+    let mut group = c.benchmark_group("rules/64kb_prose");
+    group.throughput(Throughput::Bytes(text.len() as u64));
+    group.bench_function("regex_set", |b| {
+        b.iter(|| assert_eq!(rules.matches(black_box(&text)), 0))
+    });
+    group.bench_function("regex_each", |b| {
+        b.iter(|| {
+            assert!(!separate
+                .iter()
+                .any(|r| r.is_match(black_box(text.as_bytes()))))
+        })
+    });
+    group.sample_size(10);
+    group.bench_function("regex_lite_each", |b| {
+        b.iter(|| assert!(!lite.iter().any(|r| r.is_match(black_box(&text)))))
+    });
+    group.finish();
 }
 
 criterion_group! {
     name = benches;
     config = config();
-    targets = policy_parse, exchange, record_to_json, input_pipeline
+    targets = policy_parse, exchange, record_to_json, input_pipeline, rule_matching
 }
 criterion_main!(benches);

@@ -132,26 +132,25 @@ fn hex(run: &[u8]) -> Vec<u8> {
 
 /// Hex bytes written as separate pairs: `69 67 6e`, `\x69\x67\x6e`, `0x69, 0x67`.
 fn spaced_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.contains("\\x") && !text.contains("0x") && !text.contains(' ') {
-        return None;
-    }
-    let mut best: Vec<u8> = Vec::new();
-    let mut current: Vec<u8> = Vec::new();
-    for token in text.split(|c: char| c.is_whitespace() || c == ',' || c == '\\') {
-        let token = token.trim_start_matches("0x").trim_start_matches('x');
-        if token.len() == 2 && token.bytes().all(|b| b.is_ascii_hexdigit()) {
-            current.extend(hex(token.as_bytes()));
-        } else if !token.is_empty() {
-            if current.len() > best.len() {
-                best = std::mem::take(&mut current);
-            }
-            current.clear();
+    let tokens = || {
+        text.split(|c: char| c.is_whitespace() || c == ',' || c == '\\')
+            .filter(|t| !t.is_empty())
+            .map(|t| t.trim_start_matches("0x").trim_start_matches('x'))
+    };
+    let is_pair = |t: &str| t.len() == 2 && t.bytes().all(|b| b.is_ascii_hexdigit());
+    // Find the longest run of pairs without allocating; most text has none.
+    let (mut best, mut best_end, mut current) = (0, 0, 0);
+    for (i, token) in tokens().enumerate() {
+        current = if is_pair(token) { current + 1 } else { 0 };
+        if current > best {
+            (best, best_end) = (current, i + 1);
         }
     }
-    if current.len() > best.len() {
-        best = current;
+    if best < 8 {
+        return None;
     }
-    (best.len() >= 8).then_some(best)
+    let run = tokens().skip(best_end - best).take(best);
+    Some(run.flat_map(|pair| hex(pair.as_bytes())).collect())
 }
 
 fn percent(text: &str) -> Option<Vec<u8>> {

@@ -3,8 +3,8 @@
 //! folded and decoded, and the distinct rules that match add up to the anomaly score.
 
 use super::decode::{payloads, rot13};
-use super::rules::{ENCODED_PAYLOAD, ROT13_HINTS, RULES, TAG_SMUGGLING};
-use super::ruleset::{rule_by_id, Hits, RuleSet};
+use super::rules::{ENCODED_PAYLOAD, RULES, TAG_SMUGGLING};
+use super::ruleset::{rule_by_id, Hits, RuleSet, ENCODED_HINT, LEET_HINT, ROT13_HINT, RULE_BITS};
 use crate::llm::{Origin, Role, Segment};
 use crate::text::{fold_leetspeak, normalize, normalize_into};
 
@@ -149,57 +149,43 @@ fn scan<'s>(
 ) -> Hits {
     let mut document = String::new();
     let mut smuggled = String::new();
-    let mut decoded = Vec::new();
+    let mut texts = Vec::new();
     for segment in segments {
         if !document.is_empty() {
             document.push('\n');
         }
         normalize_into(&segment.text, &mut document, &mut smuggled);
-        if might_encode(&segment.text) {
-            payloads(&segment.text, &mut decoded);
-        }
+        texts.push(segment.text.as_str());
     }
     let read = |text: &str| rules.matches(&without_allowed(text, settings));
-    let mut hits = read(&document);
-    if let Some(folded) = fold_leetspeak(&document) {
-        hits |= read(&folded);
+    let first = read(&document);
+    let mut hits = first & RULE_BITS;
+    if first & LEET_HINT != 0 {
+        if let Some(folded) = fold_leetspeak(&document) {
+            hits |= read(&folded) & RULE_BITS;
+        }
+    }
+    let mut decoded = Vec::new();
+    if first & ENCODED_HINT != 0 {
+        // Decoders need the text as sent: base64 is case-sensitive.
+        for text in texts {
+            payloads(text, &mut decoded);
+        }
     }
     let mut hidden_hits: Hits = 0;
     for payload in &decoded {
-        hidden_hits |= read(&normalize(payload));
+        hidden_hits |= read(&normalize(payload)) & RULE_BITS;
     }
-    if ROT13_HINTS.iter().any(|hint| document.contains(hint)) {
-        hidden_hits |= read(&rot13(&document));
+    if first & ROT13_HINT != 0 {
+        hidden_hits |= read(&rot13(&document)) & RULE_BITS;
     }
     if hidden_hits != 0 {
         hits |= hidden_hits | bit(ENCODED_PAYLOAD);
     }
     if smuggled.trim().len() >= 4 {
-        hits |= read(&normalize(&smuggled)) | bit(TAG_SMUGGLING);
+        hits |= (read(&normalize(&smuggled)) & RULE_BITS) | bit(TAG_SMUGGLING);
     }
     hits
-}
-
-/// Cheap test for text that may hold an encoded run: a long token without spaces,
-/// percent-escapes, or enough dots and dashes for Morse code.
-fn might_encode(text: &str) -> bool {
-    let mut run = 0;
-    let mut morse = 0;
-    for byte in text.bytes() {
-        if matches!(byte, b'.' | b'-') {
-            morse += 1;
-        }
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'/' | b'=' | b'-' | b'_' | b'\\')
-        {
-            run += 1;
-            if run >= 16 {
-                return true;
-            }
-        } else {
-            run = 0;
-        }
-    }
-    morse >= 20 || text.contains('%') || text.contains("0x")
 }
 
 fn without_allowed<'t>(text: &'t str, settings: &InjectionSettings) -> std::borrow::Cow<'t, str> {

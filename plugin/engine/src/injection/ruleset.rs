@@ -1,12 +1,32 @@
 //! The rule set compiled once into one automaton: every pattern runs in a single pass over
 //! the text (`regex::bytes::RegexSet`), whatever the number of rules.
 
-use super::rules::{RuleDef, RULES};
+use super::rules::{RuleDef, ROT13_HINTS, RULES};
 use regex::bytes::{RegexSet, RegexSetBuilder};
 use std::sync::OnceLock;
 
-/// A set of rule indices into [`RULES`].
+/// A set of rule indices into [`RULES`], plus [`ROT13_HINT`].
 pub type Hits = u128;
+
+/// Hints matched in the same pass as the rules, so finding out which other readings of a
+/// text are worth trying costs no extra pass. A rot13 payload (see [`ROT13_HINTS`]):
+pub const ROT13_HINT: Hits = 1 << (Hits::BITS - 1);
+/// An encoded run: 16 base64 or hex characters, a `%xx` or `\xNN` escape, or Morse code.
+pub const ENCODED_HINT: Hits = 1 << (Hits::BITS - 2);
+/// A digit or `@`/`$` against a letter, which leetspeak folding may turn into a word.
+pub const LEET_HINT: Hits = 1 << (Hits::BITS - 3);
+/// Every bit that stands for a rule.
+pub const RULE_BITS: Hits = !(ROT13_HINT | ENCODED_HINT | LEET_HINT);
+
+/// The hint patterns, with their bits. Patterns run on lower-cased text.
+const HINTS: [(&str, Hits); 3] = [
+    ("", ROT13_HINT), // filled from ROT13_HINTS
+    (
+        "[a-z0-9+/=_\\\\-]{16}|%[0-9a-f]{2}|0x[0-9a-f]{2}|(?:[.-]{1,5} ){8}",
+        ENCODED_HINT,
+    ),
+    ("[a-z][0-9@$]|[0-9@$][a-z]", LEET_HINT),
+];
 
 /// The compiled rule set.
 #[derive(Debug)]
@@ -27,7 +47,7 @@ impl RuleSet {
     }
 
     fn compile() -> Result<RuleSet, String> {
-        const _: () = assert!(RULES.len() <= Hits::BITS as usize);
+        const _: () = assert!(RULES.len() < Hits::BITS as usize);
         let mut patterns = Vec::new();
         let mut rule_of = Vec::new();
         for (index, rule) in RULES.iter().enumerate() {
@@ -36,11 +56,20 @@ impl RuleSet {
                 rule_of.push(index);
             }
         }
+        for (pattern, bit) in HINTS {
+            let pattern = if bit == ROT13_HINT {
+                expand(&ROT13_HINTS.join("|"))
+            } else {
+                pattern.to_string()
+            };
+            patterns.push(pattern);
+            rule_of.push(bit.trailing_zeros() as usize);
+        }
         let set = RegexSetBuilder::new(&patterns)
             // Text is already lower case; ASCII classes keep the automaton small and fast.
             .unicode(false)
             .size_limit(8 << 20)
-            .dfa_size_limit(4 << 20)
+            .dfa_size_limit(32 << 20)
             .build()
             .map_err(|e| format!("the injection rule set does not compile: {e}"))?;
         Ok(RuleSet { set, rule_of })

@@ -67,7 +67,7 @@ impl HiddenScan {
 /// Counts the hidden characters in `text`.
 pub fn find_hidden(text: &str) -> HiddenScan {
     let mut scan = HiddenScan::default();
-    if !text.bytes().any(might_hide) {
+    if !super::any_byte(text, &MIGHT_HIDE) {
         return scan;
     }
     walk(text, |_, kind| {
@@ -124,11 +124,17 @@ pub(super) fn is_invisible(c: char) -> bool {
 /// Bytes that start or continue a character that may be hidden: ASCII controls, and the
 /// lead bytes of U+0080–U+00BF (C1, soft hyphen), U+0600–U+06FF, U+1800–U+18FF, U+2000–U+2FFF,
 /// U+F000–U+FFFF and the supplementary planes. Text without them skips the walk.
-fn might_hide(byte: u8) -> bool {
-    (byte < 0x20 && !matches!(byte, b'\t' | b'\n' | b'\r'))
-        || byte == 0x7f
-        || matches!(byte, 0xc2 | 0xd8 | 0xe1 | 0xe2 | 0xef | 0xf3)
-}
+const MIGHT_HIDE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] =
+            super::is_ascii_control(b) || matches!(b, 0xc2 | 0xd8 | 0xe1 | 0xe2 | 0xef | 0xf3);
+        byte += 1;
+    }
+    table
+};
 
 fn context_free_kind(c: char) -> Option<HiddenKind> {
     match c {

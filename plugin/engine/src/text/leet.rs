@@ -5,6 +5,9 @@
 /// `None` when nothing changes.
 pub fn fold_leetspeak(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
+    if !bytes.iter().any(|b| leet_letter(*b).is_some()) {
+        return None;
+    }
     let mut out: Option<Vec<u8>> = None;
     let mut start = 0;
     while start < bytes.len() {

@@ -16,13 +16,14 @@ use unicode_normalization::UnicodeNormalization;
 /// as Unicode tags (U+E0020–U+E007E mirror ASCII) are appended to `smuggled` as ASCII.
 pub fn normalize_into(text: &str, out: &mut String, smuggled: &mut String) {
     if text.is_ascii() {
-        // The common case: no Unicode tables, only ASCII case and control characters.
-        out.reserve(text.len());
-        out.extend(
-            text.bytes()
-                .filter(|b| !is_ascii_control(*b))
-                .map(|b| char::from(b.to_ascii_lowercase())),
-        );
+        // The common case: no Unicode tables, a copy and an in-place ASCII lower-casing.
+        let start = out.len();
+        if any_byte(text, &ASCII_CONTROL) {
+            out.extend(text.chars().filter(|c| !is_ascii_control(*c as u8)));
+        } else {
+            out.push_str(text);
+        }
+        out[start..].make_ascii_lowercase();
         return;
     }
     hidden::smuggled_ascii(text, smuggled);
@@ -49,8 +50,28 @@ pub fn normalize(text: &str) -> String {
 }
 
 /// Control characters other than tab, line feed and carriage return.
-fn is_ascii_control(byte: u8) -> bool {
+const fn is_ascii_control(byte: u8) -> bool {
     (byte < 0x20 && !matches!(byte, b'\t' | b'\n' | b'\r')) || byte == 0x7f
+}
+
+const ASCII_CONTROL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = is_ascii_control(byte as u8);
+        byte += 1;
+    }
+    table
+};
+
+/// Whether any byte of `text` is marked in `table`. Branch-free within each block, so the
+/// compiler can unroll it: these scans run over every prompt.
+fn any_byte(text: &str, table: &[bool; 256]) -> bool {
+    text.as_bytes().chunks(64).any(|block| {
+        block
+            .iter()
+            .fold(false, |found, b| found | table[usize::from(*b)])
+    })
 }
 
 #[cfg(test)]
