@@ -238,16 +238,19 @@ fn regression_corpus_holds_with_the_default_policy() {
 
 #[test]
 fn eval_report_prints_recall_and_false_positives_per_level_and_source() {
-    let out = psf_guard(&[
-        "eval",
-        "--report",
-        "--policy",
-        "policies/default.json",
-        "--input",
-        "host-tests/corpus/injection.jsonl",
-        "--paranoia",
-        "1,4",
-    ]);
+    let report = |levels: &str| {
+        psf_guard(&[
+            "eval",
+            "--report",
+            "--policy",
+            "policies/default.json",
+            "--input",
+            "host-tests/corpus/injection.jsonl",
+            "--paranoia",
+            levels,
+        ])
+    };
+    let out = report("1,4");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("rule set psf-pi-"), "{stdout}");
@@ -260,16 +263,7 @@ fn eval_report_prints_recall_and_false_positives_per_level_and_source() {
     );
     assert!(stdout.lines().any(|l| l.starts_with("4 ")), "{stdout}");
     assert!(stdout.contains("psf-guard/attacks"), "{stdout}");
-    let bad = psf_guard(&[
-        "eval",
-        "--report",
-        "--policy",
-        "policies/default.json",
-        "--input",
-        "host-tests/corpus/injection.jsonl",
-        "--paranoia",
-        "5",
-    ]);
+    let bad = report("5");
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stdout));
     assert!(text(&bad.stderr).contains("--paranoia takes levels 1 to 4"));
 }
