@@ -11,7 +11,7 @@
 //! broader rules that catch more and misfire more.
 
 /// The rule set's version, reported in every decision record that ran detection.
-pub const RULESET_VERSION: &str = "psf-pi-2026.11.2";
+pub const RULESET_VERSION: &str = "psf-pi-2026.11.3";
 
 /// What kind of attack a rule looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,7 +138,7 @@ pub const RULES: &[RuleDef] = &[
         "\\b(?:do anything now|dan mode|stan mode|dude mode|developer mode (?:enabled|output|response)|jailbreak(?:ed)? (?:mode|version|prompt)|jailbroken|anti-?dan|betterdan|mongo tom|evil confidant|chaos mode|aim stands for|always intelligent and machiavellian)\\b",
         "names a known jailbreak persona or mode"),
     rule("PI-2002", Jailbreak, 1, 4,
-        "\\b(?:without|with no|free (?:of|from)|(?:not|never|isn't|is not|aren't|are not|no longer) (?:bound|restricted|restrained|limited|constrained|controlled|governed|confined) (?:by|to)|free (?:itself|yourself|himself|herself|themselves) from|violat(?:e|es|ing)|unbound by|unrestricted by|don't have|do not have|doesn't have|does not have|dont have|doesnt have|has no|have no|beyond|break(?:s|ing)? (?:free )?(?:of|from|through)|remove(?:d)?|bypass(?:ing|es|ed)?|abandon(?:ed|ing)?|ignor(?:e|es|ed|ing)|disregard(?:s|ed|ing)?|escape(?:d)?|lift(?:ed)?|disable(?:d)?|turn(?:ed)? off) (?:[a-z']+ ){0,6}?(?:restrictions?|limitations?|limits|filters?|filtering|censorship|guidelines|boundaries|constraints|ethics|morals|morality|principles|safeguards|guardrails|policies|safety protocols|prohibitions|values|content policy|standards|concerns)\\b",
+        "\\b(?:without|with no|free (?:of|from)|(?:not|never|isn't|is not|aren't|are not|no longer) (?:bound|restricted|restrained|limited|constrained|controlled|governed|confined) (?:by|to)|free (?:itself|yourself|himself|herself|themselves) from|violat(?:e|es|ing)|unbound by|unrestricted by|don't have|do not have|doesn't have|does not have|dont have|doesnt have|has no|have no|beyond|break(?:s|ing)? (?:free )?(?:of|from|through)|remove(?:d)?|bypass(?:ing|es|ed)?|abandon(?:ed|ing)?|ignor(?:e|es|ed|ing)|disregard(?:s|ed|ing)?|escape(?:d)?|lift(?:ed)?|disable(?:d)?|turn(?:ed)? off) (?:[a-z']+ ){0,6}?(?:restrictions?|limitations?|limits|filters?|filtering|censorship|guidelines|boundaries|constraints|ethics|morals|morality|principles|safeguards|guardrails|policies|safety protocols|prohibitions|values|content policy|standards|concerns|confines|shackles|chains)\\b",
         "claims the model is free of its restrictions"),
     rule("PI-2003", Jailbreak, 1, 4,
         "\\b(?:openai|anthropic|content|usage|safety|ethical|moral)(?:'s)? (?:content |usage |safety )*(?:policy|policies|guidelines|rules|filters?|restrictions) (?:do(?:es)? not|don't|doesn't|no longer|won't|will not|never|cannot|can't) (?:apply|matter|exist|bind|restrict|limit|affect|concern)\\b",
@@ -174,7 +174,7 @@ pub const RULES: &[RuleDef] = &[
         "\\b(?:illegal|unethical|harmful|immoral|dangerous|explicit|offensive|nsfw|inappropriate|malicious) (?:content|things|stuff|information|activities|requests?|questions?|topics?)\\b",
         "talks about producing harmful content"),
     rule("PI-2014", Jailbreak, 1, 3,
-        "\\b(?:developer|dev|god|debug|jailbreak|evil|unrestricted|opposite) mode\\b",
+        "\\b(?:developer|dev|god|debug|debugging|jailbreak|evil|unrestricted|opposite|unfiltered|uncensored) mode\\b",
         "switches the model into a special mode"),
     rule("PI-2015", Jailbreak, 1, 2,
         "\\byou (?:are|will be|shall be|must be) (?:now |going to be |from now on )?(?:named|called|known as|referred to as)\\b|\\byour (?:new )?name (?:is|will be) (?:now )?",
@@ -225,7 +225,7 @@ pub const RULES: &[RuleDef] = &[
         "\\[[^\\]\\n]{0,6}(?:classic|jailbreak|jailbroken|dan|developer mode output|normal output|unfiltered|gpt)\\\\?\\]",
         "the answer tags of paired jailbreak answers"),
     rule("PI-2031", Jailbreak, 1, 3,
-        "[\\[{<(](?:insert|put|your|enter|add) (?:your |the )?(?:prompt|question|request|query)(?: here)?[\\]}>)]|\\{insert_your_prompt\\}",
+        "[\\[{<(](?:insert|put|your|enter|add) (?:your |the )?(?:prompt|question|request|query)(?: here)?[\\]}>)]|\\{insert_your_prompt\\}|\\[(?:prompt|targetlanguage|insert prompt|your prompt)\\]",
         "a jailbreak template's prompt placeholder"),
     rule("PI-2032", Jailbreak, 1, 2,
         "\\b(?:knowledge|data|training) cut-?off\\b|\\bintroduced in (?:mid |early |late )?20[0-9][0-9]\\b",
