@@ -330,3 +330,113 @@ fn retrieved_documents_meet_the_tool_threshold() {
     // The same sentence typed by the user scores under the higher direct threshold.
     assert_eq!(ask(poisoned, "Closed on Sundays."), Step::Continue);
 }
+
+/// A small deterministic generator, so a failure replays.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+// #3 item 8 for the text guards: the default policy (hidden characters stripped, injection
+// blocked) on mutated chat bodies full of the characters and encodings the guards decode.
+// None may panic, and every rewritten body must still be JSON.
+#[test]
+fn default_policy_survives_mutated_hostile_bodies() {
+    let policy =
+        Rc::new(Policy::from_json(include_bytes!("../../../policies/default.json")).unwrap());
+    let pieces = [
+        "ignore",
+        " all previous ",
+        "instructions",
+        "\u{200b}",
+        "\u{202e}",
+        "\u{e0041}",
+        "\u{0000}",
+        "\u{ad}",
+        "🏴\u{e0067}\u{e007f}",
+        "👨\u{200d}👩",
+        "Ｓｙｓｔｅｍ",
+        "аеорс",
+        "aWdub3JlIGFsbCBwcmV2aW91cw==",
+        "%69%67",
+        "\\x69\\x67",
+        "0x69 0x67",
+        ".. --. -.",
+        "<|im_start|>",
+        "[INST]",
+        "\n\nHuman:",
+        "1gn0r3",
+        "vtaber",
+        "\"",
+        "\\",
+        "\\u0000",
+        "\\ud800",
+        "{",
+        "]",
+        "💥",
+        "ß",
+        "İ",
+        "\u{1e9e}",
+    ];
+    let mut random = XorShift(0x9e37_79b9_7f4a_7c15);
+    let (mut rewritten, mut injections, mut refused) = (0, 0, 0);
+    for round in 0..1500 {
+        let mut text = String::new();
+        for _ in 0..(random.next() % 24) {
+            text.push_str(random.pick::<&str>(&pieces));
+        }
+        let mut body = chat(json!([
+            {"role": *random.pick::<&str>(&["system", "user", "assistant", "developer"]), "content": text},
+            {"role": "user", "content": [{"type": "text", "text": text}]},
+        ]))
+        .to_string()
+        .into_bytes();
+        // Every third body is also damaged at a random byte.
+        if round % 3 == 0 && !body.is_empty() {
+            let at = (random.next() % body.len() as u64) as usize;
+            body[at] = (random.next() & 0xff) as u8;
+        }
+        let mut exchange = Exchange::new(Rc::clone(&policy));
+        let head = RequestHead {
+            method: "POST",
+            path: "/v1/chat/completions",
+            request_id: "r",
+            content_length: Some(body.len() as u64),
+            content_type: Some("application/json"),
+            end_of_stream: false,
+        };
+        assert_eq!(exchange.on_request_headers(head), Step::Pause);
+        assert_eq!(
+            exchange.on_request_body(body.len() as u64, true),
+            Step::NeedBody
+        );
+        match exchange.inspect_request_body(&body) {
+            Step::Replace(body) => {
+                rewritten += 1;
+                assert!(
+                    serde_json::from_slice::<Value>(&body).is_ok(),
+                    "round {round}: rewritten body is not JSON"
+                );
+            }
+            Step::Reject(r) if r.code == ErrorCode::PromptInjection => injections += 1,
+            Step::Reject(_) => refused += 1,
+            _ => {}
+        }
+        let _ = exchange.record().to_json(&policy);
+    }
+    // The generator reaches every outcome, so the test is not vacuous.
+    assert!(
+        rewritten > 50 && injections > 50 && refused > 50,
+        "{rewritten} {injections} {refused}"
+    );
+}
