@@ -420,3 +420,27 @@ fn rewrites_fix_content_length_and_flags_reach_both_sides() {
     let record = played.record.unwrap();
     assert_eq!(record["decision"], "modify");
 }
+
+#[test]
+fn a_random_canary_is_drawn_when_the_policy_loads() {
+    let mut policy: Value = serde_json::from_str(&default_policy()).unwrap();
+    policy["routes"][0]["system_prompt"] =
+        serde_json::json!({"pinned": "You are terse.", "canary": true});
+    let mut player = player(&policy.to_string());
+    let played = player
+        .play(
+            &with_length(chat("hello", false)),
+            &mut mock_upstream(MockContext::default()),
+        )
+        .unwrap();
+    let seen = played.outcome.upstream_request.expect("forwarded");
+    let body: Value = serde_json::from_slice(&seen.body).unwrap();
+    let system = body["messages"][0]["content"].as_str().unwrap();
+    let canary = system
+        .strip_prefix("You are terse.\n\npsf-canary-")
+        .expect(system);
+    assert!(
+        canary.len() == 16 && canary.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{system}"
+    );
+}

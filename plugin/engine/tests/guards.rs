@@ -440,3 +440,39 @@ fn default_policy_survives_mutated_hostile_bodies() {
         "{rewritten} {injections} {refused}"
     );
 }
+
+#[test]
+fn random_canaries_are_drawn_per_route_from_the_host_seed() {
+    let document = json!({"version": 1, "name": "t", "owner": "Ada Lovelace", "routes": [
+        {"id": "a", "path": "/v1/chat/completions", "system_prompt": {"pinned": "Be brief.", "canary": true}},
+        {"id": "b", "path": "/v1/messages", "system_prompt": {"pinned": "Be kind.", "canary": true}}]});
+    let parsed = Policy::from_json(document.to_string().as_bytes()).unwrap();
+    assert!(parsed.needs_random_canaries());
+    let canaries = |seed: &[u8]| -> Vec<String> {
+        parsed
+            .clone()
+            .with_random_canaries(seed)
+            .routes
+            .iter()
+            .map(|r| r.system_prompt.as_ref().unwrap().canary.clone().unwrap())
+            .collect()
+    };
+    let first = canaries(&[1; 16]);
+    assert!(
+        first
+            .iter()
+            .all(|c| c.len() == 27 && c.starts_with("psf-canary-")),
+        "{first:?}"
+    );
+    assert_ne!(first[0], first[1], "one canary per route");
+    assert_ne!(first, canaries(&[2; 16]), "drawn from the seed");
+    let without_pinned = json!({"version": 1, "name": "t", "owner": "Ada Lovelace", "routes": [
+        {"id": "a", "path": "/v1/chat/completions", "system_prompt": {"canary": true}}]});
+    let errors = Policy::from_json(without_pinned.to_string().as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        errors.contains("routes[0].system_prompt.canary: a canary goes into a pinned prompt"),
+        "{errors}"
+    );
+}

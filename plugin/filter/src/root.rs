@@ -15,6 +15,16 @@ pub struct GuardRoot {
 
 impl Context for GuardRoot {}
 
+impl GuardRoot {
+    fn load(&mut self, policy: Policy) {
+        host::log(
+            LogLevel::Info,
+            &format!("psf-guard: loaded {}", policy.summary()),
+        );
+        self.policy = Some(Rc::new(policy));
+    }
+}
+
 impl RootContext for GuardRoot {
     /// Parses and validates the policy. On any error, logs every `path: reason` at error
     /// level and returns false, so Envoy refuses the configuration.
@@ -28,12 +38,22 @@ impl RootContext for GuardRoot {
         .flatten()
         .unwrap_or_default();
         match Policy::from_json(&document) {
+            Ok(policy) if policy.needs_random_canaries() => {
+                let mut seed = [0u8; 16];
+                if let Err(error) = getrandom::fill(&mut seed) {
+                    host::log(
+                        LogLevel::Error,
+                        &format!(
+                            "psf-guard: policy refused: no randomness for its canaries ({error})"
+                        ),
+                    );
+                    return false;
+                }
+                self.load(policy.with_random_canaries(&seed));
+                true
+            }
             Ok(policy) => {
-                host::log(
-                    LogLevel::Info,
-                    &format!("psf-guard: loaded {}", policy.summary()),
-                );
-                self.policy = Some(Rc::new(policy));
+                self.load(policy);
                 true
             }
             Err(errors) => {

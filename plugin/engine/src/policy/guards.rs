@@ -29,6 +29,9 @@ pub struct SystemPrompt {
     pub client: ClientSystem,
     /// A secret appended to the pinned prompt; a response that contains it leaked the prompt.
     pub canary: Option<String>,
+    /// The policy asked for a random canary (`"canary": true`); it is drawn by
+    /// [`crate::Policy::with_random_canaries`] when the host loads the policy.
+    pub random_canary: bool,
 }
 
 /// What happens to system and developer messages the client sends.
@@ -168,7 +171,19 @@ pub(super) fn read_system_prompt(
     let client = system
         .choice("client_messages", &CLIENT_SYSTEM, errors)
         .unwrap_or(ClientSystem::Reject);
-    let canary = system.string("canary", errors).map(str::to_string);
+    let (canary, random_canary) = match system.value("canary") {
+        Some(Value::Bool(random)) => (None, *random),
+        Some(_) => (system.string("canary", errors).map(str::to_string), false),
+        None => (None, false),
+    };
+    if random_canary && pinned.is_none() {
+        errors.push(
+            &system.path_of("canary"),
+            PolicyErrorKind::Invalid(
+                "a canary goes into a pinned prompt: set \"pinned\" too".into(),
+            ),
+        );
+    }
     if let Some(canary) = &canary {
         if canary.trim().len() < 8 {
             errors.push(
@@ -201,5 +216,6 @@ pub(super) fn read_system_prompt(
         pinned,
         client,
         canary,
+        random_canary,
     })
 }

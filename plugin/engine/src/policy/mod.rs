@@ -90,6 +90,33 @@ impl Policy {
         }
     }
 
+    /// Whether some route asks for a random canary, which the host must draw.
+    pub fn needs_random_canaries(&self) -> bool {
+        self.routes
+            .iter()
+            .any(|r| r.system_prompt.as_ref().is_some_and(|s| s.random_canary))
+    }
+
+    /// Draws the canaries routes asked for with `"canary": true` from `seed` (random bytes
+    /// from the host, at least 8): `psf-canary-` and 16 hex digits, different per route.
+    pub fn with_random_canaries(mut self, seed: &[u8]) -> Self {
+        let mut state = seed.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+        });
+        for route in &mut self.routes {
+            let Some(system) = route.system_prompt.as_mut().filter(|s| s.random_canary) else {
+                continue;
+            };
+            // splitmix64: distinct, unpredictable-from-outside values from one random seed.
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            system.canary = Some(format!("psf-canary-{:016x}", z ^ (z >> 31)));
+        }
+        self
+    }
+
     /// A one-line description for logs and `psf-guard check`.
     pub fn summary(&self) -> String {
         let mode = match self.mode {
