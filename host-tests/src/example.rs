@@ -16,12 +16,24 @@ pub struct Example {
     pub request: HttpRequest,
     /// Send with `transfer-encoding: chunked` instead of `content-length`.
     pub chunked: bool,
+    /// What the client must get with `policies/default.json`.
+    pub expect: Expect,
+}
+
+/// The outcome an example promises, checked by the tests so the demo cannot drift.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    pub status: u16,
+    /// The error code, for refusals.
+    pub code: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExampleFile {
     description: String,
+    expect: Expect,
     #[serde(default = "default_method")]
     method: String,
     #[serde(default = "default_path")]
@@ -75,6 +87,7 @@ fn load_example(path: &Path) -> anyhow::Result<Example> {
         description: file.description,
         request,
         chunked: file.chunked,
+        expect: file.expect,
     })
 }
 

@@ -444,3 +444,33 @@ fn a_random_canary_is_drawn_when_the_policy_loads() {
         "{system}"
     );
 }
+
+// The demo's examples promise an outcome each; replaying them here keeps `make demo` and
+// examples/README.md true as the default policy changes.
+#[test]
+fn every_demo_example_gets_its_promised_outcome() {
+    let examples =
+        psf_host::example::load_examples(&psf_host::repo_root().join("examples/requests")).unwrap();
+    assert!(examples.len() >= 10);
+    let mut player = player(&default_policy());
+    for example in examples {
+        let request = if example.chunked {
+            chunked(example.request.clone(), 64 * 1024)
+        } else {
+            with_length(example.request.clone())
+        };
+        let played = player
+            .play(&request, &mut mock_upstream(MockContext::default()))
+            .unwrap();
+        let response = &played.outcome.response;
+        assert_eq!(response.status, example.expect.status, "{}", example.name);
+        if let Some(code) = &example.expect.code {
+            assert_eq!(&error_code(&response.body), code, "{}", example.name);
+            assert!(
+                played.outcome.upstream_request.is_none(),
+                "{}",
+                example.name
+            );
+        }
+    }
+}
