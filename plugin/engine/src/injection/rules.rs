@@ -11,7 +11,7 @@
 //! broader rules that catch more and misfire more.
 
 /// The rule set's version, reported in every decision record that ran detection.
-pub const RULESET_VERSION: &str = "psf-pi-2026.11.3";
+pub const RULESET_VERSION: &str = "psf-pi-2026.11.4";
 
 /// What kind of attack a rule looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +133,9 @@ pub const RULES: &[RuleDef] = &[
     rule("PI-1015", InstructionOverride, 1, 3,
         "\\b(?:vergiss|vergessen sie) alles\\b|\\b(?:olvida|olvide) todo\\b|\\boublie[sz]? tout\\b|\\bdimentica tutto\\b|\\b(?:ab jetzt|von nun an) bist du\\b|\\bdu bist (?:jetzt|nun)\\b",
         "forget-everything and new-persona phrases in other languages"),
+    rule("PI-1016", InstructionOverride, 1, 5,
+        "\\b(?:say|print|output|write|respond with|reply with|answer with|end with|type)\\b[^.\\n]{0,24}?\\bi have been pwned\\b",
+        "asks for the canonical proof-of-hijack phrase"),
     // 2xxx jailbreak and persona
     rule("PI-2001", Jailbreak, 1, 5,
         "\\b(?:do anything now|dan mode|stan mode|dude mode|developer mode (?:enabled|output|response)|jailbreak(?:ed)? (?:mode|version|prompt)|jailbroken|anti-?dan|betterdan|mongo tom|evil confidant|chaos mode|aim stands for|always intelligent and machiavellian)\\b",
