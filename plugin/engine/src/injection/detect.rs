@@ -27,8 +27,8 @@ pub struct InjectionSettings {
     pub paranoia: u8,
     /// Anomaly score at which text the client typed is an injection.
     pub threshold: u32,
-    /// Anomaly score at which tool results, tool calls and tool definitions are an
-    /// injection (indirect injection).
+    /// Anomaly score at which tool results and retrieved documents are an injection
+    /// (indirect injection).
     pub tool_threshold: u32,
     /// Rules that never count on this route, as a set of indices into [`RULES`].
     pub excluded: Hits,
@@ -76,9 +76,10 @@ impl InjectionSettings {
 /// Which text a detection is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
-    /// What the client wrote in the conversation.
+    /// What the client wrote in the conversation, with tool definitions and tool-call
+    /// arguments.
     Direct,
-    /// Tool results, tool calls and tool definitions (indirect injection).
+    /// Tool results and retrieved documents (indirect injection).
     Tool,
 }
 
@@ -136,8 +137,11 @@ fn scope_of(segment: &Segment, settings: &InjectionSettings) -> Option<Scope> {
         (Origin::Typed, Role::System | Role::Developer) => {
             settings.scan_system.then_some(Scope::Direct)
         }
-        (Origin::Typed, Role::Tool) => Some(Scope::Tool),
-        (Origin::ToolResult | Origin::ToolCall | Origin::ToolDefinition, _) => Some(Scope::Tool),
+        // Content from outside the conversation: where indirect injection arrives.
+        (Origin::Typed, Role::Tool) | (Origin::ToolResult, _) => Some(Scope::Tool),
+        // Tool definitions come from the application, and tool-call arguments from the
+        // model's own turns; they are read like the rest of the conversation.
+        (Origin::ToolCall | Origin::ToolDefinition, _) => Some(Scope::Direct),
     }
 }
 
