@@ -11,7 +11,7 @@
 //! broader rules that catch more and misfire more.
 
 /// The rule set's version, reported in every decision record that ran detection.
-pub const RULESET_VERSION: &str = "psf-pi-2026.11.4";
+pub const RULESET_VERSION: &str = "psf-pi-2026.11.5";
 
 /// What kind of attack a rule looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,7 +183,7 @@ pub const RULES: &[RuleDef] = &[
         "\\byou (?:are|will be|shall be|must be) (?:now |going to be |from now on )?(?:named|called|known as|referred to as)\\b|\\byour (?:new )?name (?:is|will be) (?:now )?",
         "gives the model a new name"),
     rule("PI-2016", Jailbreak, 1, 3,
-        "\\b(?:hypothetical|fictional|imaginary|alternate|alternative|parallel|fantasy) (?:world|universe|reality|scenario|setting|story) (?:[a-z]+ ){0,4}?(?:no|without) (?:rules|laws|restrictions|ethics|morals|limits|consequences|censorship)\\b",
+        "\\b(?:hypothetical|fictional|imaginary|alternate|alternative|parallel|fantasy|virtual|simulated) (?:world|universe|reality|scenario|setting|story|machine|environment|sandbox) (?:[a-z]+ ){0,4}?(?:no|without) (?:rules|laws|restrictions|ethics|morals|limits|consequences|censorship)\\b",
         "frames a world without rules"),
     rule("PI-2017", Jailbreak, 1, 3,
         "\\b(?:can|could|will|able to|must) (?:now )?(?:do|say) (?:or (?:do|say) )?(?:absolutely )?anything\\b|\\b(?:capable of|able to do) (?:absolutely )?anything\\b|\\bno (?:limits|limitations|restrictions|boundaries|rules|filters|censorship|prohibitions|content filters?)\\b",
@@ -257,6 +257,12 @@ pub const RULES: &[RuleDef] = &[
     rule("PI-2040", Jailbreak, 1, 2,
         "\\b(?:can|will|could) (?:generate|say|write|answer|produce) (?:absolutely )?(?:anything|everything|any content|any request)\\b|\\bknows? everything\\b",
         "claims the persona can produce anything"),
+    rule("PI-2041", Jailbreak, 1, 3,
+        "\\b(?:act|acting|pretend|pretending|roleplay|behave|be) (?:to be |as |like )?my (?:late |dead |deceased |sweet )?(?:grandma|grandmother|granny|grandpa|grandfather|nana)\\b",
+        "the grandmother exploit"),
+    rule("PI-2042", Jailbreak, 1, 3,
+        "\\bsure,? here(?:'s| is)\\b|\\babsolutely[!,]? here(?:'s| is)\\b",
+        "primes an answer that has already agreed"),
     // 3xxx system-prompt extraction
     rule("PI-3001", PromptExtraction, 1, 5,
         "\\b(?:print|reveal|show|display|output|repeat|tell|give|share|leak|dump|expose|write|recite|list|disclose|return|provide|echo|spell|paste|copy|reproduce|what is|what are|what was|what were|what's) (?:me |us )?(?:out )?(?:all |back |verbatim |exactly |the |your |its |of |word for word )*(?:full |complete |entire |exact |original |initial |hidden |secret |internal |previous |first |confidential |whole |above )*(?:system|initial|original|hidden|secret|internal|developer|pre|starting|opening|first|confidential)(?: |-)?(?:prompt|instructions?|message|directives|configuration|guidelines|rules)\\b",
