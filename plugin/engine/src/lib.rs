@@ -29,6 +29,7 @@ pub mod injection;
 mod inspect;
 mod json_splice;
 pub mod llm;
+pub mod pii;
 pub mod policy;
 mod record;
 mod rejection;
