@@ -2,4 +2,5 @@
 //! structure validators that let detectors tell a real card, IBAN or national id from a
 //! look-alike. Nothing here is wired into the request path yet.
 
+pub mod detect;
 pub mod validate;
