@@ -1,4 +1,4 @@
-//! Payload decoders: text hidden in base64, hex or URL-encoding is decoded so the rules can
+//! Payload decoders: text hidden in base64, hex, URL-encoding or Morse is decoded so the rules can
 //! read it. Only runs long enough to carry an instruction are tried, and only decodings that
 //! come out as readable text are kept, so ordinary words and ids cost almost nothing.
 

@@ -2,7 +2,7 @@
 //! Core Rule Set. Each rule has a stable id, a category, a paranoia level and a score; a
 //! request's anomaly score is the sum over the distinct rules that match, and the route's
 //! threshold decides. Text is matched in its detection form (see [`crate::text`]), and again
-//! after decoding base64, hex, URL-encoding, rot13, leetspeak and Unicode-tag payloads.
+//! after decoding base64, hex, URL-encoding, Morse, rot13, leetspeak and Unicode-tag payloads.
 
 mod decode;
 mod detect;

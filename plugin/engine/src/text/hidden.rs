@@ -121,9 +121,10 @@ pub(super) fn is_invisible(c: char) -> bool {
         || ('\u{e0000}'..='\u{e007f}').contains(&c)
 }
 
-/// Bytes that start or continue a character that may be hidden: ASCII controls, and the
-/// lead bytes of U+0080–U+00BF (C1, soft hyphen), U+0600–U+06FF, U+1800–U+18FF, U+2000–U+2FFF,
-/// U+F000–U+FFFF and the supplementary planes. Text without them skips the walk.
+/// Bytes that start a character that may be hidden: ASCII controls, and the UTF-8 lead bytes
+/// of U+0080–U+00BF (C1 controls, soft hyphen), U+0600–U+063F, U+1000–U+1FFF (U+180E),
+/// U+2000–U+2FFF, U+F000–U+FFFF (U+FEFF) and U+C0000–U+FFFFF (the tags). Text without any
+/// of them skips the walk.
 const MIGHT_HIDE: [bool; 256] = {
     let mut table = [false; 256];
     let mut byte = 0;
