@@ -1,178 +1,352 @@
-//! Finding PII and secrets in text: each entity type is a pattern, and where a checksum or
-//! structure exists, a validator that must accept the candidate (see [`super::validate`]).
-//! Offsets are byte offsets into the text, always on character boundaries.
+//! Finding PII and secrets in text. A [`Scanner`] holds the built-in detectors (see
+//! [`super::specs`]) plus a policy's custom entities; [`Scanner::find`] runs them and
+//! returns scored, non-overlapping entities. Offsets are byte offsets into the text,
+//! always on character boundaries.
+//!
+//! Speed comes from the prefilter in [`super::window`]: one pass over the bytes picks the
+//! few windows where an entity could be, and each detector's pattern only runs in windows
+//! whose features allow it. Every pattern is linear-time (the `regex` crate), every judge
+//! reads a bounded neighbourhood, so the whole scan is linear in the text.
+//!
+//! ```
+//! use psf_engine::pii::detect::{EntityKind, EntityType, Scanner};
+//!
+//! let text = "Card 4111 1111 1111 1111, mail ada@example.com";
+//! let scanner = Scanner::default_scanner();
+//! let kinds: Vec<EntityKind> = scanner.find(text).iter().map(|e| e.kind).collect();
+//! let card = EntityKind::Builtin(EntityType::PaymentCard);
+//! assert_eq!(kinds, [card, EntityKind::Builtin(EntityType::Email)]);
+//! ```
 
-use super::validate;
+use super::custom::{self, CustomDetector};
+use super::entropy;
+use super::features::features;
+use super::hit::{Found, Hit};
+use super::specs::SPECS;
+use super::window::windows;
 use regex::{Regex, RegexBuilder};
 use std::sync::OnceLock;
 
-/// The entity types found so far, by the names used in policies and records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum EntityType {
-    Email,
-    PaymentCard,
-    Iban,
-    UsSsn,
-    AwsAccessKey,
-    GithubToken,
-    OpenAiKey,
-    AnthropicKey,
-    SlackToken,
-    StripeKey,
-    GoogleApiKey,
-    Jwt,
-    PrivateKey,
+pub use super::entity::{Entity, EntityClass, EntityKind, EntityType, Sensitivity};
+
+/// How a custom entity's match is checked beyond its pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomValidator {
+    None,
+    /// The Luhn (mod 10) digit, over the match's digits.
+    Luhn,
+    /// ISO 7064 MOD 97-10 over the match's letters and digits, check digits last or (as
+    /// in IBANs) in places three and four.
+    Mod97,
 }
 
-impl EntityType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EntityType::Email => "email",
-            EntityType::PaymentCard => "payment_card",
-            EntityType::Iban => "iban",
-            EntityType::UsSsn => "us_ssn",
-            EntityType::AwsAccessKey => "aws_access_key",
-            EntityType::GithubToken => "github_token",
-            EntityType::OpenAiKey => "openai_key",
-            EntityType::AnthropicKey => "anthropic_key",
-            EntityType::SlackToken => "slack_token",
-            EntityType::StripeKey => "stripe_key",
-            EntityType::GoogleApiKey => "google_api_key",
-            EntityType::Jwt => "jwt",
-            EntityType::PrivateKey => "private_key",
+/// A policy-defined entity type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomEntity {
+    pub name: String,
+    pub pattern: String,
+    pub validator: CustomValidator,
+    /// Words that, within about 40 characters before or after a match, add 0.35.
+    pub context: Vec<String>,
+    pub score: f32,
+}
+
+/// The high-entropy token detector's thresholds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EntropySettings {
+    pub min_length: usize,
+    pub min_bits_per_char: f32,
+}
+
+/// What a scanner looks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScannerConfig {
+    pub custom: Vec<CustomEntity>,
+    /// `None` (the default) leaves the high-entropy token detector off.
+    pub entropy: Option<EntropySettings>,
+    /// Entities scoring below this are dropped.
+    pub min_score: f32,
+}
+
+impl Default for ScannerConfig {
+    fn default() -> Self {
+        Self {
+            custom: Vec::new(),
+            entropy: None,
+            min_score: 0.5,
         }
     }
 }
 
-/// One entity found in a text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Entity {
-    pub kind: EntityType,
-    /// Byte range in the text.
-    pub start: usize,
-    pub end: usize,
-}
-
-/// A detector: its pattern and, where one exists, the validator a candidate must pass.
-struct Detector {
+/// A built-in detector, compiled.
+struct Builtin {
     kind: EntityType,
-    pattern: Regex,
-    validate: Option<fn(&str) -> bool>,
+    regex: Regex,
+    spec: usize,
 }
 
-/// An entity type, its pattern and its validator.
-type Spec = (EntityType, &'static str, Option<fn(&str) -> bool>);
+/// A custom entity's hold-back bound: its pattern's longest match is not known.
+const CUSTOM_MAX_LEN: usize = 256;
 
-const SPECS: [Spec; 13] = [
-    (
-        EntityType::Email,
-        r"(?i)\b[a-z0-9._%+-]{1,64}@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}\b",
-        None,
-    ),
-    (
-        EntityType::PaymentCard,
-        r"\b(?:\d[ -]?){11,18}\d\b",
-        Some(validate::payment_card),
-    ),
-    (
-        EntityType::Iban,
-        r"(?i)\b[a-z]{2}\d{2}(?:[ -]?[a-z0-9]){11,30}\b",
-        Some(validate::iban),
-    ),
-    (
-        EntityType::UsSsn,
-        r"\b\d{3}[- ]\d{2}[- ]?\d{4}\b",
-        Some(validate::us_ssn),
-    ),
-    (
-        EntityType::AwsAccessKey,
-        r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
-        None,
-    ),
-    (
-        EntityType::GithubToken,
-        r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b",
-        None,
-    ),
-    (
-        EntityType::AnthropicKey,
-        r"\bsk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_-]{80,120}",
-        None,
-    ),
-    (
-        EntityType::OpenAiKey,
-        r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,}|\bsk-[A-Za-z0-9]{48}\b",
-        None,
-    ),
-    (
-        EntityType::SlackToken,
-        r"\bxox[abposre](?:\.xox[bp])?-[0-9A-Za-z-]{10,250}",
-        None,
-    ),
-    (
-        EntityType::StripeKey,
-        r"\b(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{16,99}\b",
-        None,
-    ),
-    (EntityType::GoogleApiKey, r"\bAIza[0-9A-Za-z_-]{35}\b", None),
-    (
-        EntityType::Jwt,
-        r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
-        None,
-    ),
-    (
-        EntityType::PrivateKey,
-        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----",
-        None,
-    ),
-];
+/// Compiled detectors. Build once (per policy) and share; scanning needs `&self` only.
+pub struct Scanner {
+    builtins: &'static [Builtin],
+    custom: Vec<(String, CustomDetector)>,
+    entropy: Option<EntropySettings>,
+    min_score: f32,
+}
 
-fn detectors() -> &'static [Detector] {
-    static DETECTORS: OnceLock<Vec<Detector>> = OnceLock::new();
-    DETECTORS.get_or_init(|| {
+impl std::fmt::Debug for Scanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scanner")
+            .field("builtins", &self.builtins.len())
+            .field(
+                "custom",
+                &self.custom.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
+            .field("entropy", &self.entropy)
+            .field("min_score", &self.min_score)
+            .finish()
+    }
+}
+
+/// The built-in detectors, compiled once per process. A pattern that failed to compile
+/// would be left out; `every_builtin_compiles` makes sure none does.
+fn builtins() -> &'static [Builtin] {
+    static BUILTINS: OnceLock<Vec<Builtin>> = OnceLock::new();
+    BUILTINS.get_or_init(|| {
         SPECS
             .iter()
-            .filter_map(|(kind, pattern, validate)| {
-                Some(Detector {
-                    kind: *kind,
-                    // ASCII semantics: the crate is built without Unicode tables, and every
-                    // pattern here is ASCII. A pattern that fails to compile is caught by
-                    // `every_detector_compiles`.
-                    pattern: RegexBuilder::new(pattern).unicode(false).build().ok()?,
-                    validate: *validate,
+            .enumerate()
+            .filter(|(_, spec)| !spec.pattern.is_empty())
+            .filter_map(|(index, spec)| {
+                Some(Builtin {
+                    kind: spec.kind,
+                    regex: RegexBuilder::new(spec.pattern)
+                        .unicode(false)
+                        .build()
+                        .ok()?,
+                    spec: index,
                 })
             })
             .collect()
     })
 }
 
-/// Every entity in `text`, in order of position; where two overlap, the earlier (then the
-/// longer) one wins.
-pub fn find_entities(text: &str) -> Vec<Entity> {
-    let mut found: Vec<Entity> = Vec::new();
-    for detector in detectors() {
-        for candidate in detector.pattern.find_iter(text) {
-            if detector
-                .validate
-                .is_some_and(|valid| !valid(candidate.as_str()))
-            {
+/// A candidate before overlaps are resolved.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    kind: EntityKind,
+    found: Found,
+}
+
+impl Scanner {
+    /// Compiles the built-ins plus `config.custom`. `Err((index, reason))` names the first
+    /// custom entity whose pattern does not compile or could match the empty string.
+    pub fn new(config: &ScannerConfig) -> Result<Scanner, (usize, String)> {
+        let custom = config
+            .custom
+            .iter()
+            .enumerate()
+            .map(|(index, entity)| {
+                custom::compile(entity)
+                    .map(|detector| (entity.name.clone(), detector))
+                    .map_err(|reason| (index, reason))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Scanner {
+            builtins: builtins(),
+            custom,
+            entropy: config.entropy,
+            min_score: config.min_score,
+        })
+    }
+
+    /// The default scanner, compiled once per process, for hot paths.
+    pub fn default_scanner() -> &'static Scanner {
+        static DEFAULT: OnceLock<Scanner> = OnceLock::new();
+        DEFAULT.get_or_init(|| Scanner {
+            builtins: builtins(),
+            custom: Vec::new(),
+            entropy: None,
+            min_score: ScannerConfig::default().min_score,
+        })
+    }
+
+    /// Every entity scoring at least `min_score`, sorted by start. Where two overlap, the
+    /// earlier wins, then the longer, then the higher score; a generic credential (a named
+    /// assignment, a high-entropy token) first yields to any key of a known format that it
+    /// overlaps (`token: "ghp_…"` is a GitHub token).
+    pub fn find(&self, text: &str) -> Vec<Entity> {
+        let mut found: Vec<Candidate> = Vec::new();
+        for window in windows(text) {
+            let Some(slice) = text.get(window.start..window.end) else {
                 continue;
+            };
+            let features = features(text, &window);
+            for builtin in self.builtins {
+                let Some(spec) = SPECS.get(builtin.spec) else {
+                    continue;
+                };
+                if !(spec.gate)(&features) {
+                    continue;
+                }
+                let mut at = 0;
+                while let Some(m) = builtin.regex.find_at(slice, at) {
+                    let (start, end) = (window.start + m.start(), window.start + m.end());
+                    // A match at a cut edge may be the piece of a longer token.
+                    let cut = (window.cut_start && m.start() == 0)
+                        || (window.cut_end && m.end() == slice.len());
+                    let verdict = if cut {
+                        None
+                    } else {
+                        (spec.judge)(Hit { text, start, end })
+                    };
+                    // A judge that kept only the front of a long match (an IBAN running
+                    // into the next word) lets the search resume right after it.
+                    let mut next = m.end();
+                    if let Some(found_one) = verdict {
+                        if found_one.start >= start && found_one.end < end && found_one.end > start
+                        {
+                            next = found_one.end - window.start;
+                        }
+                        found.push(Candidate {
+                            kind: EntityKind::Builtin(builtin.kind),
+                            found: found_one,
+                        });
+                    }
+                    at = if next > m.start() {
+                        next
+                    } else {
+                        m.end().max(m.start() + 1)
+                    };
+                    while !slice.is_char_boundary(at) && at < slice.len() {
+                        at += 1;
+                    }
+                    if at > slice.len() {
+                        break;
+                    }
+                }
             }
-            found.push(Entity {
-                kind: detector.kind,
-                start: candidate.start(),
-                end: candidate.end(),
+        }
+        if let Some(entropy) = self.entropy {
+            for found_one in entropy::find(text, entropy.min_length, entropy.min_bits_per_char) {
+                found.push(Candidate {
+                    kind: EntityKind::Builtin(EntityType::HighEntropyToken),
+                    found: found_one,
+                });
+            }
+        }
+        for (index, (_, detector)) in self.custom.iter().enumerate() {
+            let Ok(index) = u16::try_from(index) else {
+                break;
+            };
+            for found_one in detector.find(text) {
+                found.push(Candidate {
+                    kind: EntityKind::Custom(index),
+                    found: found_one,
+                });
+            }
+        }
+        resolve(text, found, self.min_score)
+    }
+
+    /// The name of an entity kind: the built-in type's name or the custom entity's.
+    pub fn name(&self, kind: EntityKind) -> &str {
+        match kind {
+            EntityKind::Builtin(t) => t.as_str(),
+            EntityKind::Custom(index) => self
+                .custom
+                .get(usize::from(index))
+                .map_or("custom", |(name, _)| name.as_str()),
+        }
+    }
+
+    pub fn class(&self, kind: EntityKind) -> EntityClass {
+        match kind {
+            EntityKind::Builtin(t) => t.class(),
+            EntityKind::Custom(_) => EntityClass::Custom,
+        }
+    }
+
+    /// An upper bound in bytes on the entities this scanner reports, for sizing a stream's
+    /// hold-back. A PEM key counts as its header line, JWTs as 2 KiB, custom entities as
+    /// 256 bytes (a pattern's longest match is not known).
+    pub fn max_entity_len(&self) -> usize {
+        let builtin = SPECS.iter().map(|s| s.max_len).max().unwrap_or(0);
+        let custom = if self.custom.is_empty() {
+            0
+        } else {
+            CUSTOM_MAX_LEN
+        };
+        let entropy = if self.entropy.is_some() {
+            entropy::MAX_TOKEN
+        } else {
+            0
+        };
+        builtin.max(custom).max(entropy)
+    }
+}
+
+/// Whether a kind is a generic credential that yields to a specific one it overlaps.
+fn is_generic(kind: EntityKind) -> bool {
+    matches!(
+        kind,
+        EntityKind::Builtin(EntityType::PasswordAssignment | EntityType::HighEntropyToken)
+    )
+}
+
+/// Whether a kind is a specific credential (a key with a known format).
+fn is_specific_credential(kind: EntityKind) -> bool {
+    match kind {
+        EntityKind::Builtin(t) => t.class() == EntityClass::Credential && !is_generic(kind),
+        EntityKind::Custom(_) => false,
+    }
+}
+
+/// Drops low scores, lets generic credentials yield, and keeps the earliest, longest,
+/// best-scoring of each overlapping group.
+fn resolve(text: &str, mut found: Vec<Candidate>, min_score: f32) -> Vec<Entity> {
+    found.retain(|c| {
+        c.found.score >= min_score
+            && c.found.start < c.found.end
+            && text.is_char_boundary(c.found.start)
+            && text.is_char_boundary(c.found.end)
+            && c.found.end <= text.len()
+    });
+    found.sort_by(|a, b| {
+        a.found
+            .start
+            .cmp(&b.found.start)
+            .then(b.found.end.cmp(&a.found.end))
+            .then(b.found.score.total_cmp(&a.found.score))
+    });
+    let overlaps = |a: &Found, b: &Found| a.start < b.end && b.start < a.end;
+    let specific: Vec<Found> = found
+        .iter()
+        .filter(|c| is_specific_credential(c.kind))
+        .map(|c| c.found)
+        .collect();
+    let mut kept: Vec<Entity> = Vec::with_capacity(found.len());
+    for c in found {
+        if is_generic(c.kind) && specific.iter().any(|s| overlaps(s, &c.found)) {
+            continue;
+        }
+        if kept.last().is_none_or(|last| c.found.start >= last.end) {
+            kept.push(Entity {
+                kind: c.kind,
+                start: c.found.start,
+                end: c.found.end,
+                score: c.found.score,
             });
         }
     }
-    found.sort_by_key(|e| (e.start, std::cmp::Reverse(e.end)));
-    let mut kept: Vec<Entity> = Vec::with_capacity(found.len());
-    for entity in found {
-        if kept.last().is_none_or(|last| entity.start >= last.end) {
-            kept.push(entity);
-        }
-    }
     kept
+}
+
+/// Every entity the default scanner finds in `text`.
+pub fn find_entities(text: &str) -> Vec<Entity> {
+    Scanner::default_scanner().find(text)
 }
 
 #[cfg(test)]
@@ -182,13 +356,25 @@ mod tests {
     fn kinds(text: &str) -> Vec<(EntityType, &str)> {
         find_entities(text)
             .into_iter()
-            .map(|e| (e.kind, &text[e.start..e.end]))
+            .filter_map(|e| match e.kind {
+                EntityKind::Builtin(t) => Some((t, &text[e.start..e.end])),
+                EntityKind::Custom(_) => None,
+            })
+            .collect()
+    }
+
+    fn found(text: &str, kind: EntityType) -> Vec<&str> {
+        kinds(text)
+            .into_iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, s)| s)
             .collect()
     }
 
     #[test]
-    fn every_detector_compiles() {
-        assert_eq!(detectors().len(), SPECS.len());
+    fn every_builtin_compiles() {
+        let with_pattern = SPECS.iter().filter(|s| !s.pattern.is_empty()).count();
+        assert_eq!(builtins().len(), with_pattern);
     }
 
     #[test]
@@ -209,7 +395,7 @@ mod tests {
 
     #[test]
     fn finds_secrets_by_their_prefixes() {
-        let github = format!("ghp_{}", "a1B2".repeat(9));
+        let github = format!("ghp_{}", "a1B2c3D4e5F6g7H8i9J0kLmNoPqRsTuVwXyZ");
         let text = format!("token {github} and -----BEGIN RSA PRIVATE KEY----- here");
         let found = kinds(&text);
         assert_eq!(found[0], (EntityType::GithubToken, github.as_str()));
@@ -217,22 +403,183 @@ mod tests {
     }
 
     #[test]
+    fn contact_and_identity_entities() {
+        assert_eq!(
+            found("Call (415) 555-0132 today", EntityType::Phone),
+            ["(415) 555-0132"]
+        );
+        assert_eq!(
+            found("Tel: 020 7946 0018", EntityType::Phone),
+            ["020 7946 0018"]
+        );
+        assert!(found("order 4155550132 shipped", EntityType::Phone).is_empty());
+        assert_eq!(
+            found("SSN 078-05-1121.", EntityType::UsSsn),
+            ["078-05-1121"]
+        );
+        assert_eq!(
+            found("my NINO is AB 12 34 56 C", EntityType::UkNino),
+            ["AB 12 34 56 C"]
+        );
+        assert_eq!(found("DNI 12345678Z", EntityType::EsDni), ["12345678Z"]);
+        assert_eq!(
+            found("Aadhaar 2345 6789 0124", EntityType::InAadhaar),
+            ["2345 6789 0124"]
+        );
+        assert_eq!(
+            found("born on 12 March 1990", EntityType::DateOfBirth),
+            ["12 March 1990"]
+        );
+        assert!(found("met on 12 March 1990", EntityType::DateOfBirth).is_empty());
+        assert_eq!(
+            found("ABA routing 121000358", EntityType::AbaRouting),
+            ["121000358"]
+        );
+        assert!(found("invoice 121000358", EntityType::AbaRouting).is_empty());
+    }
+
+    #[test]
+    fn network_and_wallet_entities() {
+        assert_eq!(
+            found("from 192.168.0.1, ok", EntityType::Ipv4),
+            ["192.168.0.1"]
+        );
+        assert_eq!(
+            found("via [2001:db8::1]:80", EntityType::Ipv6),
+            ["2001:db8::1"]
+        );
+        assert_eq!(
+            found("MAC aa:bb:cc:dd:ee:01", EntityType::MacAddress),
+            ["aa:bb:cc:dd:ee:01"]
+        );
+        assert_eq!(
+            found("Cisco 0012.3456.789a port", EntityType::MacAddress),
+            ["0012.3456.789a"]
+        );
+        assert!(kinds("Version 1.2.3.4 and std::cout and 12:34:56").is_empty());
+        assert_eq!(
+            found(
+                "pay 3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy now",
+                EntityType::BtcAddress
+            ),
+            ["3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"]
+        );
+        assert_eq!(
+            found(
+                "to 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+                EntityType::EthAddress
+            ),
+            ["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"]
+        );
+    }
+
+    #[test]
+    fn credentials_by_name_and_in_urls() {
+        assert_eq!(
+            found("db_password=Zx8!pQ2wLm", EntityType::PasswordAssignment),
+            ["Zx8!pQ2wLm"]
+        );
+        assert_eq!(
+            found(
+                "see https://admin:s3cret@db.example.com/x",
+                EntityType::UrlCredentials
+            ),
+            ["admin:s3cret"]
+        );
+        let key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        let text = format!("aws_secret_access_key = \"{key}\"");
+        assert_eq!(
+            kinds(&text),
+            [(EntityType::AwsSecretKey, key)],
+            "specific beats generic"
+        );
+        let jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+        let text = format!("Authorization: Bearer {jwt}");
+        assert_eq!(kinds(&text), [(EntityType::Jwt, jwt)]);
+    }
+
+    #[test]
+    fn custom_entities_and_entropy_are_configurable() {
+        let config = ScannerConfig {
+            custom: vec![CustomEntity {
+                name: "employee_id".into(),
+                pattern: r"EMP-\d{6}".into(),
+                validator: CustomValidator::None,
+                context: vec!["employee".into()],
+                score: 0.3,
+            }],
+            entropy: Some(EntropySettings {
+                min_length: 20,
+                min_bits_per_char: 4.0,
+            }),
+            min_score: 0.5,
+        };
+        let scanner = Scanner::new(&config).unwrap();
+        let text =
+            "employee EMP-123456; blob Zf3D0LXCM3EIMbgJpUNnkRtOfOueHznB and much later EMP-654321";
+        let entities = scanner.find(text);
+        assert_eq!(entities.len(), 2);
+        assert_eq!(scanner.name(entities[0].kind), "employee_id");
+        assert_eq!(scanner.class(entities[0].kind), EntityClass::Custom);
+        assert_eq!(scanner.name(entities[1].kind), "high_entropy_token");
+        assert!(scanner.max_entity_len() >= 2048);
+        let bad = ScannerConfig {
+            custom: vec![CustomEntity {
+                pattern: "a*".into(),
+                ..config.custom[0].clone()
+            }],
+            ..ScannerConfig::default()
+        };
+        assert!(matches!(Scanner::new(&bad), Err((0, reason)) if reason.contains("empty")));
+        assert!(!format!("{scanner:?}").is_empty());
+    }
+
+    #[test]
     fn offsets_stay_on_character_boundaries_in_multibyte_text() {
-        let text = "Grüße 🦀 an jörg@exämple.de und ada@example.com";
+        let text = "Grüße 🦀 an jörg@exämple.de und ada@example.com, Tél 01 42 68 53 00 née le 1er mars 1990 💳 4111111111111111";
         for entity in find_entities(text) {
             assert!(text.is_char_boundary(entity.start) && text.is_char_boundary(entity.end));
         }
-        assert!(kinds(text).contains(&(EntityType::Email, "ada@example.com")));
+        let found = kinds(text);
+        assert!(found.contains(&(EntityType::Email, "ada@example.com")));
+        assert!(found.contains(&(EntityType::Phone, "01 42 68 53 00")));
+        assert!(found.contains(&(EntityType::DateOfBirth, "1er mars 1990")));
+        assert!(found.contains(&(EntityType::PaymentCard, "4111111111111111")));
+    }
+
+    #[test]
+    fn ordinary_technical_text_is_left_alone() {
+        let text = "commit 9fceb02d0ae598e95dc970b74767f19372d61af8 on 2024-03-15T14:30:00Z \
+            (epoch 1710513000, 1710513000123 ms), id 550e8400-e29b-41d4-a716-446655440000, \
+            release 10.0.19041.1, v1.2.3.4, ISBN 978-3-16-148410-0, order #123456789, \
+            UPS 1Z999AA10123456784, price $1,234,567.89, colour #ff00aa, std::vector<int>, \
+            a :: b, ratio 16:9 at 12:30:45, image iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==, \
+            sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.";
+        assert_eq!(kinds(text), []);
     }
 
     #[test]
     fn adversarial_text_is_bounded_and_safe() {
+        let start = std::time::Instant::now();
         for text in [
             "9".repeat(1 << 20),
             "@".repeat(1 << 20),
             "4111 ".repeat(200_000),
+            "a@b.".repeat(250_000),
+            "AKIA".repeat(250_000),
+            "1.2.3.4.".repeat(125_000),
+            ":".repeat(1 << 20),
+            "password=".repeat(100_000),
+            "eyJ".repeat(300_000),
+            "-----BEGIN PRIVATE KEY-----".repeat(30_000),
+            "é1".repeat(300_000),
         ] {
-            let _ = find_entities(&text);
+            let entities = find_entities(&text);
+            for e in entities {
+                assert!(text.is_char_boundary(e.start) && text.is_char_boundary(e.end));
+            }
         }
+        // Generous, for unoptimised builds on a busy machine: the point is no blow-up.
+        assert!(start.elapsed().as_secs() < 120);
     }
 }

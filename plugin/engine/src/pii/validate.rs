@@ -179,6 +179,14 @@ const IBAN_LENGTHS: [(&str, usize); 89] = [
     ("HN", 28),
 ];
 
+/// The IBAN length of a country (`"DE"` → 22, any case), if it issues IBANs.
+pub fn iban_length(country: &str) -> Option<usize> {
+    IBAN_LENGTHS
+        .iter()
+        .find(|(code, _)| code.eq_ignore_ascii_case(country))
+        .map(|(_, length)| *length)
+}
+
 /// An IBAN: the country's length and the ISO 7064 mod-97 check (spaces or dashes allowed).
 pub fn iban(text: &str) -> bool {
     let compact: Vec<u8> = text
@@ -190,19 +198,25 @@ pub fn iban(text: &str) -> bool {
         return false;
     }
     let country = std::str::from_utf8(&compact[..2]).unwrap_or_default();
-    let Some((_, length)) = IBAN_LENGTHS.iter().find(|(code, _)| *code == country) else {
+    let Some(length) = iban_length(country) else {
         return false;
     };
-    if compact.len() != *length || !compact[2..4].iter().all(u8::is_ascii_digit) {
+    if compact.len() != length || !compact[2..4].iter().all(u8::is_ascii_digit) {
         return false;
     }
-    let rearranged = compact[4..].iter().chain(&compact[..4]);
+    let rearranged: Vec<u8> = compact[4..].iter().chain(&compact[..4]).copied().collect();
+    mod97_remainder(&rearranged) == Some(1)
+}
+
+/// The ISO 7064 mod-97 remainder of upper-case letters and digits, letters counting as
+/// 10–35; `None` on anything else.
+fn mod97_remainder(chars: &[u8]) -> Option<u32> {
     let mut remainder: u32 = 0;
-    for &c in rearranged {
-        let value = if c.is_ascii_digit() {
-            u32::from(c - b'0')
-        } else {
-            u32::from(c - b'A') + 10
+    for &c in chars {
+        let value = match c {
+            b'0'..=b'9' => u32::from(c - b'0'),
+            b'A'..=b'Z' => u32::from(c - b'A') + 10,
+            _ => return None,
         };
         remainder = if value >= 10 {
             (remainder * 100 + value) % 97
@@ -210,7 +224,23 @@ pub fn iban(text: &str) -> bool {
             (remainder * 10 + value) % 97
         };
     }
-    remainder == 1
+    Some(remainder)
+}
+
+/// ISO 7064 MOD 97-10 over the letters and digits of `text` (other characters are
+/// separators): the remainder must be 1 with the check digits last (LEI) or, as IBANs and
+/// RF creditor references carry them, after moving the first four characters to the end.
+pub fn mod97(text: &str) -> bool {
+    let chars: Vec<u8> = text
+        .bytes()
+        .filter(u8::is_ascii_alphanumeric)
+        .map(|b| b.to_ascii_uppercase())
+        .collect();
+    if chars.len() < 5 {
+        return false;
+    }
+    let rearranged: Vec<u8> = chars[4..].iter().chain(&chars[..4]).copied().collect();
+    mod97_remainder(&chars) == Some(1) || mod97_remainder(&rearranged) == Some(1)
 }
 
 /// Verhoeff's dihedral check digit, as used by India's Aadhaar.
@@ -255,7 +285,8 @@ pub fn aadhaar(text: &str) -> bool {
 }
 
 /// A US Social Security number in a range the SSA issues: area not 000, 666 or 900–999,
-/// group not 00, serial not 0000.
+/// group not 00, serial not 0000, and not one of the numbers voided after appearing in
+/// advertising (078-05-1120 on a wallet insert, 219-09-9999 in an SSA leaflet).
 pub fn us_ssn(text: &str) -> bool {
     let Some(d) = digits(text) else {
         return false;
@@ -269,7 +300,8 @@ pub fn us_ssn(text: &str) -> bool {
             .fold(0u32, |acc, &x| acc * 10 + u32::from(x))
     };
     let (area, group, serial) = (number(0..3), number(3..5), number(5..9));
-    area != 0 && area != 666 && area < 900 && group != 0 && serial != 0
+    let voided = matches!((area, group, serial), (78, 5, 1120) | (219, 9, 9999));
+    area != 0 && area != 666 && area < 900 && group != 0 && serial != 0 && !voided
 }
 
 /// A Spanish DNI (8 digits and a letter) or NIE (X, Y or Z, 7 digits and a letter), with
@@ -331,12 +363,17 @@ pub fn uk_nino(text: &str) -> bool {
         && matches!(compact[8], b'A'..=b'D')
 }
 
-/// A US ABA routing number: nine digits with the 3-7-1 weighted checksum.
+/// A US ABA routing number: nine digits with the 3-7-1 weighted checksum and a Federal
+/// Reserve prefix (00–12, 21–32, 61–72 or 80).
 pub fn aba_routing(text: &str) -> bool {
     let Some(d) = digits(text) else {
         return false;
     };
     if d.len() != 9 {
+        return false;
+    }
+    let prefix = d[0] * 10 + d[1];
+    if !matches!(prefix, 0..=12 | 21..=32 | 61..=72 | 80) {
         return false;
     }
     let weights = [3u32, 7, 1];
@@ -391,6 +428,11 @@ mod tests {
         ] {
             assert!(iban(valid), "{valid}");
         }
+        assert_eq!(iban_length("de"), Some(22));
+        assert_eq!(iban_length("XX"), None);
+        assert!(mod97("DE89 3704 0044 0532 0130 00") && mod97("RF18 5390 0754 7034"));
+        assert!(mod97("5493001KJTIIGC8Y1R12"), "an LEI: check digits last");
+        assert!(!mod97("DE88 3704 0044 0532 0130 00") && !mod97("12") && !mod97(""));
         for invalid in [
             "DE89 3704 0044 0532 0130 01", // check digits wrong
             "DE89 3704 0044 0532 0130",    // too short for DE
@@ -408,11 +450,13 @@ mod tests {
         assert!(us_ssn("078-05-1121") && us_ssn("123-45-6789"));
         assert!(!us_ssn("000-12-3456") && !us_ssn("666-12-3456") && !us_ssn("912-34-5678"));
         assert!(!us_ssn("123-00-4567") && !us_ssn("123-45-0000"));
+        assert!(!us_ssn("078-05-1120") && !us_ssn("219099999") && us_ssn("078-05-1121"));
         assert!(es_dni("55555555K") && es_dni("Z8078221M") && es_dni("X1234567L"));
         assert!(es_dni("1111111-G"), "seven-digit DNIs have a leading zero");
         assert!(!es_dni("55555555A") && !es_dni("Z8078221A"));
         assert!(uk_nino("AA 12 34 56 B") && !uk_nino("DA 12 34 56 B") && !uk_nino("AA 12 34 56 E"));
         assert!(aba_routing("121000358") && !aba_routing("121000359"));
+        assert!(!aba_routing("421042111"), "no such Federal Reserve prefix");
     }
 
     #[test]
