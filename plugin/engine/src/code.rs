@@ -35,11 +35,17 @@ pub enum ErrorCode {
     HiddenCharacters,
     /// The model's answer contains the route's system-prompt canary (PSF IG-5).
     PromptLeak,
+    /// The prompt contains PII or a secret whose action on this route is `block` (PSF DG-1).
+    PiiDetected,
+    /// The model's answer contains PII or a secret whose action is `block` (PSF DG-1, OV-1).
+    PiiInOutput,
+    /// The model's response could not be read to validate it (an oversized stream event).
+    OutputUnreadable,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::RequestTooLarge,
         ErrorCode::PolicyUnavailable,
         ErrorCode::MethodNotAllowed,
@@ -60,6 +66,9 @@ impl ErrorCode {
         ErrorCode::SystemPromptOverride,
         ErrorCode::HiddenCharacters,
         ErrorCode::PromptLeak,
+        ErrorCode::PiiDetected,
+        ErrorCode::PiiInOutput,
+        ErrorCode::OutputUnreadable,
     ];
 
     /// The code as it appears in error bodies, headers, metrics and records.
@@ -85,6 +94,9 @@ impl ErrorCode {
             ErrorCode::SystemPromptOverride => "system_prompt_override",
             ErrorCode::HiddenCharacters => "hidden_characters",
             ErrorCode::PromptLeak => "prompt_leak",
+            ErrorCode::PiiDetected => "pii_detected",
+            ErrorCode::PiiInOutput => "pii_in_output",
+            ErrorCode::OutputUnreadable => "output_unreadable",
         }
     }
 
@@ -96,7 +108,8 @@ impl ErrorCode {
             ErrorCode::RequestTooLarge => 413,
             ErrorCode::PolicyUnavailable => 503,
             ErrorCode::PromptInjection => 403,
-            ErrorCode::PromptLeak => 502,
+            ErrorCode::PromptLeak | ErrorCode::PiiInOutput | ErrorCode::OutputUnreadable => 502,
+            ErrorCode::PiiDetected => 403,
             _ => 400,
         }
     }

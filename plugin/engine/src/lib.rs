@@ -28,13 +28,16 @@ mod exchange;
 pub mod injection;
 mod inspect;
 mod json_splice;
+mod json_strings;
 pub mod llm;
+pub mod output;
 pub mod pii;
 pub mod policy;
 mod record;
 mod rejection;
 mod rewrite;
 mod schema;
+pub mod sse;
 pub mod text;
 mod tokens;
 

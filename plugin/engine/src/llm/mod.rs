@@ -8,6 +8,7 @@ mod fast_chat;
 mod json_ptr;
 mod openai_chat;
 mod openai_responses;
+pub mod output;
 mod selectors;
 
 pub use json_ptr::pointer_escape;

@@ -1,0 +1,445 @@
+//! The model's output on its way to the client, complete or streamed: every text string is
+//! offered to an [`OutputFilter`] (masking, restoring placeholders). A stream is handled
+//! event by event; a delta event waits only while its text ends in something that may
+//! still grow into an entity or a placeholder, and untouched events go out byte for byte.
+
+use crate::json_strings::rewrite_strings;
+use crate::llm::output::{channel_key, event_role, is_body_text, is_event_text, EventRole};
+use crate::llm::ApiFormat;
+use crate::rejection::{Rejection, ERROR_TYPE};
+use crate::sse::{EventSplitter, RawEvent};
+use serde_json::{json, Value};
+
+/// What the output side does to model text.
+pub trait OutputFilter {
+    /// The text to send in place of `text`, `Ok(None)` to send it as it is, or the
+    /// rejection that ends the response.
+    fn filter(&mut self, text: &str) -> Result<Option<String>, Rejection>;
+
+    /// Where the tail of a streamed text that must wait for more begins: a placeholder or
+    /// an entity may be cut in two by the chunking. `text.len()` holds nothing back.
+    fn hold_from(&self, text: &str) -> usize;
+}
+
+/// A stream holds at most this much of one incomplete event before it is cut off.
+pub const MAX_EVENT_BYTES: usize = 1 << 20;
+
+/// A complete response body filtered: `Ok(None)` when unchanged (and when it is not JSON:
+/// an upstream error page carries no model text), `Err` when the filter refused it.
+pub fn filter_body(
+    body: &[u8],
+    filter: &mut dyn OutputFilter,
+) -> Result<Option<Vec<u8>>, Rejection> {
+    let mut refused = None;
+    let rewritten = rewrite_strings(body, &is_body_text, &mut |_, text| {
+        if refused.is_some() {
+            return None;
+        }
+        filter.filter(text).unwrap_or_else(|rejection| {
+            refused = Some(rejection);
+            None
+        })
+    });
+    if let Some(rejection) = refused {
+        return Err(rejection);
+    }
+    Ok(rewritten.ok().flatten())
+}
+
+/// One streamed string before it is sent.
+#[derive(Debug)]
+struct HeldEvent {
+    event: RawEvent,
+    data: String,
+    pointer: String,
+    text: String,
+}
+
+/// One text channel of a stream (a choice, content block or output item) and the delta
+/// events it holds back. Whole events are held and, when nothing in them is masked or
+/// restored, sent on as the very bytes that came in.
+#[derive(Debug)]
+struct Channel {
+    key: String,
+    held: Vec<HeldEvent>,
+}
+
+/// The per-stream state of an SSE response being filtered.
+#[derive(Debug)]
+pub struct StreamRewriter {
+    format: Option<ApiFormat>,
+    request_id: String,
+    splitter: EventSplitter,
+    channels: Vec<Channel>,
+    /// Set once the stream was ended with an error event; later bytes are dropped.
+    ended: Option<Rejection>,
+}
+
+impl StreamRewriter {
+    pub fn new(format: Option<ApiFormat>, request_id: &str) -> Self {
+        Self {
+            format,
+            request_id: request_id.to_string(),
+            splitter: EventSplitter::default(),
+            channels: Vec::new(),
+            ended: None,
+        }
+    }
+
+    /// The rejection that ended the stream, if one did.
+    pub fn ended(&self) -> Option<&Rejection> {
+        self.ended.as_ref()
+    }
+
+    /// Bytes to send for `chunk`; at `end` everything held is released.
+    pub fn push(&mut self, chunk: &[u8], end: bool, filter: &mut dyn OutputFilter) -> Vec<u8> {
+        let mut out = Vec::with_capacity(chunk.len());
+        if self.ended.is_some() {
+            return out;
+        }
+        let mut events = self.splitter.push(chunk);
+        if end {
+            events.extend(self.splitter.finish());
+        }
+        for event in events {
+            if let Err(rejection) = self.event(event, filter, &mut out) {
+                self.end_with(rejection, &mut out);
+                return out;
+            }
+        }
+        if self.splitter.held() > MAX_EVENT_BYTES {
+            let rejection = Rejection {
+                code: crate::ErrorCode::OutputUnreadable,
+                message: format!("a stream event grew past {MAX_EVENT_BYTES} bytes"),
+                rule: "psf-guard.stream".into(),
+                param: None,
+            };
+            self.end_with(rejection, &mut out);
+            return out;
+        }
+        if end {
+            if let Err(rejection) = self.release(&|_| true, filter, &mut out) {
+                self.end_with(rejection, &mut out);
+            }
+        }
+        out
+    }
+
+    fn event(
+        &mut self,
+        event: RawEvent,
+        filter: &mut dyn OutputFilter,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Rejection> {
+        let Some(data) = event.data() else {
+            out.extend_from_slice(&event.bytes);
+            return Ok(());
+        };
+        if data.trim() == "[DONE]" {
+            self.release(&|_| true, filter, out)?;
+            out.extend_from_slice(&event.bytes);
+            return Ok(());
+        }
+        let Ok(value) = serde_json::from_str::<Value>(&data) else {
+            out.extend_from_slice(&event.bytes);
+            return Ok(());
+        };
+        let role = event_role(&value);
+        match &role {
+            EventRole::Ends(prefixes) => self.release(
+                &|key| prefixes.iter().any(|p| key.starts_with(p)),
+                filter,
+                out,
+            )?,
+            EventRole::EndsAll => self.release(&|_| true, filter, out)?,
+            EventRole::Delta | EventRole::Other => {}
+        }
+        let mut texts: Vec<(String, String)> = Vec::new();
+        let _ = rewrite_strings(data.as_bytes(), &is_event_text, &mut |pointer, text| {
+            texts.push((pointer.to_string(), text.to_string()));
+            None
+        });
+        if role == EventRole::Delta && texts.len() == 1 {
+            let (pointer, text) = texts.remove(0);
+            let key = channel_key(&value, &pointer);
+            return self.delta(
+                key,
+                HeldEvent {
+                    event,
+                    data,
+                    pointer,
+                    text,
+                },
+                filter,
+                out,
+            );
+        }
+        if texts.is_empty() {
+            out.extend_from_slice(&event.bytes);
+            return Ok(());
+        }
+        // Full texts (a `.done` event, a finished response), or several channels at once:
+        // each string is complete as it is, so it is filtered whole.
+        if role == EventRole::Delta {
+            let keys: Vec<String> = texts.iter().map(|(p, _)| channel_key(&value, p)).collect();
+            self.release(&|key| keys.iter().any(|k| k == key), filter, out)?;
+        }
+        let mut failure = None;
+        let rewritten = rewrite_strings(data.as_bytes(), &is_event_text, &mut |_, text| {
+            if failure.is_some() {
+                return None;
+            }
+            filter.filter(text).unwrap_or_else(|rejection| {
+                failure = Some(rejection);
+                None
+            })
+        });
+        if let Some(rejection) = failure {
+            return Err(rejection);
+        }
+        match rewritten.ok().flatten() {
+            Some(new) => out.extend_from_slice(&event.with_data(&String::from_utf8_lossy(&new))),
+            None => out.extend_from_slice(&event.bytes),
+        }
+        Ok(())
+    }
+
+    /// A delta joins its channel; the held events wholly before the tail that must wait
+    /// (see [`OutputFilter::hold_from`]) are sent.
+    fn delta(
+        &mut self,
+        key: String,
+        held: HeldEvent,
+        filter: &mut dyn OutputFilter,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Rejection> {
+        let position = match self.channels.iter().position(|c| c.key == key) {
+            Some(position) => position,
+            None => {
+                self.channels.push(Channel {
+                    key,
+                    held: Vec::new(),
+                });
+                self.channels.len() - 1
+            }
+        };
+        let channel = &mut self.channels[position];
+        channel.held.push(held);
+        let pending: String = channel.held.iter().map(|h| h.text.as_str()).collect();
+        let cut = filter.hold_from(&pending).min(pending.len());
+        // Event boundaries before the cut; the last one that is itself a safe end (no
+        // entity or mask may run across it) decides what goes out.
+        let mut boundaries = Vec::with_capacity(channel.held.len());
+        let mut length = 0;
+        for held in &channel.held {
+            length += held.text.len();
+            if length > cut {
+                break;
+            }
+            boundaries.push(length);
+        }
+        let ready = boundaries
+            .iter()
+            .rposition(|&end| {
+                end == pending.len()
+                    || pending
+                        .get(..end)
+                        .is_some_and(|p| filter.hold_from(p) >= end)
+            })
+            .map_or(0, |index| index + 1);
+        let released: Vec<HeldEvent> = channel.held.drain(..ready).collect();
+        send(released, filter, out)
+    }
+
+    /// Sends everything held by the channels `which` selects.
+    fn release(
+        &mut self,
+        which: &dyn Fn(&str) -> bool,
+        filter: &mut dyn OutputFilter,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Rejection> {
+        let mut index = 0;
+        while index < self.channels.len() {
+            if which(&self.channels[index].key) {
+                let channel = self.channels.remove(index);
+                send(channel.held, filter, out)?;
+            } else {
+                index += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the stream the way its protocol reports errors, never by silent truncation.
+    fn end_with(&mut self, rejection: Rejection, out: &mut Vec<u8>) {
+        self.channels.clear();
+        out.extend_from_slice(&stream_error(self.format, &rejection, &self.request_id));
+        self.ended = Some(rejection);
+    }
+}
+
+/// Sends held events of one channel: as they came when the filter leaves their joined text
+/// alone; otherwise the first carries the filtered text and the rest carry empty strings,
+/// so an entity or placeholder cut across events is handled whole.
+fn send(
+    events: Vec<HeldEvent>,
+    filter: &mut dyn OutputFilter,
+    out: &mut Vec<u8>,
+) -> Result<(), Rejection> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let text: String = events.iter().map(|h| h.text.as_str()).collect();
+    let Some(filtered) = filter.filter(&text)? else {
+        for held in &events {
+            out.extend_from_slice(&held.event.bytes);
+        }
+        return Ok(());
+    };
+    for (index, held) in events.iter().enumerate() {
+        let replacement = if index == 0 { filtered.as_str() } else { "" };
+        let data = rewrite_strings(held.data.as_bytes(), &|p| p == held.pointer, &mut |_, _| {
+            Some(replacement.to_string())
+        });
+        match data {
+            Ok(Some(data)) => {
+                out.extend_from_slice(&held.event.with_data(&String::from_utf8_lossy(&data)))
+            }
+            _ => out.extend_from_slice(&held.event.bytes),
+        }
+    }
+    Ok(())
+}
+
+/// The error event(s) that end a stream in `format`.
+pub fn stream_error(format: Option<ApiFormat>, rejection: &Rejection, request_id: &str) -> Vec<u8> {
+    let code = rejection.code.as_str();
+    let psf = json!({"rule": rejection.rule, "request_id": request_id});
+    match format {
+        Some(ApiFormat::AnthropicMessages) => {
+            let data = json!({"type": "error", "error": {"type": ERROR_TYPE, "code": code, "message": rejection.message, "psf": psf}});
+            format!("event: error\ndata: {data}\n\n").into_bytes()
+        }
+        Some(ApiFormat::OpenAiResponses) => {
+            let data = json!({"type": "error", "code": code, "message": rejection.message, "param": rejection.param, "psf": psf});
+            format!("event: error\ndata: {data}\n\n").into_bytes()
+        }
+        _ => {
+            let data = json!({"error": {"message": rejection.message, "type": ERROR_TYPE, "code": code, "param": rejection.param, "psf": psf}});
+            format!("data: {data}\n\ndata: [DONE]\n\n").into_bytes()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    /// Replaces `[X]` with `x`, holding back an unfinished `[…`; refuses `BAD`.
+    struct Toy;
+
+    impl OutputFilter for Toy {
+        fn filter(&mut self, text: &str) -> Result<Option<String>, Rejection> {
+            if text.contains("BAD") {
+                return Err(Rejection {
+                    code: ErrorCode::PiiDetected,
+                    message: "no".into(),
+                    rule: "toy".into(),
+                    param: None,
+                });
+            }
+            Ok(text.contains("[X]").then(|| text.replace("[X]", "x")))
+        }
+
+        fn hold_from(&self, text: &str) -> usize {
+            match text.rfind('[') {
+                Some(at) if !text[at..].contains(']') => at,
+                _ => text.len(),
+            }
+        }
+    }
+
+    fn chat_chunk(text: &str) -> String {
+        format!(
+            "data: {}\n\n",
+            json!({"choices": [{"index": 0, "delta": {"content": text}}]})
+        )
+    }
+
+    fn streamed_text(out: &[u8]) -> String {
+        String::from_utf8_lossy(out)
+            .split("\n\n")
+            .filter_map(|e| e.strip_prefix("data: "))
+            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+            .filter_map(|v| {
+                v.pointer("/choices/0/delta/content")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_placeholder_split_across_events_and_chunks_is_restored() {
+        let finish = format!(
+            "data: {}\n\ndata: [DONE]\n\n",
+            json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        );
+        let stream = [
+            chat_chunk("mail to ["),
+            chat_chunk("X"),
+            chat_chunk("] now ["),
+            finish,
+        ]
+        .concat();
+        for cut in 0..stream.len() {
+            let mut rewriter = StreamRewriter::new(Some(ApiFormat::OpenAiChat), "r");
+            let mut out = rewriter.push(&stream.as_bytes()[..cut], false, &mut Toy);
+            out.extend(rewriter.push(&stream.as_bytes()[cut..], true, &mut Toy));
+            assert_eq!(streamed_text(&out), "mail to x now [", "cut at {cut}");
+            assert!(String::from_utf8_lossy(&out).ends_with("data: [DONE]\n\n"));
+        }
+    }
+
+    #[test]
+    fn untouched_events_pass_byte_for_byte() {
+        let stream = [
+            chat_chunk("hello"),
+            chat_chunk(" world"),
+            "data: [DONE]\n\n".into(),
+        ]
+        .concat();
+        let mut rewriter = StreamRewriter::new(Some(ApiFormat::OpenAiChat), "r");
+        assert_eq!(
+            rewriter.push(stream.as_bytes(), true, &mut Toy),
+            stream.as_bytes()
+        );
+    }
+
+    #[test]
+    fn a_refused_stream_ends_with_the_protocol_error() {
+        let stream = [chat_chunk("fine "), chat_chunk("BAD"), chat_chunk("later")].concat();
+        let mut rewriter = StreamRewriter::new(Some(ApiFormat::OpenAiChat), "r1");
+        let out = String::from_utf8(rewriter.push(stream.as_bytes(), false, &mut Toy)).unwrap();
+        assert!(out.starts_with(&chat_chunk("fine ")));
+        assert!(out.contains("\"code\":\"pii_detected\""));
+        assert!(out.ends_with("data: [DONE]\n\n"));
+        assert!(!out.contains("later"));
+        assert!(rewriter.push(b"data: more\n\n", true, &mut Toy).is_empty());
+
+        let anthropic = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"BAD\"}}\n\n";
+        let mut rewriter = StreamRewriter::new(Some(ApiFormat::AnthropicMessages), "r2");
+        let out = String::from_utf8(rewriter.push(anthropic.as_bytes(), false, &mut Toy)).unwrap();
+        assert!(out.starts_with("event: error\ndata: {"), "{out}");
+    }
+
+    #[test]
+    fn complete_bodies_are_filtered_in_place() {
+        let body = br#"{"id":"x","choices":[{"index":0,"message":{"role":"assistant","content":"hi [X]"}}]}"#;
+        let out = filter_body(body, &mut Toy).unwrap().unwrap();
+        assert_eq!(out, br#"{"id":"x","choices":[{"index":0,"message":{"role":"assistant","content":"hi x"}}]}"#);
+        assert_eq!(filter_body(b"<html>", &mut Toy).unwrap(), None);
+        assert!(filter_body(br#"{"content":[{"type":"text","text":"BAD"}]}"#, &mut Toy).is_err());
+    }
+}
