@@ -105,7 +105,7 @@ fn record_to_json(c: &mut Criterion) {
     let mut exchange = Exchange::new(Rc::clone(&policy));
     let step = exchange.on_request_headers(head(Some(BODY_4KB)));
     assert_eq!(step, Step::Continue);
-    exchange.on_response_headers(200);
+    exchange.on_response_headers(200, Some("application/json"), None);
     assert_eq!(exchange.record().decision, Decision::Allow);
 
     c.bench_function("record/to_json", |b| {
@@ -245,9 +245,152 @@ fn rule_matching(c: &mut Criterion) {
     group.finish();
 }
 
+/// A chat body of about `size` bytes whose user text carries `entities` PII values.
+fn chat_with_pii(size: usize, entities: &[&str]) -> Vec<u8> {
+    let base = String::from_utf8(chat_body(size)).expect("utf-8");
+    let mut value: serde_json::Value = serde_json::from_str(&base).expect("json");
+    let text = value["messages"][1]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let words: Vec<&str> = text.split(' ').collect();
+    let step = words.len() / (entities.len() + 1);
+    let mut out = Vec::new();
+    for (i, word) in words.iter().enumerate() {
+        out.push(*word);
+        if step > 0 && i % step == step - 1 && i / step < entities.len() {
+            out.push(entities[i / step]);
+        }
+    }
+    value["messages"][1]["content"] = serde_json::json!(out.join(" "));
+    value.to_string().into_bytes()
+}
+
+/// The PII detector suite (DG-1) against a plain `serde_json` parse of the same body: on
+/// prose with no PII (the common case, target at most 2x the parse), masking a request with
+/// five entities, and restoring placeholders in a 64 KB stream.
+fn pii(c: &mut Criterion) {
+    let scanner = psf_engine::pii::detect::Scanner::default_scanner();
+    for (name, size) in [("4kb", 4096), ("64kb", 64 * 1024)] {
+        let body = chat_body(size);
+        let value: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        let texts: Vec<String> = value["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["content"].as_str().map(str::to_string))
+            .collect();
+        let mut group = c.benchmark_group(format!("pii/prose_{name}"));
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_function("serde_json_value", |b| {
+            b.iter(|| {
+                let value: serde_json::Value =
+                    serde_json::from_slice(black_box(&body)).expect("json");
+                assert!(value.is_object());
+                value
+            })
+        });
+        group.bench_function("scan", |b| {
+            b.iter(|| {
+                for text in &texts {
+                    assert!(scanner.find(black_box(text)).is_empty());
+                }
+            })
+        });
+        group.finish();
+    }
+
+    let policy = default_policy();
+    let body = chat_with_pii(
+        4096,
+        &[
+            "ada.lovelace@example.org",
+            "4111 1111 1111 1111",
+            "DE89 3704 0044 0532 0130 00",
+            "AKIAIOSFODNN7EXAMPLE",
+            "078-05-1120",
+        ],
+    );
+    let mut group = c.benchmark_group("pii/mask_4kb_5_entities");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function("serde_json_value", |b| {
+        b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(&body)).expect("json"))
+    });
+    group.bench_function("pipeline", |b| {
+        b.iter(|| {
+            let mut exchange = Exchange::new(Rc::clone(&policy));
+            let length = body.len() as u64;
+            assert_eq!(exchange.on_request_headers(chat_head(length)), Step::Pause);
+            assert_eq!(exchange.on_request_body(length, true), Step::NeedBody);
+            let step = exchange.inspect_request_body(black_box(&body));
+            assert!(matches!(step, Step::Replace(_)), "{step:?}");
+            exchange
+        })
+    });
+    group.finish();
+
+    // A 64 KB stream of 4-character deltas that echo the five placeholders.
+    let mut exchange = Exchange::new(Rc::clone(&policy));
+    let length = body.len() as u64;
+    exchange.on_request_headers(chat_head(length));
+    exchange.on_request_body(length, true);
+    let masked = match exchange.inspect_request_body(&body) {
+        Step::Replace(masked) => masked,
+        other => panic!("{other:?}"),
+    };
+    let masked: serde_json::Value = serde_json::from_slice(&masked).expect("json");
+    let reply = masked["messages"][1]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .repeat(16);
+    let chars: Vec<char> = reply.chars().collect();
+    let mut stream = String::new();
+    for piece in chars.chunks(4) {
+        let piece: String = piece.iter().collect();
+        let event = serde_json::json!({"id": "c", "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": null}]});
+        stream += &format!("data: {event}\n\n");
+        if stream.len() > 64 * 1024 {
+            break;
+        }
+    }
+    stream += "data: [DONE]\n\n";
+    let events: Vec<&str> = stream
+        .split("\n\n")
+        .filter_map(|e| e.strip_prefix("data: "))
+        .collect();
+    let mut group = c.benchmark_group("pii/restore_64kb_sse");
+    group.throughput(Throughput::Bytes(stream.len() as u64));
+    group.bench_function("serde_json_value_per_event", |b| {
+        b.iter(|| {
+            for event in &events {
+                let _ = black_box(serde_json::from_str::<serde_json::Value>(black_box(event)));
+            }
+        })
+    });
+    group.bench_function("restore", |b| {
+        b.iter(|| {
+            let mut exchange = Exchange::new(Rc::clone(&policy));
+            let length = body.len() as u64;
+            exchange.on_request_headers(chat_head(length));
+            exchange.on_request_body(length, true);
+            exchange.inspect_request_body(&body);
+            exchange.on_response_headers(200, Some("text/event-stream"), None);
+            let mut sent = 0;
+            for chunk in stream.as_bytes().chunks(512) {
+                sent += exchange.on_response_chunk(black_box(chunk), false).len();
+            }
+            sent += exchange.on_response_chunk(b"", true).len();
+            assert!(sent > stream.len() / 2);
+            sent
+        })
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = policy_parse, exchange, record_to_json, input_pipeline, rule_matching
+    targets = policy_parse, exchange, record_to_json, input_pipeline, rule_matching, pii
 }
 criterion_main!(benches);

@@ -6,6 +6,9 @@
 
 use crate::inspect::{inspect_text, Verdict};
 use crate::llm::LlmRequest;
+use crate::output::{filter_body, OutputFilter, StreamRewriter};
+use crate::pii::masker::Masker;
+use crate::pii::response::{entity_tail, ResponsePii};
 use crate::policy::Route;
 use crate::policy::{Action, Check, Mode, Policy, RouteMatch};
 use crate::record::{Decision, DecisionRecord, Finding, FindingAction};
@@ -53,6 +56,38 @@ pub struct Exchange {
     rejected: bool,
     /// Codes of findings that flag the request (`x-psf-flags`).
     flags: Vec<&'static str>,
+    /// Masks and their originals: per stream, never logged, dropped with the exchange.
+    masker: Masker,
+    /// How the response body is read, once its headers are known.
+    response: ResponseRead,
+}
+
+/// How the filter reads a response body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponsePlan {
+    /// Not read: passed on as it comes.
+    PassThrough,
+    /// A JSON body: hold the headers, read the whole body, then send it (rewritten or not).
+    Buffer,
+    /// An event stream: rewrite it chunk by chunk, holding back only what may be cut.
+    Stream,
+    /// The route must read the body but cannot (an encoded body): answer with this error.
+    Refuse,
+}
+
+#[derive(Debug)]
+enum ResponseRead {
+    None,
+    Buffer,
+    Stream(Box<StreamRewriter>),
+}
+
+/// What to do with a complete response body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResponseStep {
+    Continue,
+    Replace(Vec<u8>),
+    Reject(Rejection),
 }
 
 impl Exchange {
@@ -64,6 +99,8 @@ impl Exchange {
             holding: false,
             rejected: false,
             flags: Vec::new(),
+            masker: Masker::default(),
+            response: ResponseRead::None,
         }
     }
 
@@ -194,41 +231,6 @@ impl Exchange {
         }
     }
 
-    /// The output side's check for a leaked system prompt (PSF IG-5): a model response that
-    /// contains the route's canary token is withheld with 502 `prompt_leak`. Call it with the
-    /// response body (or each complete text of a stream) before it reaches the client.
-    pub fn check_response_for_leak(&mut self, response: &[u8]) -> Option<Rejection> {
-        let policy = Rc::clone(&self.policy);
-        let route = self.route.and_then(|i| policy.routes.get(i))?;
-        let canary = route.system_prompt.as_ref()?.canary.as_deref()?;
-        let leaked = response
-            .windows(canary.len())
-            .any(|window| window == canary.as_bytes());
-        if !leaked {
-            return None;
-        }
-        let enforced = policy.mode == Mode::Enforce;
-        let rule = format!("{}.system_prompt.canary", route.id);
-        self.record.findings.push(Finding {
-            rule: rule.clone(),
-            code: ErrorCode::PromptLeak,
-            action: FindingAction::Block,
-            enforced,
-        });
-        if !enforced {
-            return None;
-        }
-        self.record.decision = Decision::Block;
-        self.record.status = Some(ErrorCode::PromptLeak.status());
-        Some(Rejection {
-            code: ErrorCode::PromptLeak,
-            message: "the model's answer contained this route's system prompt, so it was withheld"
-                .into(),
-            rule,
-            param: None,
-        })
-    }
-
     /// Codes of the findings that flag this request, for the `x-psf-flags` header.
     pub fn flags(&self) -> &[&'static str] {
         &self.flags
@@ -242,7 +244,8 @@ impl Exchange {
         changed: bool,
     ) -> Step {
         let enforce = self.policy.mode == Mode::Enforce;
-        let inspection = inspect_text(route, request, body, changed, enforce);
+        let inspection = inspect_text(route, request, body, changed, enforce, &mut self.masker);
+        self.record.entities = self.masker.tallies().to_vec();
         self.record.findings.extend(inspection.findings);
         self.record.ruleset = inspection.ruleset;
         self.record.injection_score = inspection.detection.map(|d| d.score);
@@ -258,8 +261,164 @@ impl Exchange {
         }
     }
 
-    pub fn on_response_headers(&mut self, status: u16) {
+    /// Whether the upstream should be asked for an uncompressed body (the adapter then
+    /// drops `accept-encoding`): a compressed body cannot be read.
+    pub fn wants_identity_response(&self) -> bool {
+        self.current_route().is_some_and(Route::reads_responses)
+    }
+
+    /// Response headers arrived: decides how the body is read.
+    pub fn on_response_headers(
+        &mut self,
+        status: u16,
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+    ) -> ResponsePlan {
         self.record.status = Some(status);
+        let format = self.current_route().and_then(Route::api_format);
+        if self.rejected || !self.wants_identity_response() || !(200..300).contains(&status) {
+            return ResponsePlan::PassThrough;
+        }
+        let media = content_type
+            .and_then(|c| c.split(';').next())
+            .map(|m| m.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        let plan = if media == "text/event-stream" {
+            ResponsePlan::Stream
+        } else if media == "application/json" || media.ends_with("+json") {
+            ResponsePlan::Buffer
+        } else {
+            return ResponsePlan::PassThrough;
+        };
+        if content_encoding.is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity")) {
+            return ResponsePlan::Refuse;
+        }
+        self.response = match plan {
+            ResponsePlan::Stream => ResponseRead::Stream(Box::new(StreamRewriter::new(
+                format,
+                &self.record.request_id,
+            ))),
+            _ => ResponseRead::Buffer,
+        };
+        plan
+    }
+
+    /// The error for [`ResponsePlan::Refuse`].
+    pub fn unreadable_response(&mut self) -> Rejection {
+        self.record.decision = Decision::Block;
+        self.record.status = Some(ErrorCode::OutputUnreadable.status());
+        let rule = self
+            .current_route()
+            .map_or("psf-guard".into(), |r| format!("{}.response", r.id));
+        self.record.findings.push(Finding {
+            rule: rule.clone(),
+            code: ErrorCode::OutputUnreadable,
+            action: FindingAction::Block,
+            enforced: true,
+        });
+        Rejection {
+            code: ErrorCode::OutputUnreadable,
+            message: "the model's response is compressed, so it could not be checked".into(),
+            rule,
+            param: None,
+        }
+    }
+
+    /// A complete buffered response body (after [`ResponsePlan::Buffer`]).
+    pub fn on_response_body(&mut self, body: &[u8]) -> ResponseStep {
+        let policy = Rc::clone(&self.policy);
+        let Some(route) = self.route.and_then(|i| policy.routes.get(i)) else {
+            return ResponseStep::Continue;
+        };
+        let enforce = policy.mode == Mode::Enforce;
+        let mut guard = OutputGuard::new(route, &mut self.masker, enforce);
+        let result = filter_body(body, &mut guard);
+        self.finish_response(route, result.as_ref().err());
+        match result {
+            Ok(Some(body)) if enforce => ResponseStep::Replace(body),
+            Ok(_) => ResponseStep::Continue,
+            Err(rejection) => ResponseStep::Reject(rejection),
+        }
+    }
+
+    /// One chunk of a streamed response (after [`ResponsePlan::Stream`]): the bytes to send
+    /// in its place.
+    pub fn on_response_chunk(&mut self, chunk: &[u8], end_of_stream: bool) -> Vec<u8> {
+        let policy = Rc::clone(&self.policy);
+        let (Some(route), ResponseRead::Stream(rewriter)) = (
+            self.route.and_then(|i| policy.routes.get(i)),
+            &mut self.response,
+        ) else {
+            return chunk.to_vec();
+        };
+        let enforce = policy.mode == Mode::Enforce;
+        let mut guard = OutputGuard::new(route, &mut self.masker, enforce);
+        let out = rewriter.push(chunk, end_of_stream, &mut guard);
+        let ended = rewriter.ended().cloned();
+        if end_of_stream || ended.is_some() {
+            self.finish_response(route, ended.as_ref());
+        }
+        if enforce {
+            out
+        } else {
+            chunk.to_vec()
+        }
+    }
+
+    /// Records what the output side found.
+    fn finish_response(&mut self, route: &Route, refused: Option<&Rejection>) {
+        self.record.entities = self.masker.tallies().to_vec();
+        let enforced = self.policy.mode == Mode::Enforce;
+        for tally in self.masker.tallies() {
+            if tally.direction != crate::pii::settings::Direction::Response
+                || tally.action == crate::pii::action::PiiAction::Allow
+            {
+                continue;
+            }
+            let rule = format!("{}.pii.{}", route.id, tally.type_name);
+            if self
+                .record
+                .findings
+                .iter()
+                .any(|f| f.rule == rule && f.code == ErrorCode::PiiInOutput)
+            {
+                continue;
+            }
+            self.record.findings.push(Finding {
+                rule,
+                code: ErrorCode::PiiInOutput,
+                action: if tally.action == crate::pii::action::PiiAction::Block {
+                    FindingAction::Block
+                } else {
+                    FindingAction::Mask
+                },
+                enforced,
+            });
+        }
+        if let Some(rejection) = refused {
+            self.record.findings.push(Finding {
+                rule: rejection.rule.clone(),
+                code: rejection.code,
+                action: FindingAction::Block,
+                enforced,
+            });
+            if enforced {
+                self.record.decision = Decision::Block;
+                self.record.status = Some(rejection.status());
+            }
+        } else if self
+            .record
+            .findings
+            .iter()
+            .any(|f| f.code == ErrorCode::PiiInOutput && f.enforced)
+            && self.record.decision == Decision::Allow
+        {
+            self.record.decision = Decision::Modify;
+        }
+    }
+
+    fn current_route(&self) -> Option<&Route> {
+        self.route.and_then(|i| self.policy.routes.get(i))
     }
 
     /// The record of what was decided, for the log at stream end.
@@ -334,5 +493,57 @@ fn body_size_message(bytes: u64, max_bytes: u64, known_length: bool) -> String {
         format!("request body of {bytes} bytes is over the limit of {max_bytes} bytes")
     } else {
         format!("request body is over the limit of {max_bytes} bytes")
+    }
+}
+
+/// Everything the output side checks in model text: the system-prompt canary (IG-5) and
+/// the PII policy (DG-1, OV-1).
+struct OutputGuard<'a> {
+    canary: Option<(&'a str, String)>,
+    pii: Option<ResponsePii<'a>>,
+}
+
+impl<'a> OutputGuard<'a> {
+    fn new(route: &'a Route, masker: &'a mut Masker, enforce: bool) -> Self {
+        let canary = route
+            .system_prompt
+            .as_ref()
+            .and_then(|s| s.canary.as_deref())
+            .map(|c| (c, format!("{}.system_prompt.canary", route.id)));
+        let pii = route.pii.as_ref().map(|settings| ResponsePii {
+            masker,
+            settings,
+            route: &route.id,
+            enforce,
+        });
+        Self { canary, pii }
+    }
+}
+
+impl OutputFilter for OutputGuard<'_> {
+    fn filter(&mut self, text: &str) -> Result<Option<String>, Rejection> {
+        if let Some((canary, rule)) = &self.canary {
+            if text.contains(canary) {
+                return Err(Rejection {
+                    code: ErrorCode::PromptLeak,
+                    message: "the model's answer contained this route's system prompt, so it was withheld".into(),
+                    rule: rule.clone(),
+                    param: None,
+                });
+            }
+        }
+        match &mut self.pii {
+            Some(pii) => pii.filter(text),
+            None => Ok(None),
+        }
+    }
+
+    fn hold_from(&self, text: &str) -> usize {
+        let for_canary = match &self.canary {
+            Some((canary, _)) => entity_tail(text, canary.len()),
+            None => text.len(),
+        };
+        let for_pii = self.pii.as_ref().map_or(text.len(), |p| p.hold_from(text));
+        for_canary.min(for_pii)
     }
 }

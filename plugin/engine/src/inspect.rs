@@ -1,15 +1,19 @@
 //! What the filter does with the text of a request once its shape and limits are checked:
-//! the system-prompt boundary (IG-5), hidden characters (IG-1) and injection detection (IG-1),
-//! then any body edits those call for.
+//! the system-prompt boundary (IG-5), hidden characters (IG-1), injection detection (IG-1)
+//! and PII and secrets (DG-1), then any body edits those call for.
 
 use crate::code::ErrorCode;
 use crate::injection::{detect, Detection, InjectionAction, RuleSet, Scope, RULESET_VERSION};
+use crate::json_strings::rewrite_strings;
 use crate::llm::{LlmRequest, Origin, Role, Segment};
+use crate::pii::action::PiiAction;
+use crate::pii::masker::Masker;
+use crate::pii::settings::Direction;
 use crate::policy::{ClientSystem, HiddenCharacters, Route};
 use crate::record::{Finding, FindingAction};
 use crate::rejection::Rejection;
 use crate::rewrite::{rewrite, Edits};
-use crate::text::find_hidden;
+use crate::text::{find_hidden, strip_hidden};
 
 /// What to do with the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,10 +44,14 @@ pub fn inspect_text(
     body: &[u8],
     changed: bool,
     enforce: bool,
+    masker: &mut Masker,
 ) -> Inspection {
     let mut pass = Pass {
         route,
         enforce,
+        masker,
+        strip: Vec::new(),
+        pii_targets: Vec::new(),
         edits: Edits::default(),
         out: Inspection {
             verdict: Verdict::Forward(None),
@@ -60,18 +68,24 @@ pub fn inspect_text(
     {
         return pass.out;
     }
+    pass.find_pii(&request);
     pass.forward(body, changed)
 }
 
 /// One request going through the steps, with what they found and the edits they ask for.
-struct Pass<'r> {
+struct Pass<'r, 'm> {
     route: &'r Route,
     enforce: bool,
+    masker: &'m mut Masker,
+    /// Pointers of strings to strip of hidden characters.
+    strip: Vec<String>,
+    /// Pointers of segments that hold PII or secrets.
+    pii_targets: Vec<String>,
     edits: Edits,
     out: Inspection,
 }
 
-impl Pass<'_> {
+impl Pass<'_, '_> {
     /// Records a finding. Flags and logs never change the request; everything else does,
     /// unless in monitor mode.
     fn record(&mut self, rule: String, code: ErrorCode, action: FindingAction) {
@@ -163,7 +177,7 @@ impl Pass<'_> {
             }
             HiddenCharacters::Strip => {
                 self.record(rule, code, FindingAction::Strip);
-                self.edits.strip = hidden;
+                self.strip = hidden;
                 false
             }
             HiddenCharacters::Flag | HiddenCharacters::Allow => {
@@ -215,11 +229,111 @@ impl Pass<'_> {
             })
     }
 
+    /// DG-1: which segments hold PII or secrets (what is done to them is decided per string
+    /// while the body is rewritten, where each masked value is counted once).
+    fn find_pii(&mut self, request: &LlmRequest) {
+        let Some(settings) = &self.route.pii else {
+            return;
+        };
+        for segment in &request.segments {
+            let text = if self.strip.contains(&segment.pointer) {
+                strip_hidden(&segment.text)
+            } else {
+                std::borrow::Cow::Borrowed(segment.text.as_str())
+            };
+            if !settings.scanner.find(&text).is_empty() {
+                self.pii_targets.push(segment.pointer.clone());
+            }
+        }
+    }
+
+    /// Strips and masks strings in place, every other byte kept; then records what masking
+    /// found, refusing the request if a `block` action fired. `None` when nothing changed.
+    fn edit_strings(&mut self, body: &[u8]) -> Result<Option<Vec<u8>>, Rejection> {
+        if self.strip.is_empty() && self.pii_targets.is_empty() {
+            return Ok(None);
+        }
+        let selected = |pointer: &str| {
+            let listed = |list: &[String]| {
+                list.iter().any(|p| {
+                    pointer == p
+                        || (pointer.starts_with(p.as_str())
+                            && pointer.as_bytes().get(p.len()) == Some(&b'/'))
+                })
+            };
+            listed(&self.strip) || listed(&self.pii_targets)
+        };
+        let settings = self.route.pii.as_ref();
+        let masker = &mut *self.masker;
+        let strip = &self.strip;
+        let rewritten = rewrite_strings(body, &selected, &mut |pointer, text| {
+            let stripped = strip
+                .iter()
+                .any(|p| p == pointer)
+                .then(|| strip_hidden(text).into_owned());
+            let text = stripped.as_deref().unwrap_or(text);
+            settings
+                .and_then(|s| masker.mask(s, Direction::Request, text))
+                .or(stripped.clone())
+        });
+        self.record_pii();
+        let blocked = self.masker.blocked(Direction::Request);
+        if !blocked.is_empty() {
+            return Err(Rejection {
+                code: ErrorCode::PiiDetected,
+                message: format!(
+                    "the prompt contains {}, which this route does not accept",
+                    blocked.join(", ")
+                ),
+                rule: format!("{}.pii.request", self.route.id),
+                param: None,
+            });
+        }
+        rewritten.map_err(|_| Rejection {
+            code: ErrorCode::InvalidRequest,
+            message: "the request body could not be rewritten".into(),
+            rule: format!("{}.format", self.route.id),
+            param: None,
+        })
+    }
+
+    /// One finding per entity type the request direction acts on.
+    fn record_pii(&mut self) {
+        let tallies: Vec<(String, PiiAction)> = self
+            .masker
+            .tallies()
+            .iter()
+            .filter(|t| t.direction == Direction::Request && t.action != PiiAction::Allow)
+            .map(|t| (t.type_name.clone(), t.action))
+            .collect();
+        for (type_name, action) in tallies {
+            let finding = if action == PiiAction::Block {
+                FindingAction::Block
+            } else {
+                FindingAction::Mask
+            };
+            self.record(
+                format!("{}.pii.{type_name}", self.route.id),
+                ErrorCode::PiiDetected,
+                finding,
+            );
+        }
+    }
+
     /// The body to forward: as sent, clamped, or with the steps' edits applied.
     fn forward(mut self, body: &[u8], changed: bool) -> Inspection {
+        let edited = match self.edit_strings(body) {
+            Ok(edited) => edited,
+            Err(rejection) => {
+                self.refuse(rejection);
+                return self.out;
+            }
+        };
         if !self.enforce {
             return self.out;
         }
+        let changed = changed || edited.is_some();
+        let body = edited.as_deref().unwrap_or(body);
         self.out.verdict = if self.edits.is_empty() {
             Verdict::Forward(changed.then(|| body.to_vec()))
         } else {

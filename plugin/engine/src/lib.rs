@@ -42,7 +42,7 @@ pub mod text;
 mod tokens;
 
 pub use code::ErrorCode;
-pub use exchange::{Exchange, RequestHead, Step};
+pub use exchange::{Exchange, RequestHead, ResponsePlan, ResponseStep, Step};
 pub use policy::{Action, Check, Mode, Policy, PolicyError, PolicyErrorKind, PolicyErrors, Rule};
 pub use record::{Decision, DecisionRecord, Finding, FindingAction};
 pub use rejection::{Rejection, ERROR_TYPE};

@@ -2,6 +2,7 @@
 //! (PSF EA-1, EA-4). It never carries request or response content.
 
 use crate::code::ErrorCode;
+use crate::pii::masker::EntityTally;
 use crate::policy::{Action, Policy, POLICY_VERSION};
 use serde::Serialize;
 
@@ -26,6 +27,8 @@ pub enum FindingAction {
     Strip,
     /// Client system messages were turned into user messages.
     Demote,
+    /// PII or secrets were masked (redacted, replaced by placeholders or pseudonyms).
+    Mask,
     /// Recorded only.
     Log,
 }
@@ -47,6 +50,7 @@ impl FindingAction {
             FindingAction::Clamp => "clamp",
             FindingAction::Strip => "strip",
             FindingAction::Demote => "demote",
+            FindingAction::Mask => "mask",
             FindingAction::Log => "log",
         }
     }
@@ -87,6 +91,8 @@ pub struct DecisionRecord {
     pub ruleset: Option<&'static str>,
     /// The anomaly score of a detected injection.
     pub injection_score: Option<u32>,
+    /// PII and secrets found, by type and direction: counts only, never values.
+    pub entities: Vec<EntityTally>,
 }
 
 impl DecisionRecord {
@@ -115,7 +121,7 @@ impl DecisionRecord {
             request_bytes: self.request_bytes,
             ruleset: self.ruleset,
             injection_score: self.injection_score,
-            entities: [],
+            entities: self.entities.iter().map(EntityView::from).collect(),
         };
         // Serialising plain strings and numbers cannot fail.
         serde_json::to_string(&view).unwrap_or_default()
@@ -142,7 +148,31 @@ struct RecordView<'a> {
     ruleset: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     injection_score: Option<u32>,
-    entities: [(); 0],
+    entities: Vec<EntityView<'a>>,
+}
+
+#[derive(Serialize)]
+struct EntityView<'a> {
+    #[serde(rename = "type")]
+    type_name: &'a str,
+    class: &'static str,
+    sensitivity: &'static str,
+    direction: &'static str,
+    action: &'static str,
+    count: u32,
+}
+
+impl<'a> From<&'a EntityTally> for EntityView<'a> {
+    fn from(tally: &'a EntityTally) -> Self {
+        Self {
+            type_name: &tally.type_name,
+            class: tally.class,
+            sensitivity: tally.sensitivity,
+            direction: tally.direction.as_str(),
+            action: tally.action.as_str(),
+            count: tally.count,
+        }
+    }
 }
 
 #[derive(Serialize)]

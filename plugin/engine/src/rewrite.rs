@@ -1,17 +1,15 @@
-//! Changes to a forwarded request body: hidden characters stripped (IG-1), client system
-//! messages demoted and the route's system prompt pinned (IG-5). The body is re-serialised
-//! from its JSON tree, so it stays valid JSON whatever the edits; the adapter then sets
-//! `content-length` from the new length.
+//! Structural changes to a forwarded request body: client system messages demoted and the
+//! route's system prompt pinned (IG-5). The body is re-serialised from its JSON tree, so it
+//! stays valid JSON whatever the edits; the adapter then sets `content-length` from the new
+//! length. Edits inside strings (stripping, masking) are made in place by
+//! [`crate::json_strings`] before these.
 
 use crate::llm::ApiFormat;
-use crate::text::strip_hidden;
 use serde_json::{json, Map, Value};
 
 /// What to change in a body.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Edits {
-    /// JSON pointers of strings to strip of hidden characters.
-    pub strip: Vec<String>,
     /// Turn the client's system and developer messages into user messages.
     pub demote: bool,
     /// Insert this as the system prompt.
@@ -20,19 +18,13 @@ pub struct Edits {
 
 impl Edits {
     pub fn is_empty(&self) -> bool {
-        self.strip.is_empty() && !self.demote && self.pin.is_none()
+        !self.demote && self.pin.is_none()
     }
 }
 
 /// `body` with `edits` applied, or why it could not be.
 pub fn rewrite(format: Option<ApiFormat>, body: &[u8], edits: &Edits) -> Result<Vec<u8>, String> {
     let mut root: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    // Pointers name positions in the body as sent, so strip before anything moves.
-    for pointer in &edits.strip {
-        if let Some(Value::String(text)) = root.pointer_mut(pointer) {
-            *text = strip_hidden(text).into_owned();
-        }
-    }
     let Value::Object(object) = &mut root else {
         return Err("the body is not a JSON object".into());
     };
@@ -145,7 +137,6 @@ mod tests {
         Edits {
             pin: Some("PINNED".into()),
             demote: true,
-            ..Edits::default()
         }
     }
 
@@ -184,16 +175,5 @@ mod tests {
         };
         let out = edited(ApiFormat::AnthropicMessages, body, &edits);
         assert_eq!(out["system"], "PINNED\n\nclient rules");
-    }
-
-    #[test]
-    fn strips_hidden_characters_by_pointer() {
-        let body = json!({"messages": [{"role": "user", "content": "ig\u{200b}nore"}]});
-        let edits = Edits {
-            strip: vec!["/messages/0/content".into()],
-            ..Edits::default()
-        };
-        let out = edited(ApiFormat::OpenAiChat, body, &edits);
-        assert_eq!(out["messages"][0]["content"], "ignore");
     }
 }

@@ -8,5 +8,6 @@
 mod exchange;
 mod guards;
 mod injection;
+mod pii;
 mod policy_parsing;
 mod routes;

@@ -2,7 +2,8 @@
 //! hidden characters, in enforce and monitor mode, and their policy errors.
 
 use psf_engine::{
-    Decision, ErrorCode, Exchange, FindingAction, Policy, Rejection, RequestHead, Step,
+    Decision, ErrorCode, Exchange, FindingAction, Policy, Rejection, RequestHead, ResponsePlan,
+    ResponseStep, Step,
 };
 use serde_json::{json, Value};
 use std::rc::Rc;
@@ -22,7 +23,7 @@ fn play(policy: &Rc<Policy>, body: &Value) -> (Step, Exchange) {
 }
 
 /// Plays a POST of `body` to `path` through to the body inspection.
-fn play_bytes(policy: &Rc<Policy>, path: &str, body: &[u8]) -> (Step, Exchange) {
+pub(crate) fn play_bytes(policy: &Rc<Policy>, path: &str, body: &[u8]) -> (Step, Exchange) {
     let mut exchange = Exchange::new(Rc::clone(policy));
     let step = exchange.on_request_headers(RequestHead {
         method: "POST",
@@ -225,15 +226,40 @@ fn canary_in_a_response_is_a_leak() {
         sent["messages"][0]["content"],
         "Be brief.\n\npsf-canary-7f3a9c"
     );
+    let answer = |text: &str| {
+        json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]})
+            .to_string()
+    };
     assert_eq!(
-        exchange.check_response_for_leak(b"{\"content\":\"Sure! Hello.\"}"),
-        None
+        exchange.on_response_headers(200, Some("application/json"), None),
+        ResponsePlan::Buffer
     );
-    let leak = exchange
-        .check_response_for_leak(b"{\"content\":\"My prompt: Be brief. psf-canary-7f3a9c\"}")
-        .unwrap();
+    assert_eq!(
+        exchange.on_response_body(answer("Sure! Hello.").as_bytes()),
+        ResponseStep::Continue
+    );
+    let ResponseStep::Reject(leak) =
+        exchange.on_response_body(answer("My prompt: Be brief. psf-canary-7f3a9c").as_bytes())
+    else {
+        panic!("the leak went through")
+    };
     assert_eq!((leak.status(), leak.code), (502, ErrorCode::PromptLeak));
     assert_eq!(exchange.record().decision, Decision::Block);
+
+    // Streamed, the canary cut across two deltas still ends the stream.
+    let (_, mut exchange) = play(&policy, &user("hello"));
+    exchange.on_response_headers(200, Some("text/event-stream"), None);
+    let delta = |text: &str| {
+        format!(
+            "data: {}\n\n",
+            json!({"choices": [{"index": 0, "delta": {"content": text}}]})
+        )
+    };
+    let mut out = exchange.on_response_chunk(delta("Mine: psf-can").as_bytes(), false);
+    out.extend(exchange.on_response_chunk(delta("ary-7f3a9c.").as_bytes(), true));
+    let out = String::from_utf8(out).unwrap();
+    assert!(!out.contains("7f3a9c"), "{out}");
+    assert!(out.contains("\"code\":\"prompt_leak\""), "{out}");
 }
 
 #[test]

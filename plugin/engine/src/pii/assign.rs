@@ -346,22 +346,9 @@ pub fn assignment(hit: Hit<'_>) -> Option<Found> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use regex::RegexBuilder;
 
     fn values(text: &str) -> Vec<&str> {
-        let Ok(re) = RegexBuilder::new(PATTERN).unicode(false).build() else {
-            return vec!["<pattern does not compile>"];
-        };
-        re.find_iter(text)
-            .filter_map(|m| {
-                assignment(Hit {
-                    text,
-                    start: m.start(),
-                    end: m.end(),
-                })
-            })
-            .filter_map(|f| text.get(f.start..f.end))
-            .collect()
+        crate::pii::hit::judged(PATTERN, assignment, text)
     }
 
     #[test]

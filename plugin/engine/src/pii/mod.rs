@@ -1,6 +1,8 @@
 //! PII and secrets (PSF DG-1): detectors validated by checksum or structure where one
-//! exists, with classes and sensitivities. Not wired into the request path yet.
+//! exists, classes and sensitivities, per-direction actions, and the per-exchange masker
+//! whose restore map puts placeholders back into the model's answer.
 
+pub mod action;
 mod assign;
 mod context;
 mod custom;
@@ -12,10 +14,13 @@ mod features;
 mod hit;
 mod keccak;
 pub mod labels;
+pub mod masker;
 mod network;
 mod phone;
+pub mod response;
 mod secret;
 mod seeds;
+pub mod settings;
 mod skip;
 mod specs;
 mod userinfo;

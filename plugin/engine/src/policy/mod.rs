@@ -4,6 +4,7 @@
 mod error;
 mod guards;
 mod parse;
+mod pii;
 mod reader;
 mod route;
 mod size;

@@ -3,6 +3,7 @@
 use super::error::{PolicyError, PolicyErrorKind, PolicyErrors};
 use super::guards::HiddenCharacters;
 use super::guards::{read_injection, read_sanitize, read_system_prompt};
+use super::pii::read_pii;
 use super::reader::{Errors, Fields};
 use super::route::{BodyFormat, Limits, MaxTokens, OverCap, PathMatch, Route, ROLES};
 use super::size::parse_size;
@@ -265,10 +266,19 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
         _ => None,
     };
     let system_prompt = read_system_prompt(&mut fields, api, errors);
-    let reads_text = hidden_characters != HiddenCharacters::Allow || injection.is_some();
+    let pii = read_pii(&mut fields, errors);
+    let reads_text =
+        hidden_characters != HiddenCharacters::Allow || injection.is_some() || pii.is_some();
     if reads_text && format.is_none() {
+        let section = if pii.is_some() {
+            "pii"
+        } else if injection.is_some() {
+            "injection"
+        } else {
+            "sanitize"
+        };
         errors.push(
-            &fields.path_of(if injection.is_some() { "injection" } else { "sanitize" }),
+            &fields.path_of(section),
             PolicyErrorKind::Invalid(
                 "inspecting text needs a body to read: give the route a \"format\" or \"selectors\"".into(),
             ),
@@ -284,6 +294,7 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
         hidden_characters,
         injection,
         system_prompt,
+        pii,
     })
 }
 

@@ -4,6 +4,7 @@
 use super::guards::{HiddenCharacters, SystemPrompt};
 use crate::injection::InjectionSettings;
 use crate::llm::{ApiFormat, Role, SelectorFormat};
+use crate::pii::settings::PiiSettings;
 
 /// One route of the policy. The first route whose path and method match a request applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +20,8 @@ pub struct Route {
     /// Injection detection; `None` means off.
     pub injection: Option<InjectionSettings>,
     pub system_prompt: Option<SystemPrompt>,
+    /// PII and secret handling in both directions; `None` means off.
+    pub pii: Option<PiiSettings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +95,15 @@ impl Route {
     /// Whether the filter must hold and read the body for this route.
     pub fn inspects_body(&self) -> bool {
         self.format.is_some()
+    }
+
+    /// Whether the filter must read this route's responses.
+    pub fn reads_responses(&self) -> bool {
+        self.pii.as_ref().is_some_and(PiiSettings::reads_responses)
+            || self
+                .system_prompt
+                .as_ref()
+                .is_some_and(|s| s.canary.is_some())
     }
 }
 
