@@ -54,12 +54,15 @@ test: build envoy ## Unit, host, CLI and real-Envoy tests, lints and config vali
 # The labelled set `make eval` measures; the in-repo regression corpus when it is absent.
 EVAL_SET ?= ../shared/eval/dev.jsonl
 
-eval: build ## Injection detection quality: recall and false positives per paranoia level and source (EVAL_SET=rows.jsonl)
+eval: build ## Detection quality: injection recall/FPR per paranoia level, PII recall/precision per entity (EVAL_SET=rows.jsonl)
 	@set -e; set_file="$(EVAL_SET)"; \
 	if [ ! -f "$$set_file" ]; then \
 	  echo "$$set_file not found; measuring the regression corpus instead"; \
 	  set_file=host-tests/corpus/injection.jsonl; fi; \
-	./target/debug/psf-guard eval --report --policy policies/default.json --input "$$set_file" --task injection
+	./target/debug/psf-guard eval --report --policy policies/default.json --input "$$set_file" --task injection; \
+	echo; \
+	if [ -f "$(EVAL_SET)" ]; then pii_file="$(EVAL_SET)"; else pii_file=host-tests/corpus/pii.jsonl; fi; \
+	./target/debug/psf-guard eval --report --policy policies/default.json --input "$$pii_file" --task pii
 
 clippy: toolchain ## Lint engine and filter (for wasm); unwrap/expect/panic are denied outside tests
 	$(CARGO) clippy -p psf-engine --all-targets -- -D warnings

@@ -20,6 +20,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// The request header that selects a scenario (default `echo`).
 pub const SCENARIO_HEADER: &str = "x-mock-scenario";
 
+/// Pause between the halves of events in the `split-stream` scenario, so a real proxy
+/// sees them as separate chunks.
+pub const SPLIT_STREAM_DELAY: Duration = Duration::from_millis(3);
+
 /// Pause between SSE events in the `slow-stream` scenario.
 pub const SLOW_STREAM_DELAY: Duration = Duration::from_millis(50);
 
@@ -106,6 +110,9 @@ enum Scenario {
     Echo,
     Reply(String),
     SlowStream,
+    /// A stream of three-character deltas, each event sent as two chunks cut mid-event
+    /// (even mid-character): what a filter must reassemble.
+    SplitStream,
     Status(u16),
     MalformedJson,
     TruncatedStream,
@@ -125,6 +132,7 @@ fn parse_scenario(value: Option<&str>) -> Result<Scenario, String> {
     match v {
         "" | "echo" => Ok(Scenario::Echo),
         "slow-stream" => Ok(Scenario::SlowStream),
+        "split-stream" => Ok(Scenario::SplitStream),
         "malformed-json" => Ok(Scenario::MalformedJson),
         "truncated-stream" => Ok(Scenario::TruncatedStream),
         _ => Err(format!("unknown scenario {v:?}")),
@@ -187,9 +195,13 @@ pub fn respond(req: &HttpRequest, ctx: &MockContext) -> MockResponse {
         prompt_tokens: estimate_tokens(&prompt_text(api, &body)),
         completion_tokens: estimate_tokens(&text),
         text,
+        piece_chars: (scenario == Scenario::SplitStream).then_some(3),
     };
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false)
-        || matches!(scenario, Scenario::SlowStream | Scenario::TruncatedStream);
+        || matches!(
+            scenario,
+            Scenario::SlowStream | Scenario::TruncatedStream | Scenario::SplitStream
+        );
     if !stream {
         let json = match api {
             Api::ChatCompletions => chat_json(&reply),
@@ -217,9 +229,21 @@ struct Reply {
     text: String,
     prompt_tokens: u64,
     completion_tokens: u64,
+    /// Deltas of this many characters instead of words.
+    piece_chars: Option<usize>,
 }
 
 impl Reply {
+    fn pieces(&self) -> Vec<String> {
+        match self.piece_chars {
+            Some(n) => {
+                let chars: Vec<char> = self.text.chars().collect();
+                chars.chunks(n.max(1)).map(|c| c.iter().collect()).collect()
+            }
+            None => pieces(&self.text),
+        }
+    }
+
     fn id(&self, prefix: &str) -> String {
         format!("{prefix}mock{:016x}", self.id_seed)
     }
@@ -254,12 +278,24 @@ fn sse(events: Vec<String>, scenario: &Scenario) -> MockResponse {
     } else {
         events.len()
     };
-    let chunks = events
+    let mut chunks: Vec<(Duration, Vec<u8>)> = events
         .into_iter()
         .take(keep)
         .enumerate()
         .map(|(i, e)| (if i == 0 { Duration::ZERO } else { delay }, e.into_bytes()))
         .collect();
+    if *scenario == Scenario::SplitStream {
+        chunks = chunks
+            .into_iter()
+            .flat_map(|(_, event)| {
+                let (head, tail) = event.split_at(event.len() / 2);
+                [
+                    (SPLIT_STREAM_DELAY, head.to_vec()),
+                    (SPLIT_STREAM_DELAY, tail.to_vec()),
+                ]
+            })
+            .collect();
+    }
     MockResponse {
         status: 200,
         headers: vec![
@@ -337,7 +373,7 @@ fn chat_sse(r: &Reply, include_usage: bool) -> Vec<String> {
     let mut events = vec![data_event(&chunk(json!([{
         "index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null
     }])))];
-    for p in pieces(&r.text) {
+    for p in r.pieces() {
         events.push(data_event(&chunk(json!([{
             "index": 0, "delta": {"content": p}, "finish_reason": null
         }]))));
@@ -398,7 +434,7 @@ fn responses_sse(r: &Reply) -> Vec<String> {
         "response.created",
         &json!({"type": "response.created", "response": responses_object(r, false)}),
     )];
-    for p in pieces(&r.text) {
+    for p in r.pieces() {
         events.push(named_event(
             "response.output_text.delta",
             &json!({
@@ -451,7 +487,7 @@ fn anthropic_sse(r: &Reply) -> Vec<String> {
                     "content_block": {"type": "text", "text": ""}}),
         ),
     ];
-    for p in pieces(&r.text) {
+    for p in r.pieces() {
         events.push(named_event(
             "content_block_delta",
             &json!({"type": "content_block_delta", "index": 0,

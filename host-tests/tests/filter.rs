@@ -1,7 +1,9 @@
 //! The real filter in the wasmtime host: each behaviour of the foundation issue at the
 //! `.wasm` level, with Envoy's callback semantics.
 
-use crate::support::{chat, chat_of_size, default_policy, filter_host, size_policy, MIB};
+use crate::support::{
+    chat, chat_of_size, default_policy, filter_host, size_policy, streamed_chat_text, MIB,
+};
 use psf_host::host::{LogLevel, StreamRequest, VmConfig};
 use psf_host::mock_llm::{respond, MockContext};
 use psf_host::play::{mock_upstream, Player};
@@ -67,8 +69,10 @@ fn normal_chat_passes_unchanged_both_ways() {
     assert_eq!(record["policy"]["owner"], "Jane Doe <jane.doe@example.com>");
 }
 
+/// Not buffered whole: events go out as they come, a delta that ends mid-word waiting only
+/// for the next one (it could be the start of an entity), and nothing changes byte-wise.
 #[test]
-fn streamed_response_passes_chunk_by_chunk() {
+fn streamed_response_passes_event_by_event() {
     let mut player = player(&default_policy());
     let request = chat("Count to three", true);
     let played = player
@@ -79,7 +83,13 @@ fn streamed_response_passes_chunk_by_chunk() {
         .unwrap();
     let expected = respond(&request, &MockContext::default());
     assert!(expected.chunks.len() > 2, "the mock streams in pieces");
-    assert_eq!(played.outcome.response_chunks.len(), expected.chunks.len());
+    let chunks = &played.outcome.response_chunks;
+    assert_eq!(chunks.first(), expected.chunks.first().map(|(_, c)| c));
+    assert!(
+        chunks.len() * 2 >= expected.chunks.len(),
+        "{} chunks",
+        chunks.len()
+    );
     assert_eq!(played.outcome.response.body, expected.body());
 }
 
@@ -473,4 +483,86 @@ fn every_demo_example_gets_its_promised_outcome() {
             );
         }
     }
+}
+
+const PII_PROMPT: &str = "Mail ada.lovelace@example.org about card 4111 1111 1111 1111.";
+
+#[test]
+fn pii_is_masked_upstream_and_restored_in_json_with_a_matching_length() {
+    let mut player = player(&default_policy());
+    let played = player
+        .play(
+            &with_length(chat(PII_PROMPT, false)),
+            &mut mock_upstream(MockContext::default()),
+        )
+        .unwrap();
+    let seen = played
+        .outcome
+        .upstream_request
+        .expect("reached the upstream");
+    let sent: Value = serde_json::from_slice(&seen.body).unwrap();
+    assert_eq!(
+        sent["messages"][0]["content"],
+        "Mail [EMAIL_1] about card [PAYMENT_CARD_1]."
+    );
+    assert_eq!(
+        seen.header("content-length"),
+        Some(seen.body.len().to_string().as_str())
+    );
+    let response = &played.outcome.response;
+    let body: Value = serde_json::from_slice(&response.body).unwrap();
+    assert_eq!(body["choices"][0]["message"]["content"], PII_PROMPT);
+    assert_eq!(
+        response.header("content-length"),
+        Some(response.body.len().to_string().as_str())
+    );
+    let record = played.record.expect("decision record");
+    assert_eq!(record["decision"], "modify");
+    assert!(!record.to_string().contains("ada.lovelace"));
+}
+
+#[test]
+fn pii_in_streams_is_restored_whatever_the_chunking() {
+    let request = chat(PII_PROMPT, true);
+    for size in [1, 5, 17, 64, 4096] {
+        let mut player = player(&default_policy());
+        let mut upstream = |req: &HttpRequest| {
+            let mut reply = mock_upstream(MockContext::default())(req);
+            let body: Vec<u8> = reply.chunks.concat();
+            reply.chunks = body.chunks(size).map(<[u8]>::to_vec).collect();
+            reply
+        };
+        let played = player
+            .play(&with_length(request.clone()), &mut upstream)
+            .unwrap();
+        let text = streamed_chat_text(&played.outcome.response.body);
+        assert_eq!(text, PII_PROMPT, "chunks of {size} bytes");
+    }
+}
+
+#[test]
+fn a_compressed_answer_is_refused_not_passed_unchecked() {
+    let mut player = player(&default_policy());
+    let mut request = chat("hello", false);
+    request
+        .headers
+        .push(("accept-encoding".into(), "gzip".into()));
+    let mut upstream = |req: &HttpRequest| {
+        assert_eq!(
+            req.header("accept-encoding"),
+            None,
+            "asked for a plain body"
+        );
+        let mut reply = mock_upstream(MockContext::default())(req);
+        reply
+            .headers
+            .push(("content-encoding".into(), "gzip".into()));
+        reply
+    };
+    let played = player.play(&with_length(request), &mut upstream).unwrap();
+    assert_eq!(played.outcome.response.status, 502);
+    assert_eq!(
+        error_code(&played.outcome.response.body),
+        "output_unreadable"
+    );
 }

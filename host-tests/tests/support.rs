@@ -2,11 +2,11 @@
 
 #![allow(dead_code)]
 
-use psf_host::envoy::{free_port, EnvoyConfig};
+use psf_host::envoy::{free_port, Envoy, EnvoyConfig, EnvoyOptions};
 use psf_host::host::Host;
-use psf_host::mock_llm::MockLlm;
+use psf_host::mock_llm::{self, MockContext, MockLlm, MockOptions};
 use psf_host::{repo_root, HttpRequest};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::sync::OnceLock;
 
 /// The real `dist/psf_guard.wasm`, compiled once per test binary.
@@ -61,4 +61,36 @@ pub fn filter_envoy_config(policy: &str, mock: &MockLlm) -> EnvoyConfig {
         policy_json: policy.to_string(),
         ..EnvoyConfig::default()
     }
+}
+
+/// mock-llm on a free port, with `reply:<file>` read from the repository's
+/// `examples/replies/`, and an Envoy with the built filter and `policy` in front of it.
+pub fn start_mock_and_envoy(policy: &str) -> (MockLlm, Envoy) {
+    let options = MockOptions {
+        ctx: MockContext {
+            replies_dir: repo_root().join("examples/replies"),
+        },
+        ..MockOptions::default()
+    };
+    let mock = mock_llm::spawn(options).unwrap();
+    let envoy = Envoy::start(
+        &filter_envoy_config(policy, &mock),
+        &EnvoyOptions::default(),
+    )
+    .unwrap();
+    (mock, envoy)
+}
+
+/// The text of a streamed chat completion: every choice-0 delta joined.
+pub fn streamed_chat_text(body: &[u8]) -> String {
+    String::from_utf8_lossy(body)
+        .split("\n\n")
+        .filter_map(|event| event.strip_prefix("data: "))
+        .filter_map(|data| serde_json::from_str::<Value>(data).ok())
+        .filter_map(|v| {
+            v.pointer("/choices/0/delta/content")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .collect()
 }

@@ -11,6 +11,7 @@ mod envoy_e2e;
 mod envoy_guards;
 mod envoy_limits;
 mod envoy_passthrough;
+mod envoy_pii;
 mod filter;
 mod host_abi;
 mod http_mock;

@@ -26,6 +26,16 @@ pub(super) struct Row {
     pub label: Option<String>,
     #[serde(default)]
     pub source: Option<String>,
+    /// Labelled PII and secrets (`pii` and `secret` rows).
+    #[serde(default)]
+    pub entities: Option<Vec<LabelledEntity>>,
+}
+
+/// One labelled entity of a row; only its type is used.
+#[derive(Deserialize)]
+pub(super) struct LabelledEntity {
+    #[serde(rename = "type")]
+    pub kind: String,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq)]

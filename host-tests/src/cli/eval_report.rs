@@ -48,6 +48,9 @@ pub fn report(args: &Args) -> anyhow::Result<ExitCode> {
     .with_context(|| format!("{policy_file} is not JSON"))?;
     let input_file = args.required("input")?;
     let task = args.value("task").unwrap_or("injection");
+    if task == "pii" {
+        return super::eval_pii::report(args, &policy, policy_file, input_file);
+    }
     let levels = match parse_levels(args.value("paranoia").unwrap_or("1,2,3,4")) {
         Ok(levels) => levels,
         Err(message) => {
@@ -135,7 +138,7 @@ fn parse_levels(text: &str) -> Result<Vec<u64>, String> {
         .collect()
 }
 
-fn read_rows(file: &str, task: &str) -> anyhow::Result<Vec<Row>> {
+pub(super) fn read_rows(file: &str, task: &str) -> anyhow::Result<Vec<Row>> {
     let input = std::fs::File::open(file).with_context(|| format!("reading {file}"))?;
     let mut rows = Vec::new();
     for (index, line) in std::io::BufReader::new(input).lines().enumerate() {

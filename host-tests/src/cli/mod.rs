@@ -4,6 +4,7 @@ mod args;
 mod check;
 mod envoy_config;
 mod eval;
+mod eval_pii;
 mod eval_report;
 mod run;
 
@@ -22,6 +23,8 @@ usage:
                                                   one verdict line per {id, direction, text} row
   psf-guard eval --report --policy P --input ROWS.jsonl [--task injection] [--paranoia 1,2,3,4]
                                                   recall and false-positive table of labelled rows
+  psf-guard eval --report --policy P --input ROWS.jsonl --task pii
+                                                  per-entity recall and precision of pii and secret rows
   psf-guard envoy-config [--policy P] [--wasm FILE] [--listen PORT] [--upstream PORT]
         [--admin PORT] [--passthrough]            print an Envoy config that loads the filter
 

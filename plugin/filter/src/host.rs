@@ -62,6 +62,33 @@ pub fn replace_request_body(old_size: usize, body: &[u8]) {
     }
 }
 
+/// The response body buffered so far (`size` bytes).
+pub fn response_body(size: usize) -> Vec<u8> {
+    hostcalls::get_buffer(BufferType::HttpResponseBody, 0, size)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Replaces the buffered response body (or the current chunk of a stream); with
+/// `set_length`, `content-length` is set to match (only while the headers are held).
+pub fn replace_response_body(old_size: usize, body: &[u8], set_length: bool) {
+    if hostcalls::set_buffer(BufferType::HttpResponseBody, 0, old_size, body).is_err() {
+        log(
+            LogLevel::Error,
+            "psf-guard: could not replace the response body",
+        );
+        return;
+    }
+    if set_length {
+        set_header(
+            MapType::HttpResponseHeaders,
+            "content-length",
+            Some(&body.len().to_string()),
+        );
+    }
+}
+
 /// Sets a header, replacing any value the client sent, or removes it when `value` is `None`.
 pub fn set_header(map: MapType, name: &str, value: Option<&str>) {
     if hostcalls::set_map_value(map, name, value).is_err() {

@@ -3,19 +3,24 @@
 use crate::host;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel, MapType};
-use psf_engine::{ErrorCode, Exchange, Policy, Rejection, RequestHead, Step};
+use psf_engine::{
+    ErrorCode, Exchange, Policy, Rejection, RequestHead, ResponsePlan, ResponseStep, Step,
+};
 use std::rc::Rc;
 
 pub struct GuardStream {
     /// `None` only if the host created a stream without a configured policy;
     /// such a stream fails closed.
     exchange: Option<Exchange>,
+    /// How the response body is read, decided at its headers.
+    response: ResponsePlan,
 }
 
 impl GuardStream {
     pub fn new(policy: Option<Rc<Policy>>) -> Self {
         Self {
             exchange: policy.map(Exchange::new),
+            response: ResponsePlan::PassThrough,
         }
     }
 
@@ -92,6 +97,10 @@ impl HttpContext for GuardStream {
             content_type,
             end_of_stream,
         });
+        if exchange.wants_identity_response() && header("accept-encoding").is_some() {
+            // A compressed answer could not be checked, so ask for a plain one.
+            host::set_header(MapType::HttpRequestHeaders, "accept-encoding", None);
+        }
         self.apply(step)
     }
 
@@ -116,16 +125,77 @@ impl HttpContext for GuardStream {
         self.apply(step)
     }
 
-    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        if let Some(exchange) = self.exchange.as_mut() {
-            let status =
-                host::header(MapType::HttpResponseHeaders, ":status").and_then(|s| s.parse().ok());
-            if let Some(status) = status {
-                exchange.on_response_headers(status);
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let Some(exchange) = self.exchange.as_mut() else {
+            return Action::Continue;
+        };
+        let headers = host::headers(MapType::HttpResponseHeaders);
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.as_str())
+        };
+        let status = header(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let plan = exchange.on_response_headers(
+            status,
+            header("content-type"),
+            header("content-encoding"),
+        );
+        set_flags(exchange, MapType::HttpResponseHeaders);
+        self.response = if end_of_stream {
+            ResponsePlan::PassThrough
+        } else {
+            plan
+        };
+        match self.response {
+            ResponsePlan::PassThrough => Action::Continue,
+            // Held until the whole body is read, so content-length can be set to match.
+            ResponsePlan::Buffer => Action::Pause,
+            ResponsePlan::Stream => {
+                // The rewritten stream's length differs from the upstream's.
+                host::set_header(MapType::HttpResponseHeaders, "content-length", None);
+                Action::Continue
             }
-            set_flags(exchange, MapType::HttpResponseHeaders);
+            // Held like a buffered body, which is then replaced by the error.
+            ResponsePlan::Refuse => Action::Pause,
         }
-        Action::Continue
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let Some(exchange) = self.exchange.as_mut() else {
+            return Action::Continue;
+        };
+        match self.response {
+            ResponsePlan::PassThrough => Action::Continue,
+            ResponsePlan::Buffer | ResponsePlan::Refuse if !end_of_stream => Action::Pause,
+            ResponsePlan::Refuse => {
+                let rejection = exchange.unreadable_response();
+                replace_response(exchange, &rejection, body_size);
+                Action::Continue
+            }
+            ResponsePlan::Buffer => {
+                let body = host::response_body(body_size);
+                match exchange.on_response_body(&body) {
+                    ResponseStep::Continue => {}
+                    ResponseStep::Replace(new) => {
+                        host::replace_response_body(body_size, &new, true)
+                    }
+                    ResponseStep::Reject(rejection) => {
+                        replace_response(exchange, &rejection, body_size);
+                    }
+                }
+                Action::Continue
+            }
+            ResponsePlan::Stream => {
+                let chunk = host::response_body(body_size);
+                let out = exchange.on_response_chunk(&chunk, end_of_stream);
+                if out != chunk {
+                    host::replace_response_body(body_size, &out, false);
+                }
+                Action::Continue
+            }
+        }
     }
 
     fn on_log(&mut self) {
@@ -134,6 +204,22 @@ impl HttpContext for GuardStream {
             host::log(LogLevel::Info, &format!("psf.decision {record}"));
         }
     }
+}
+
+/// Turns the held response into the filter's error: status, headers and body. Used while the
+/// response headers have not left yet, so the client sees one consistent answer.
+fn replace_response(exchange: &Exchange, rejection: &Rejection, body_size: usize) {
+    let body = rejection.body(&exchange.record().request_id);
+    host::set_header(
+        MapType::HttpResponseHeaders,
+        ":status",
+        Some(&rejection.status().to_string()),
+    );
+    for (name, value) in rejection.headers() {
+        host::set_header(MapType::HttpResponseHeaders, name, Some(value));
+    }
+    host::set_header(MapType::HttpResponseHeaders, "content-encoding", None);
+    host::replace_response_body(body_size, &body, true);
 }
 
 /// `x-psf-flags`: the codes of findings that flagged the request without blocking it, on the
