@@ -7,6 +7,7 @@ use crate::injection::{detect, Detection, InjectionAction, RuleSet, Scope, RULES
 use crate::json_strings::rewrite_strings;
 use crate::llm::{LlmRequest, Origin, Role, Segment};
 use crate::pii::action::PiiAction;
+use crate::pii::detect::Entity;
 use crate::pii::masker::Masker;
 use crate::pii::settings::Direction;
 use crate::policy::{ClientSystem, HiddenCharacters, Route};
@@ -79,8 +80,8 @@ struct Pass<'r, 'm> {
     masker: &'m mut Masker,
     /// Pointers of strings to strip of hidden characters.
     strip: Vec<String>,
-    /// Pointers of segments that hold PII or secrets.
-    pii_targets: Vec<String>,
+    /// Pointers of segments that hold PII or secrets, with what was found there.
+    pii_targets: Vec<(String, Vec<Entity>)>,
     edits: Edits,
     out: Inspection,
 }
@@ -241,8 +242,9 @@ impl Pass<'_, '_> {
             } else {
                 std::borrow::Cow::Borrowed(segment.text.as_str())
             };
-            if !settings.scanner.find(&text).is_empty() {
-                self.pii_targets.push(segment.pointer.clone());
+            let found = settings.scanner.find(&text);
+            if !found.is_empty() {
+                self.pii_targets.push((segment.pointer.clone(), found));
             }
         }
     }
@@ -253,28 +255,34 @@ impl Pass<'_, '_> {
         if self.strip.is_empty() && self.pii_targets.is_empty() {
             return Ok(None);
         }
+        // A segment is a string, or (an Anthropic tool input) an object whose strings are
+        // masked one by one.
+        let within = |pointer: &str, p: &str| {
+            pointer == p
+                || (pointer.starts_with(p) && pointer.as_bytes().get(p.len()) == Some(&b'/'))
+        };
         let selected = |pointer: &str| {
-            let listed = |list: &[String]| {
-                list.iter().any(|p| {
-                    pointer == p
-                        || (pointer.starts_with(p.as_str())
-                            && pointer.as_bytes().get(p.len()) == Some(&b'/'))
-                })
-            };
-            listed(&self.strip) || listed(&self.pii_targets)
+            self.strip.iter().any(|p| within(pointer, p))
+                || self.pii_targets.iter().any(|(p, _)| within(pointer, p))
         };
         let settings = self.route.pii.as_ref();
         let masker = &mut *self.masker;
-        let strip = &self.strip;
+        let (strip, targets) = (&self.strip, &self.pii_targets);
         let rewritten = rewrite_strings(body, &selected, &mut |pointer, text| {
             let stripped = strip
                 .iter()
                 .any(|p| p == pointer)
                 .then(|| strip_hidden(text).into_owned());
             let text = stripped.as_deref().unwrap_or(text);
-            settings
-                .and_then(|s| masker.mask(s, Direction::Request, text))
-                .or(stripped.clone())
+            let masked = settings.and_then(|s| {
+                // The segment's own string was scanned already; a string inside an object
+                // segment was not.
+                match targets.iter().find(|(p, _)| p == pointer) {
+                    Some((_, found)) => masker.mask_found(s, Direction::Request, text, found),
+                    None => masker.mask(s, Direction::Request, text),
+                }
+            });
+            masked.or(stripped.clone())
         });
         self.record_pii();
         let blocked = self.masker.blocked(Direction::Request);

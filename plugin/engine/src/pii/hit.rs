@@ -96,6 +96,24 @@ pub fn in_block(hit: &Hit<'_>) -> bool {
     before || after
 }
 
+/// Test support: what `judge` keeps of the matches of `pattern` in `text`.
+#[cfg(test)]
+pub fn judged<'t>(pattern: &str, judge: Judge, text: &'t str) -> Vec<&'t str> {
+    let Ok(re) = regex::RegexBuilder::new(pattern).unicode(false).build() else {
+        return vec!["<pattern does not compile>"];
+    };
+    re.find_iter(text)
+        .filter_map(|m| {
+            judge(Hit {
+                text,
+                start: m.start(),
+                end: m.end(),
+            })
+        })
+        .filter_map(|f| text.get(f.start..f.end))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,22 +154,4 @@ mod tests {
         assert!(!piece("Aadhaar 2345 6789 0124 on file", "2345 6789 0124"));
         assert!(!piece("2345 6789 0124", "2345 6789 0124"));
     }
-}
-
-/// Test support: what `judge` keeps of the matches of `pattern` in `text`.
-#[cfg(test)]
-pub fn judged<'t>(pattern: &str, judge: Judge, text: &'t str) -> Vec<&'t str> {
-    let Ok(re) = regex::RegexBuilder::new(pattern).unicode(false).build() else {
-        return vec!["<pattern does not compile>"];
-    };
-    re.find_iter(text)
-        .filter_map(|m| {
-            judge(Hit {
-                text,
-                start: m.start(),
-                end: m.end(),
-            })
-        })
-        .filter_map(|f| text.get(f.start..f.end))
-        .collect()
 }

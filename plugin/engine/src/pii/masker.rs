@@ -3,7 +3,7 @@
 //! never shared between streams or VMs; nothing here is ever logged, only counted.
 
 use super::action::{label, partial, placeholder, pseudonym, redacted, PiiAction, MAX_TOKEN_LEN};
-use super::detect::EntityKind;
+use super::detect::{Entity, EntityKind};
 use super::settings::{Direction, PiiSettings};
 use std::collections::{BTreeSet, HashMap};
 
@@ -41,6 +41,17 @@ impl Masker {
         text: &str,
     ) -> Option<String> {
         let entities = settings.scanner.find(text);
+        self.mask_found(settings, direction, text, &entities)
+    }
+
+    /// [`Masker::mask`] with the entities already found in `text` by `settings.scanner`.
+    pub fn mask_found(
+        &mut self,
+        settings: &PiiSettings,
+        direction: Direction,
+        text: &str,
+        entities: &[Entity],
+    ) -> Option<String> {
         if entities.is_empty() {
             return None;
         }
