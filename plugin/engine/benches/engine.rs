@@ -8,7 +8,10 @@
 // `expect` inside tests, and benches are not tests.
 #![allow(clippy::expect_used, clippy::panic)]
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{
+    black_box, criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput,
+};
 use psf_engine::{Decision, Exchange, Policy, RequestHead, Step};
 use std::rc::Rc;
 use std::time::Duration;
@@ -141,6 +144,17 @@ fn chat_body(size: usize) -> Vec<u8> {
     body.into_bytes()
 }
 
+/// The baseline of the input benches: a plain `serde_json` parse of the same body.
+fn bench_parse(group: &mut BenchmarkGroup<'_, WallTime>, body: &[u8]) {
+    group.bench_function("serde_json_value", |b| {
+        b.iter(|| {
+            let value: serde_json::Value = serde_json::from_slice(black_box(body)).expect("json");
+            assert!(value.is_object());
+            value
+        })
+    });
+}
+
 /// The input pipeline on a routed chat request (read the body as its API, apply the
 /// limits) against plain `serde_json` parsing of the same body, in the same run.
 fn input_pipeline(c: &mut Criterion) {
@@ -154,14 +168,7 @@ fn input_pipeline(c: &mut Criterion) {
         let body = chat_body(size);
         let mut group = c.benchmark_group(format!("input/{name}"));
         group.throughput(Throughput::Bytes(body.len() as u64));
-        group.bench_function("serde_json_value", |b| {
-            b.iter(|| {
-                let value: serde_json::Value =
-                    serde_json::from_slice(black_box(&body)).expect("json");
-                assert!(value.is_object());
-                value
-            })
-        });
+        bench_parse(&mut group, &body);
         group.bench_function("check_body", |b| {
             b.iter(
                 || match psf_engine::check_body(black_box(route), black_box(&body)) {
@@ -282,14 +289,7 @@ fn pii(c: &mut Criterion) {
             .collect();
         let mut group = c.benchmark_group(format!("pii/prose_{name}"));
         group.throughput(Throughput::Bytes(body.len() as u64));
-        group.bench_function("serde_json_value", |b| {
-            b.iter(|| {
-                let value: serde_json::Value =
-                    serde_json::from_slice(black_box(&body)).expect("json");
-                assert!(value.is_object());
-                value
-            })
-        });
+        bench_parse(&mut group, &body);
         group.bench_function("scan", |b| {
             b.iter(|| {
                 for text in &texts {
@@ -313,9 +313,7 @@ fn pii(c: &mut Criterion) {
     );
     let mut group = c.benchmark_group("pii/mask_4kb_5_entities");
     group.throughput(Throughput::Bytes(body.len() as u64));
-    group.bench_function("serde_json_value", |b| {
-        b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(&body)).expect("json"))
-    });
+    bench_parse(&mut group, &body);
     group.bench_function("pipeline", |b| {
         b.iter(|| {
             let mut exchange = Exchange::new(Rc::clone(&policy));

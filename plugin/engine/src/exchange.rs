@@ -396,14 +396,8 @@ impl Exchange {
             });
         }
         if let Some(rejection) = refused {
-            self.record.findings.push(Finding {
-                rule: rejection.rule.clone(),
-                code: rejection.code,
-                action: FindingAction::Block,
-                enforced,
-            });
+            self.record_block(rejection, enforced);
             if enforced {
-                self.record.decision = Decision::Block;
                 self.record.status = Some(rejection.status());
             }
         } else if self
@@ -464,6 +458,16 @@ impl Exchange {
     /// A route check failed: reject in enforce mode, record and continue in monitor mode.
     fn violation(&mut self, rejection: Rejection) -> Step {
         let enforced = self.policy.mode == Mode::Enforce;
+        self.record_block(&rejection, enforced);
+        if enforced {
+            self.reject(rejection)
+        } else {
+            Step::Continue
+        }
+    }
+
+    /// Records a blocking finding; an enforced one makes the decision a block.
+    fn record_block(&mut self, rejection: &Rejection, enforced: bool) {
         self.record.findings.push(Finding {
             rule: rejection.rule.clone(),
             code: rejection.code,
@@ -471,9 +475,7 @@ impl Exchange {
             enforced,
         });
         if enforced {
-            self.reject(rejection)
-        } else {
-            Step::Continue
+            self.record.decision = Decision::Block;
         }
     }
 

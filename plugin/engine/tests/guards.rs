@@ -363,9 +363,11 @@ impl XorShift {
     }
 }
 
-// #3 item 8 for the text guards: the default policy (hidden characters stripped, injection
-// blocked) on mutated chat bodies full of the characters and encodings the guards decode.
-// None may panic, and every rewritten body must still be JSON.
+// #3 item 8 for the text guards and #4 item 9 for PII: the default policy (hidden characters
+// stripped, injection blocked, PII masked both ways) on mutated chat bodies full of the
+// characters, encodings and entities the guards decode, with the text echoed back as a
+// stream cut at a random byte. None may panic, every rewritten body must still be JSON,
+// every stream still UTF-8.
 #[test]
 fn default_policy_survives_mutated_hostile_bodies() {
     let policy =
@@ -403,6 +405,15 @@ fn default_policy_survives_mutated_hostile_bodies() {
         "ß",
         "İ",
         "\u{1e9e}",
+        "ada@example.com",
+        " 4111 1111 1111 1111",
+        "AKIAIOSFODNN7EXAMPLE",
+        "DE89 3704 0044 0532 0130 00",
+        "[EMAIL_1]",
+        "[EMAIL_",
+        "+1 (555) 123-4567",
+        "@",
+        "-----BEGIN RSA PRIVATE KEY-----",
     ];
     let mut random = XorShift(0x9e37_79b9_7f4a_7c15);
     let (mut rewritten, mut injections, mut refused) = (0, 0, 0);
@@ -422,7 +433,22 @@ fn default_policy_survives_mutated_hostile_bodies() {
             let at = (random.next() % body.len() as u64) as usize;
             body[at] = (random.next() & 0xff) as u8;
         }
-        let (step, exchange) = play_bytes(&policy, "/v1/chat/completions", &body);
+        let (step, mut exchange) = play_bytes(&policy, "/v1/chat/completions", &body);
+        if !matches!(step, Step::Reject(_)) {
+            // The model echoes the text, streamed and cut at a random byte.
+            let event = format!(
+                "data: {}\n\ndata: [DONE]\n\n",
+                json!({"choices": [{"index": 0, "delta": {"content": text}}]})
+            );
+            exchange.on_response_headers(200, Some("text/event-stream"), None);
+            let cut = (random.next() % (event.len() as u64 + 1)) as usize;
+            let mut out = exchange.on_response_chunk(&event.as_bytes()[..cut], false);
+            out.extend(exchange.on_response_chunk(&event.as_bytes()[cut..], true));
+            assert!(
+                std::str::from_utf8(&out).is_ok(),
+                "round {round}: the stream is not UTF-8"
+            );
+        }
         match step {
             Step::Replace(body) => {
                 rewritten += 1;
