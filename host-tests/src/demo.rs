@@ -65,6 +65,15 @@ pub fn run() -> anyhow::Result<()> {
         );
         println!("   {}", example.description);
         println!("   client got: {}", preview(&response.body));
+        if response
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("text/event-stream"))
+        {
+            println!(
+                "   client read: {}",
+                preview(crate::message::streamed_text(&response.body).as_bytes())
+            );
+        }
         match mock.requests().get(seen_before) {
             Some(seen) => println!("   model saw:  {}", preview(&seen.body)),
             None => println!("   model saw:  nothing (stopped before the model)"),

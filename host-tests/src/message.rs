@@ -51,3 +51,22 @@ pub fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
 }
+
+/// The text a client reads from an SSE body: the deltas of the first choice (OpenAI chat),
+/// of text blocks (Anthropic) or of output text (Responses API), joined in order.
+pub fn streamed_text(body: &[u8]) -> String {
+    String::from_utf8_lossy(body)
+        .split("\n\n")
+        .filter_map(|event| event.lines().find_map(|line| line.strip_prefix("data: ")))
+        .filter_map(|data| serde_json::from_str::<serde_json::Value>(data).ok())
+        .filter_map(|event| {
+            let delta = event
+                .pointer("/choices/0/delta/content")
+                .or_else(|| event.pointer("/delta/text"))
+                .or_else(|| {
+                    (event["type"] == "response.output_text.delta").then(|| &event["delta"])
+                })?;
+            delta.as_str().map(str::to_string)
+        })
+        .collect()
+}

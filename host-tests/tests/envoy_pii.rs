@@ -3,9 +3,10 @@
 //! mid-event and mid-character), look-alikes pass untouched, and a secret the model writes
 //! is masked before the client reads it.
 
-use crate::support::{chat, default_policy, start_mock_and_envoy, streamed_chat_text};
+use crate::support::{chat, default_policy, start_mock_and_envoy};
 use psf_host::envoy::Envoy;
 use psf_host::http1::{self, SendOptions};
+use psf_host::message::streamed_text;
 use psf_host::mock_llm::MockLlm;
 use psf_host::{HttpRequest, HttpResponse};
 use serde_json::{json, Value};
@@ -77,7 +78,7 @@ fn placeholders_split_across_chunks_and_events_are_restored_in_streams() {
     let response = send(&envoy, &request);
     assert_eq!(response.status, 200, "{}", envoy.log());
     assert_masked(&model_saw(&mock));
-    assert_eq!(streamed_chat_text(&response.body), prompt());
+    assert_eq!(streamed_text(&response.body), prompt());
     assert!(String::from_utf8_lossy(&response.body).ends_with("data: [DONE]\n\n"));
 
     // Anthropic's event stream, the same way.
@@ -89,16 +90,7 @@ fn placeholders_split_across_chunks_and_events_are_restored_in_streams() {
     );
     let response = send(&envoy, &request);
     assert_eq!(response.status, 200, "{}", envoy.log());
-    let text: String = String::from_utf8_lossy(&response.body)
-        .split("\n\n")
-        .filter_map(|event| event.lines().find_map(|l| l.strip_prefix("data: ")))
-        .filter_map(|data| serde_json::from_str::<Value>(data).ok())
-        .filter_map(|v| {
-            v.pointer("/delta/text")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .collect();
+    let text = streamed_text(&response.body);
     assert_eq!(text, prompt());
 }
 
@@ -130,7 +122,7 @@ fn a_token_the_model_writes_is_masked_before_the_client_sees_it() {
         let response = send(&envoy, &request);
         assert_eq!(response.status, 200, "{}", envoy.log());
         let text = if stream {
-            streamed_chat_text(&response.body)
+            streamed_text(&response.body)
         } else {
             let body: Value = serde_json::from_slice(&response.body).unwrap();
             body["choices"][0]["message"]["content"]

@@ -1,10 +1,9 @@
 //! The real filter in the wasmtime host: each behaviour of the foundation issue at the
 //! `.wasm` level, with Envoy's callback semantics.
 
-use crate::support::{
-    chat, chat_of_size, default_policy, filter_host, size_policy, streamed_chat_text, MIB,
-};
+use crate::support::{chat, chat_of_size, default_policy, filter_host, size_policy, MIB};
 use psf_host::host::{LogLevel, StreamRequest, VmConfig};
+use psf_host::message::streamed_text;
 use psf_host::mock_llm::{respond, MockContext};
 use psf_host::play::{mock_upstream, Player};
 use psf_host::HttpRequest;
@@ -463,6 +462,9 @@ fn every_demo_example_gets_its_promised_outcome() {
         psf_host::example::load_examples(&psf_host::repo_root().join("examples/requests")).unwrap();
     assert!(examples.len() >= 10);
     let mut player = player(&default_policy());
+    let replies = MockContext {
+        replies_dir: psf_host::repo_root().join("examples/replies"),
+    };
     for example in examples {
         let request = if example.chunked {
             chunked(example.request.clone(), 64 * 1024)
@@ -470,7 +472,7 @@ fn every_demo_example_gets_its_promised_outcome() {
             with_length(example.request.clone())
         };
         let played = player
-            .play(&request, &mut mock_upstream(MockContext::default()))
+            .play(&request, &mut mock_upstream(replies.clone()))
             .unwrap();
         let response = &played.outcome.response;
         assert_eq!(response.status, example.expect.status, "{}", example.name);
@@ -535,7 +537,7 @@ fn pii_in_streams_is_restored_whatever_the_chunking() {
         let played = player
             .play(&with_length(request.clone()), &mut upstream)
             .unwrap();
-        let text = streamed_chat_text(&played.outcome.response.body);
+        let text = streamed_text(&played.outcome.response.body);
         assert_eq!(text, PII_PROMPT, "chunks of {size} bytes");
     }
 }

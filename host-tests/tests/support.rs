@@ -6,7 +6,7 @@ use psf_host::envoy::{free_port, Envoy, EnvoyConfig, EnvoyOptions};
 use psf_host::host::Host;
 use psf_host::mock_llm::{self, MockContext, MockLlm, MockOptions};
 use psf_host::{repo_root, HttpRequest};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::OnceLock;
 
 /// The real `dist/psf_guard.wasm`, compiled once per test binary.
@@ -79,18 +79,4 @@ pub fn start_mock_and_envoy(policy: &str) -> (MockLlm, Envoy) {
     )
     .unwrap();
     (mock, envoy)
-}
-
-/// The text of a streamed chat completion: every choice-0 delta joined.
-pub fn streamed_chat_text(body: &[u8]) -> String {
-    String::from_utf8_lossy(body)
-        .split("\n\n")
-        .filter_map(|event| event.strip_prefix("data: "))
-        .filter_map(|data| serde_json::from_str::<Value>(data).ok())
-        .filter_map(|v| {
-            v.pointer("/choices/0/delta/content")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .collect()
 }
