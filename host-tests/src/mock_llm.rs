@@ -118,8 +118,25 @@ enum Scenario {
     TruncatedStream,
 }
 
-fn parse_scenario(value: Option<&str>) -> Result<Scenario, String> {
-    let v = value.unwrap_or("echo").trim();
+/// A scenario, and how a stream is paced: `reply:<file>+slow-stream` streams a reply file
+/// slowly; a pacing scenario alone (`slow-stream`) paces the echo.
+fn parse_scenarios(value: Option<&str>) -> Result<(Scenario, Scenario), String> {
+    let v = value.unwrap_or("echo");
+    let (first, pace) = match v.split_once('+') {
+        Some((first, pace)) => (parse_scenario(first)?, Some(parse_scenario(pace)?)),
+        None => (parse_scenario(v)?, None),
+    };
+    match pace {
+        None => Ok((first.clone(), first)),
+        Some(
+            pace @ (Scenario::SlowStream | Scenario::SplitStream | Scenario::TruncatedStream),
+        ) => Ok((first, pace)),
+        Some(other) => Err(format!("{other:?} cannot pace a stream; use slow-stream, split-stream or truncated-stream after +")),
+    }
+}
+
+fn parse_scenario(value: &str) -> Result<Scenario, String> {
+    let v = value.trim();
     if let Some(file) = v.strip_prefix("reply:") {
         return Ok(Scenario::Reply(file.trim().to_string()));
     }
@@ -151,7 +168,7 @@ pub fn respond(req: &HttpRequest, ctx: &MockContext) -> MockResponse {
     if !req.method.eq_ignore_ascii_case("POST") {
         return error(405, "invalid_request_error", "only POST is supported");
     }
-    let scenario = match parse_scenario(req.header(SCENARIO_HEADER)) {
+    let (scenario, pace) = match parse_scenarios(req.header(SCENARIO_HEADER)) {
         Ok(s) => s,
         Err(msg) => return error(400, "invalid_request_error", &msg),
     };
@@ -195,11 +212,11 @@ pub fn respond(req: &HttpRequest, ctx: &MockContext) -> MockResponse {
         prompt_tokens: estimate_tokens(&prompt_text(api, &body)),
         completion_tokens: estimate_tokens(&text),
         text,
-        piece_chars: (scenario == Scenario::SplitStream).then_some(3),
+        piece_chars: (pace == Scenario::SplitStream).then_some(3),
     };
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false)
         || matches!(
-            scenario,
+            pace,
             Scenario::SlowStream | Scenario::TruncatedStream | Scenario::SplitStream
         );
     if !stream {
@@ -219,7 +236,7 @@ pub fn respond(req: &HttpRequest, ctx: &MockContext) -> MockResponse {
         Api::Responses => responses_sse(&reply),
         Api::AnthropicMessages => anthropic_sse(&reply),
     };
-    sse(events, &scenario)
+    sse(events, &pace)
 }
 
 /// Everything a rendered reply needs.

@@ -41,11 +41,15 @@ pub enum ErrorCode {
     PiiInOutput,
     /// The model's response could not be read to validate it (an oversized stream event).
     OutputUnreadable,
+    /// The prompt hits a content-filter category the route blocks in requests (PSF OV-3).
+    HarmfulRequest,
+    /// The model's answer hits a content-filter category the route blocks (PSF OV-3).
+    ContentFiltered,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::RequestTooLarge,
         ErrorCode::PolicyUnavailable,
         ErrorCode::MethodNotAllowed,
@@ -69,6 +73,8 @@ impl ErrorCode {
         ErrorCode::PiiDetected,
         ErrorCode::PiiInOutput,
         ErrorCode::OutputUnreadable,
+        ErrorCode::HarmfulRequest,
+        ErrorCode::ContentFiltered,
     ];
 
     /// The code as it appears in error bodies, headers, metrics and records.
@@ -97,6 +103,8 @@ impl ErrorCode {
             ErrorCode::PiiDetected => "pii_detected",
             ErrorCode::PiiInOutput => "pii_in_output",
             ErrorCode::OutputUnreadable => "output_unreadable",
+            ErrorCode::HarmfulRequest => "harmful_request",
+            ErrorCode::ContentFiltered => "content_filtered",
         }
     }
 
@@ -107,9 +115,11 @@ impl ErrorCode {
         match self {
             ErrorCode::RequestTooLarge => 413,
             ErrorCode::PolicyUnavailable => 503,
-            ErrorCode::PromptInjection => 403,
-            ErrorCode::PromptLeak | ErrorCode::PiiInOutput | ErrorCode::OutputUnreadable => 502,
-            ErrorCode::PiiDetected => 403,
+            ErrorCode::PromptInjection | ErrorCode::PiiDetected | ErrorCode::HarmfulRequest => 403,
+            ErrorCode::PromptLeak
+            | ErrorCode::PiiInOutput
+            | ErrorCode::OutputUnreadable
+            | ErrorCode::ContentFiltered => 502,
             _ => 400,
         }
     }

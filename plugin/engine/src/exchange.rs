@@ -4,6 +4,7 @@
 //! The engine never holds body bytes it does not need: on a route that does not inspect
 //! bodies, a request with a trusted `content-length` under every limit streams through.
 
+use crate::content::{ContentAction, ContentFilter};
 use crate::inspect::{inspect_text, Verdict};
 use crate::llm::LlmRequest;
 use crate::output::{filter_body, OutputFilter, StreamRewriter};
@@ -60,6 +61,8 @@ pub struct Exchange {
     masker: Masker,
     /// How the response body is read, once its headers are known.
     response: ResponseRead,
+    /// Content categories the output side flagged (recorded, not blocked).
+    flagged: Vec<String>,
 }
 
 /// How the filter reads a response body.
@@ -101,6 +104,7 @@ impl Exchange {
             flags: Vec::new(),
             masker: Masker::default(),
             response: ResponseRead::None,
+            flagged: Vec::new(),
         }
     }
 
@@ -331,13 +335,14 @@ impl Exchange {
             return ResponseStep::Continue;
         };
         let enforce = policy.mode == Mode::Enforce;
-        let mut guard = OutputGuard::new(route, &mut self.masker, enforce);
+        let mut guard = OutputGuard::new(route, &mut self.masker, &mut self.flagged, enforce);
         let result = filter_body(body, &mut guard);
         self.finish_response(route, result.as_ref().err());
         match result {
             Ok(Some(body)) if enforce => ResponseStep::Replace(body),
-            Ok(_) => ResponseStep::Continue,
-            Err(rejection) => ResponseStep::Reject(rejection),
+            Err(rejection) if enforce => ResponseStep::Reject(rejection),
+            // Monitor mode: recorded above, never changed.
+            Ok(_) | Err(_) => ResponseStep::Continue,
         }
     }
 
@@ -352,7 +357,7 @@ impl Exchange {
             return chunk.to_vec();
         };
         let enforce = policy.mode == Mode::Enforce;
-        let mut guard = OutputGuard::new(route, &mut self.masker, enforce);
+        let mut guard = OutputGuard::new(route, &mut self.masker, &mut self.flagged, enforce);
         let out = rewriter.push(chunk, end_of_stream, &mut guard);
         let ended = rewriter.ended().cloned();
         if end_of_stream || ended.is_some() {
@@ -369,6 +374,17 @@ impl Exchange {
     fn finish_response(&mut self, route: &Route, refused: Option<&Rejection>) {
         self.record.entities = self.masker.tallies().to_vec();
         let enforced = self.policy.mode == Mode::Enforce;
+        for category in std::mem::take(&mut self.flagged) {
+            let rule = format!("{}.content_filter.{category}", route.id);
+            if !self.record.findings.iter().any(|f| f.rule == rule) {
+                self.record.findings.push(Finding {
+                    rule,
+                    code: ErrorCode::ContentFiltered,
+                    action: FindingAction::Flag,
+                    enforced: false,
+                });
+            }
+        }
         for tally in self.masker.tallies() {
             if tally.direction != crate::pii::settings::Direction::Response
                 || tally.action == crate::pii::action::PiiAction::Allow
@@ -502,11 +518,19 @@ fn body_size_message(bytes: u64, max_bytes: u64, known_length: bool) -> String {
 /// the PII policy (DG-1, OV-1).
 struct OutputGuard<'a> {
     canary: Option<(&'a str, String)>,
+    content: Option<(&'a ContentFilter, &'a str)>,
+    /// Where flagged content categories are noted for the record.
+    flagged: &'a mut Vec<String>,
     pii: Option<ResponsePii<'a>>,
 }
 
 impl<'a> OutputGuard<'a> {
-    fn new(route: &'a Route, masker: &'a mut Masker, enforce: bool) -> Self {
+    fn new(
+        route: &'a Route,
+        masker: &'a mut Masker,
+        flagged: &'a mut Vec<String>,
+        enforce: bool,
+    ) -> Self {
         let canary = route
             .system_prompt
             .as_ref()
@@ -518,7 +542,17 @@ impl<'a> OutputGuard<'a> {
             route: &route.id,
             enforce,
         });
-        Self { canary, pii }
+        let content = route
+            .content
+            .as_ref()
+            .filter(|c| c.response)
+            .map(|c| (c.filter.as_ref(), route.id.as_str()));
+        Self {
+            canary,
+            content,
+            flagged,
+            pii,
+        }
     }
 }
 
@@ -530,6 +564,29 @@ impl OutputFilter for OutputGuard<'_> {
                     code: ErrorCode::PromptLeak,
                     message: "the model's answer contained this route's system prompt, so it was withheld".into(),
                     rule: rule.clone(),
+                    param: None,
+                });
+            }
+        }
+        if let Some((filter, route)) = self.content {
+            let mut blocked = Vec::new();
+            for hit in filter.scan(text) {
+                match hit.action {
+                    ContentAction::Block => blocked.push(hit.category),
+                    ContentAction::Flag if !self.flagged.contains(&hit.category) => {
+                        self.flagged.push(hit.category)
+                    }
+                    ContentAction::Flag => {}
+                }
+            }
+            if !blocked.is_empty() {
+                return Err(Rejection {
+                    code: ErrorCode::ContentFiltered,
+                    message: format!(
+                        "the model's answer falls in a category this route refuses: {}",
+                        blocked.join(", ")
+                    ),
+                    rule: format!("{route}.content_filter"),
                     param: None,
                 });
             }
@@ -546,6 +603,9 @@ impl OutputFilter for OutputGuard<'_> {
             None => text.len(),
         };
         let for_pii = self.pii.as_ref().map_or(text.len(), |p| p.hold_from(text));
-        for_canary.min(for_pii)
+        let for_content = self
+            .content
+            .map_or(text.len(), |(filter, _)| filter.partial_term_start(text));
+        for_canary.min(for_pii).min(for_content)
     }
 }

@@ -3,6 +3,7 @@
 //! and PII and secrets (DG-1), then any body edits those call for.
 
 use crate::code::ErrorCode;
+use crate::content::ContentAction;
 use crate::injection::{detect, Detection, InjectionAction, RuleSet, Scope, RULESET_VERSION};
 use crate::json_strings::rewrite_strings;
 use crate::llm::{LlmRequest, Origin, Role, Segment};
@@ -66,6 +67,7 @@ pub fn inspect_text(
     if pass.system_boundary(&mut request)
         || pass.hidden_characters(&request)
         || pass.injection(&request)
+        || pass.content(&request)
     {
         return pass.out;
     }
@@ -226,6 +228,39 @@ impl Pass<'_, '_> {
                 code,
                 message,
                 rule: format!("{}.injection", self.route.id),
+                param: None,
+            })
+    }
+
+    /// OV-3 on prompts: the route's content categories over every text the model reads.
+    fn content(&mut self, request: &LlmRequest) -> bool {
+        let Some(settings) = self.route.content.as_ref().filter(|c| c.request) else {
+            return false;
+        };
+        let text: Vec<&str> = request.segments.iter().map(|s| s.text.as_str()).collect();
+        let hits = settings.filter.scan(&text.join("\n"));
+        let mut blocked = Vec::new();
+        for hit in &hits {
+            let rule = format!("{}.content_filter.{}", self.route.id, hit.category);
+            let code = ErrorCode::HarmfulRequest;
+            if hit.action == ContentAction::Block {
+                self.record(rule, code, FindingAction::Block);
+                blocked.push(hit.category.as_str());
+            } else {
+                self.record(rule, code, FindingAction::Flag);
+                if !self.out.flags.contains(&code.as_str()) {
+                    self.out.flags.push(code.as_str());
+                }
+            }
+        }
+        !blocked.is_empty()
+            && self.refuse(Rejection {
+                code: ErrorCode::HarmfulRequest,
+                message: format!(
+                    "the prompt falls in a category this route refuses: {}",
+                    blocked.join(", ")
+                ),
+                rule: format!("{}.content_filter", self.route.id),
                 param: None,
             })
     }

@@ -24,6 +24,7 @@
 //! ```
 
 mod code;
+pub mod content;
 mod exchange;
 pub mod injection;
 mod inspect;

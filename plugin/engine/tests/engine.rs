@@ -5,6 +5,7 @@
 // Table-driven cases are tuples by design.
 #![allow(clippy::type_complexity)]
 
+mod content;
 mod exchange;
 mod guards;
 mod injection;

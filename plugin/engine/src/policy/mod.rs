@@ -1,6 +1,7 @@
 //! The policy model: what an operator writes in JSON, validated and compiled once in
 //! `on_configure` so per-request work never re-reads configuration.
 
+mod content;
 mod error;
 mod guards;
 mod parse;

@@ -1,5 +1,6 @@
 //! Policy JSON → [`Policy`], collecting every error with its field path.
 
+use super::content::read_content;
 use super::error::{PolicyError, PolicyErrorKind, PolicyErrors};
 use super::guards::HiddenCharacters;
 use super::guards::{read_injection, read_sanitize, read_system_prompt};
@@ -267,10 +268,15 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
     };
     let system_prompt = read_system_prompt(&mut fields, api, errors);
     let pii = read_pii(&mut fields, errors);
-    let reads_text =
-        hidden_characters != HiddenCharacters::Allow || injection.is_some() || pii.is_some();
+    let content = read_content(&mut fields, errors);
+    let reads_text = hidden_characters != HiddenCharacters::Allow
+        || injection.is_some()
+        || pii.is_some()
+        || content.is_some();
     if reads_text && format.is_none() {
-        let section = if pii.is_some() {
+        let section = if content.is_some() {
+            "content_filter"
+        } else if pii.is_some() {
             "pii"
         } else if injection.is_some() {
             "injection"
@@ -295,6 +301,7 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
         injection,
         system_prompt,
         pii,
+        content,
     })
 }
 

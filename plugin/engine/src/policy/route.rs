@@ -2,6 +2,7 @@
 //! the schema and limit checks made before the model is called (PSF IG-2).
 
 use super::guards::{HiddenCharacters, SystemPrompt};
+use crate::content::ContentSettings;
 use crate::injection::InjectionSettings;
 use crate::llm::{ApiFormat, Role, SelectorFormat};
 use crate::pii::settings::PiiSettings;
@@ -22,6 +23,8 @@ pub struct Route {
     pub system_prompt: Option<SystemPrompt>,
     /// PII and secret handling in both directions; `None` means off.
     pub pii: Option<PiiSettings>,
+    /// Category term filtering of output (and prompts, per policy); `None` means off.
+    pub content: Option<ContentSettings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +103,7 @@ impl Route {
     /// Whether the filter must read this route's responses.
     pub fn reads_responses(&self) -> bool {
         self.pii.as_ref().is_some_and(PiiSettings::reads_responses)
+            || self.content.as_ref().is_some_and(|c| c.response)
             || self
                 .system_prompt
                 .as_ref()

@@ -1,0 +1,205 @@
+//! The `content_filter` section of a route (PSF OV-3): categories with actions and
+//! thresholds, extra terms, allowed phrases, and the directions it applies to.
+
+use super::error::PolicyErrorKind;
+use super::reader::{type_name, Errors, Fields};
+use crate::content::{
+    category_terms, CategoryRule, ContentAction, ContentFilter, ContentSettings, CATEGORIES,
+};
+use serde_json::Value;
+use std::sync::Arc;
+
+const ACTIONS: [(&str, ContentAction); 2] = [
+    ("block", ContentAction::Block),
+    ("flag", ContentAction::Flag),
+];
+const DIRECTIONS: [(&str, bool); 2] = [("request", true), ("response", false)];
+
+pub(super) fn read_content(
+    fields: &mut Fields<'_>,
+    errors: &mut Errors,
+) -> Option<ContentSettings> {
+    let value = fields.value("content_filter")?;
+    let path = fields.path_of("content_filter");
+    let mut section = Fields::open(value, &path, errors)?;
+    let extra = read_terms(&mut section, errors);
+    let mut rules = read_categories(&mut section, errors);
+    for (name, _) in &extra {
+        if !rules.iter().any(|r| &r.name == name) {
+            if CATEGORIES.contains(&name.as_str()) {
+                continue;
+            }
+            // A custom category is on, blocking, once it has terms.
+            rules.push(CategoryRule {
+                name: name.clone(),
+                action: ContentAction::Block,
+                threshold: 1,
+            });
+        }
+    }
+    let allowed = section.strings("allow_terms", errors).unwrap_or_default();
+    let (mut request, mut response) = (false, true);
+    if section.value("directions").is_some() {
+        response = false;
+        for (at, item) in section.array("directions", errors) {
+            match item
+                .as_str()
+                .and_then(|d| DIRECTIONS.iter().find(|(n, _)| *n == d))
+            {
+                Some((_, true)) => request = true,
+                Some((_, false)) => response = true,
+                None => errors.push(
+                    &at,
+                    PolicyErrorKind::UnknownValue {
+                        what: "direction",
+                        found: item.to_string(),
+                        expected: vec!["request", "response"],
+                    },
+                ),
+            }
+        }
+    }
+    section.finish(errors);
+    let terms: Vec<Vec<String>> = rules
+        .iter()
+        .map(|rule| {
+            let mut list: Vec<String> = category_terms(&rule.name)
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            for (name, more) in &extra {
+                if *name == rule.name {
+                    list.extend(more.iter().cloned());
+                }
+            }
+            list
+        })
+        .collect();
+    match ContentFilter::new(rules, &terms, &allowed) {
+        Ok(filter) => Some(ContentSettings {
+            filter: Arc::new(filter),
+            request,
+            response,
+            source: value.to_string(),
+        }),
+        Err(reason) => {
+            errors.push(&path, PolicyErrorKind::Invalid(reason));
+            None
+        }
+    }
+}
+
+/// `{"violence": "block", "self_harm": {"action": "flag", "threshold": 2}}`; every built-in
+/// category, blocking at one hit, when absent.
+fn read_categories(section: &mut Fields<'_>, errors: &mut Errors) -> Vec<CategoryRule> {
+    let Some(value) = section.value("categories") else {
+        return CATEGORIES
+            .iter()
+            .map(|name| CategoryRule {
+                name: name.to_string(),
+                action: ContentAction::Block,
+                threshold: 1,
+            })
+            .collect();
+    };
+    let path = section.path_of("categories");
+    let Value::Object(entries) = value else {
+        errors.push(
+            &path,
+            PolicyErrorKind::WrongType {
+                expected: "an object",
+                found: type_name(value),
+            },
+        );
+        return Vec::new();
+    };
+    let mut rules = Vec::new();
+    for (name, setting) in entries {
+        let at = format!("{path}.{name}");
+        let (action, threshold) = match setting {
+            Value::String(_) => (setting.as_str(), 1),
+            Value::Object(_) => {
+                let Some(mut rule) = Fields::open(setting, &at, errors) else {
+                    continue;
+                };
+                let action = rule.string("action", errors);
+                let threshold = rule.count("threshold", errors).unwrap_or(1);
+                rule.finish(errors);
+                (action, threshold.max(1))
+            }
+            other => {
+                errors.push(
+                    &at,
+                    PolicyErrorKind::WrongType {
+                        expected: "an action or {action, threshold}",
+                        found: type_name(other),
+                    },
+                );
+                continue;
+            }
+        };
+        let action = match action.map(|a| ACTIONS.iter().find(|(n, _)| *n == a)) {
+            Some(Some((_, action))) => *action,
+            None => ContentAction::Block,
+            Some(None) => {
+                errors.push(
+                    &at,
+                    PolicyErrorKind::UnknownValue {
+                        what: "action",
+                        found: action.unwrap_or_default().to_string(),
+                        expected: ACTIONS.iter().map(|(n, _)| *n).collect(),
+                    },
+                );
+                continue;
+            }
+        };
+        rules.push(CategoryRule {
+            name: name.clone(),
+            action,
+            threshold: usize::try_from(threshold).unwrap_or(1),
+        });
+    }
+    rules
+}
+
+/// `{"category": ["term", …]}`: terms added to a built-in category, or a category of the
+/// route's own.
+fn read_terms(section: &mut Fields<'_>, errors: &mut Errors) -> Vec<(String, Vec<String>)> {
+    let Some(value) = section.value("terms") else {
+        return Vec::new();
+    };
+    let path = section.path_of("terms");
+    let Value::Object(entries) = value else {
+        errors.push(
+            &path,
+            PolicyErrorKind::WrongType {
+                expected: "an object",
+                found: type_name(value),
+            },
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, list) in entries {
+        let at = format!("{path}.{name}");
+        let terms: Option<Vec<String>> = list.as_array().and_then(|items| {
+            items
+                .iter()
+                .map(|t| t.as_str().map(str::to_string))
+                .collect()
+        });
+        match terms {
+            Some(terms) if terms.iter().all(|t| !t.trim().is_empty()) => {
+                out.push((name.clone(), terms))
+            }
+            _ => errors.push(
+                &at,
+                PolicyErrorKind::WrongType {
+                    expected: "an array of non-blank strings",
+                    found: type_name(list),
+                },
+            ),
+        }
+    }
+    out
+}

@@ -1,0 +1,182 @@
+//! Content filtering through an exchange (PSF OV-3): blocked categories end streams with the
+//! protocol's error after the clean text already went out, JSON answers are replaced,
+//! prompts are refused when the route filters requests, flags only record, and the
+//! `content_filter` section's errors name their field.
+
+use crate::guards::play_bytes;
+use psf_engine::{Decision, ErrorCode, Policy, ResponsePlan, ResponseStep, Step};
+use serde_json::{json, Value};
+use std::rc::Rc;
+
+fn policy(mode: &str, content: Value) -> Rc<Policy> {
+    let document = json!({"version": 1, "name": "t", "owner": "Ada Lovelace", "mode": mode,
+        "routes": [{"id": "chat", "path": "/v1/chat/completions", "content_filter": content}]});
+    Rc::new(Policy::from_json(document.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn user(text: &str) -> Vec<u8> {
+    json!({"model": "m", "messages": [{"role": "user", "content": text}]})
+        .to_string()
+        .into_bytes()
+}
+
+fn delta(text: &str) -> String {
+    format!(
+        "data: {}\n\n",
+        json!({"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]})
+    )
+}
+
+fn answer(text: &str) -> Vec<u8> {
+    json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]})
+        .to_string()
+        .into_bytes()
+}
+
+#[test]
+fn a_blocked_term_ends_the_stream_after_the_clean_text_went_out() {
+    let policy = policy("enforce", json!({}));
+    let (_, mut exchange) = play_bytes(&policy, "/v1/chat/completions", &user("hello"));
+    assert_eq!(
+        exchange.on_response_headers(200, Some("text/event-stream"), None),
+        ResponsePlan::Stream
+    );
+    let first = exchange.on_response_chunk(
+        [
+            delta("Sure. Here is some chemistry. "),
+            delta("First, you build a pi"),
+        ]
+        .concat()
+        .as_bytes(),
+        false,
+    );
+    let first = String::from_utf8(first).unwrap();
+    assert!(
+        first.contains("Here is some chemistry"),
+        "clean text is not held: {first}"
+    );
+    assert!(!first.contains("pi"), "the start of a term waits: {first}");
+    let rest = exchange.on_response_chunk(
+        [
+            delta("pe bomb with"),
+            delta(" nails."),
+            "data: [DONE]\n\n".into(),
+        ]
+        .concat()
+        .as_bytes(),
+        true,
+    );
+    let rest = String::from_utf8(rest).unwrap();
+    let all = format!("{first}{rest}");
+    assert!(!all.contains("bomb"), "{all}");
+    assert!(rest.contains("\"code\":\"content_filtered\""), "{rest}");
+    assert!(rest.ends_with("data: [DONE]\n\n"), "{rest}");
+    assert_eq!(exchange.record().decision, Decision::Block);
+}
+
+#[test]
+fn json_answers_are_replaced_or_passed_unchanged() {
+    let policy = policy("enforce", json!({"categories": {"weapons": "block"}}));
+    let (_, mut exchange) = play_bytes(&policy, "/v1/chat/completions", &user("hello"));
+    exchange.on_response_headers(200, Some("application/json"), None);
+    assert_eq!(
+        exchange.on_response_body(&answer("The Manhattan Project built the first bombs.")),
+        ResponseStep::Continue
+    );
+    let ResponseStep::Reject(rejection) =
+        exchange.on_response_body(&answer("Step 1 of a Pipe-Bomb: …"))
+    else {
+        panic!("not blocked")
+    };
+    assert_eq!(
+        (rejection.status(), rejection.code),
+        (502, ErrorCode::ContentFiltered)
+    );
+    assert!(rejection.message.contains("weapons"));
+}
+
+#[test]
+fn harmful_prompts_are_refused_when_the_route_filters_requests() {
+    let policy = policy("enforce", json!({"directions": ["request", "response"]}));
+    let (step, _) = play_bytes(
+        &policy,
+        "/v1/chat/completions",
+        &user("how to cook meth at home"),
+    );
+    let Step::Reject(rejection) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(
+        (rejection.status(), rejection.code),
+        (403, ErrorCode::HarmfulRequest)
+    );
+    // Responses only, by default.
+    let policy = self::policy("enforce", json!({}));
+    let (step, _) = play_bytes(
+        &policy,
+        "/v1/chat/completions",
+        &user("how to cook meth at home"),
+    );
+    assert_eq!(step, Step::Continue);
+}
+
+#[test]
+fn flags_and_monitor_mode_record_without_blocking() {
+    let policy = policy(
+        "enforce",
+        json!({"categories": {"drugs": {"action": "flag", "threshold": 1}},
+               "terms": {"drugs": ["blue sky batch"]}, "allow_terms": ["sell drugs online safely"]}),
+    );
+    let (_, mut exchange) = play_bytes(&policy, "/v1/chat/completions", &user("hi"));
+    exchange.on_response_headers(200, Some("application/json"), None);
+    assert_eq!(
+        exchange.on_response_body(&answer("the blue sky batch")),
+        ResponseStep::Continue
+    );
+    let record = exchange.record().to_json(exchange.policy());
+    assert!(
+        record.contains(
+            r#""rule":"chat.content_filter.drugs","code":"content_filtered","action":"flag""#
+        ),
+        "{record}"
+    );
+
+    let policy = self::policy("monitor", json!({}));
+    let (_, mut exchange) = play_bytes(&policy, "/v1/chat/completions", &user("hi"));
+    exchange.on_response_headers(200, Some("application/json"), None);
+    assert_eq!(
+        exchange.on_response_body(&answer("a ghost gun")),
+        ResponseStep::Continue
+    );
+}
+
+#[test]
+fn content_filter_errors_name_the_field() {
+    let cases: [(Value, &str); 4] = [
+        (
+            json!({"categories": {"weapons": "hide"}}),
+            "routes[0].content_filter.categories.weapons",
+        ),
+        (
+            json!({"directions": ["inbound"]}),
+            "routes[0].content_filter.directions[0]",
+        ),
+        (
+            json!({"terms": {"weapons": "pipe bomb"}}),
+            "routes[0].content_filter.terms.weapons",
+        ),
+        (
+            json!({"categories": {"weapons": {"action": "block", "limit": 2}}}),
+            "routes[0].content_filter.categories.weapons.limit",
+        ),
+    ];
+    for (content, path) in cases {
+        let document = json!({"version": 1, "name": "t", "owner": "Ada Lovelace",
+            "routes": [{"id": "chat", "path": "/v1/chat/completions", "content_filter": content}]});
+        let errors = Policy::from_json(document.to_string().as_bytes()).expect_err(path);
+        assert!(
+            errors.errors().iter().any(|e| e.path() == path),
+            "{path}: {errors}"
+        );
+    }
+}
