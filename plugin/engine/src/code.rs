@@ -45,11 +45,17 @@ pub enum ErrorCode {
     HarmfulRequest,
     /// The model's answer hits a content-filter category the route blocks (PSF OV-3).
     ContentFiltered,
+    /// The upstream answered with a server error or could not be reached (PSF OV-5).
+    UpstreamError,
+    /// The upstream's 2xx answer is not the JSON its content type says (PSF OV-5).
+    MalformedOutput,
+    /// The upstream's stream ended without its final event (PSF OV-5).
+    TruncatedStream,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::RequestTooLarge,
         ErrorCode::PolicyUnavailable,
         ErrorCode::MethodNotAllowed,
@@ -75,6 +81,9 @@ impl ErrorCode {
         ErrorCode::OutputUnreadable,
         ErrorCode::HarmfulRequest,
         ErrorCode::ContentFiltered,
+        ErrorCode::UpstreamError,
+        ErrorCode::MalformedOutput,
+        ErrorCode::TruncatedStream,
     ];
 
     /// The code as it appears in error bodies, headers, metrics and records.
@@ -105,6 +114,9 @@ impl ErrorCode {
             ErrorCode::OutputUnreadable => "output_unreadable",
             ErrorCode::HarmfulRequest => "harmful_request",
             ErrorCode::ContentFiltered => "content_filtered",
+            ErrorCode::UpstreamError => "upstream_error",
+            ErrorCode::MalformedOutput => "malformed_output",
+            ErrorCode::TruncatedStream => "truncated_stream",
         }
     }
 
@@ -119,7 +131,10 @@ impl ErrorCode {
             ErrorCode::PromptLeak
             | ErrorCode::PiiInOutput
             | ErrorCode::OutputUnreadable
-            | ErrorCode::ContentFiltered => 502,
+            | ErrorCode::ContentFiltered
+            | ErrorCode::UpstreamError
+            | ErrorCode::MalformedOutput
+            | ErrorCode::TruncatedStream => 502,
             _ => 400,
         }
     }

@@ -11,7 +11,7 @@ use crate::output::{filter_body, OutputFilter, StreamRewriter};
 use crate::pii::masker::Masker;
 use crate::pii::response::{entity_tail, ResponsePii};
 use crate::policy::Route;
-use crate::policy::{Action, Check, Mode, Policy, RouteMatch};
+use crate::policy::{Action, Check, Mode, Policy, RouteMatch, StateAction};
 use crate::record::{Decision, DecisionRecord, Finding, FindingAction};
 use crate::rejection::Rejection;
 use crate::schema::{check_body, Checked};
@@ -63,6 +63,10 @@ pub struct Exchange {
     response: ResponseRead,
     /// Content categories the output side flagged (recorded, not blocked).
     flagged: Vec<String>,
+    /// The error that replaces the upstream's response, decided at its headers.
+    refusal: Option<Rejection>,
+    /// The response stream reached its end (rather than being reset).
+    stream_ended: bool,
 }
 
 /// How the filter reads a response body.
@@ -105,6 +109,8 @@ impl Exchange {
             masker: Masker::default(),
             response: ResponseRead::None,
             flagged: Vec::new(),
+            refusal: None,
+            stream_ended: false,
         }
     }
 
@@ -279,8 +285,25 @@ impl Exchange {
         content_encoding: Option<&str>,
     ) -> ResponsePlan {
         self.record.status = Some(status);
-        let format = self.current_route().and_then(Route::api_format);
-        if self.rejected || !self.wants_identity_response() || !(200..300).contains(&status) {
+        let policy = Rc::clone(&self.policy);
+        let Some(route) = self
+            .route
+            .and_then(|i| policy.routes.get(i))
+            .filter(|r| !self.rejected && r.reads_responses())
+        else {
+            return ResponsePlan::PassThrough;
+        };
+        let format = route.api_format();
+        if status >= 500 {
+            let rejection = Rejection {
+                code: ErrorCode::UpstreamError,
+                message: format!("the model provider answered {status}, so there is no answer"),
+                rule: format!("{}.output_errors.upstream_error", route.id),
+                param: None,
+            };
+            return self.output_state(route.output_errors.upstream_error, rejection);
+        }
+        if !(200..300).contains(&status) {
             return ResponsePlan::PassThrough;
         }
         let media = content_type
@@ -295,7 +318,13 @@ impl Exchange {
             return ResponsePlan::PassThrough;
         };
         if content_encoding.is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity")) {
-            return ResponsePlan::Refuse;
+            let rejection = Rejection {
+                code: ErrorCode::OutputUnreadable,
+                message: "the model's response is compressed, so it could not be checked".into(),
+                rule: format!("{}.response", route.id),
+                param: None,
+            };
+            return self.output_state(StateAction::Replace, rejection);
         }
         self.response = match plan {
             ResponsePlan::Stream => ResponseRead::Stream(Box::new(StreamRewriter::new(
@@ -307,25 +336,32 @@ impl Exchange {
         plan
     }
 
-    /// The error for [`ResponsePlan::Refuse`].
-    pub fn unreadable_response(&mut self) -> Rejection {
-        self.record.decision = Decision::Block;
-        self.record.status = Some(ErrorCode::OutputUnreadable.status());
-        let rule = self
-            .current_route()
-            .map_or("psf-guard".into(), |r| format!("{}.response", r.id));
+    /// A failure state of the output (OV-5) handled as the route says: recorded, and with
+    /// `replace` in enforce mode, answered with `rejection` (see [`Exchange::take_refusal`]).
+    fn output_state(&mut self, action: StateAction, rejection: Rejection) -> ResponsePlan {
+        let enforced = self.policy.mode == Mode::Enforce && action == StateAction::Replace;
         self.record.findings.push(Finding {
-            rule: rule.clone(),
-            code: ErrorCode::OutputUnreadable,
-            action: FindingAction::Block,
-            enforced: true,
+            rule: rejection.rule.clone(),
+            code: rejection.code,
+            action: match action {
+                StateAction::Replace => FindingAction::Block,
+                StateAction::Flag => FindingAction::Flag,
+                StateAction::Pass => FindingAction::Log,
+            },
+            enforced,
         });
-        Rejection {
-            code: ErrorCode::OutputUnreadable,
-            message: "the model's response is compressed, so it could not be checked".into(),
-            rule,
-            param: None,
+        if !enforced {
+            return ResponsePlan::PassThrough;
         }
+        self.record.decision = Decision::Block;
+        self.record.status = Some(rejection.status());
+        self.refusal = Some(rejection);
+        ResponsePlan::Refuse
+    }
+
+    /// The error that replaces the response after [`ResponsePlan::Refuse`].
+    pub fn take_refusal(&mut self) -> Option<Rejection> {
+        self.refusal.take()
     }
 
     /// A complete buffered response body (after [`ResponsePlan::Buffer`]).
@@ -335,6 +371,20 @@ impl Exchange {
             return ResponseStep::Continue;
         };
         let enforce = policy.mode == Mode::Enforce;
+        if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() {
+            let rejection = Rejection {
+                code: ErrorCode::MalformedOutput,
+                message: "the model provider's answer is not valid JSON".into(),
+                rule: format!("{}.output_errors.malformed_output", route.id),
+                param: None,
+            };
+            return match self.output_state(route.output_errors.malformed_output, rejection) {
+                ResponsePlan::Refuse => self
+                    .take_refusal()
+                    .map_or(ResponseStep::Continue, ResponseStep::Reject),
+                _ => ResponseStep::Continue,
+            };
+        }
         let mut guard = OutputGuard::new(route, &mut self.masker, &mut self.flagged, enforce);
         let result = filter_body(body, &mut guard);
         self.finish_response(route, result.as_ref().err());
@@ -358,8 +408,20 @@ impl Exchange {
         };
         let enforce = policy.mode == Mode::Enforce;
         let mut guard = OutputGuard::new(route, &mut self.masker, &mut self.flagged, enforce);
-        let out = rewriter.push(chunk, end_of_stream, &mut guard);
-        let ended = rewriter.ended().cloned();
+        let mut out = rewriter.push(chunk, end_of_stream, &mut guard);
+        let mut ended = rewriter.ended().cloned();
+        let truncated = end_of_stream && ended.is_none() && !rewriter.terminated();
+        if truncated && route.output_errors.truncated_stream == StateAction::Replace {
+            let rejection = truncated_stream(route);
+            out.extend(rewriter.end_with_error(rejection.clone()));
+            ended = Some(rejection);
+        } else if truncated {
+            self.output_state(
+                route.output_errors.truncated_stream,
+                truncated_stream(route),
+            );
+        }
+        self.stream_ended |= end_of_stream;
         if end_of_stream || ended.is_some() {
             self.finish_response(route, ended.as_ref());
         }
@@ -367,6 +429,26 @@ impl Exchange {
             out
         } else {
             chunk.to_vec()
+        }
+    }
+
+    /// The stream is over, ended or reset: a response stream that never reached its end
+    /// (the upstream went away) is recorded as truncated. Call it before the record is read.
+    pub fn on_stream_done(&mut self) {
+        let streaming = matches!(self.response, ResponseRead::Stream(_));
+        if !streaming || self.stream_ended {
+            return;
+        }
+        self.stream_ended = true;
+        let policy = Rc::clone(&self.policy);
+        if let Some(route) = self.route.and_then(|i| policy.routes.get(i)) {
+            let rejection = truncated_stream(route);
+            self.record.findings.push(Finding {
+                rule: rejection.rule,
+                code: rejection.code,
+                action: FindingAction::Log,
+                enforced: false,
+            });
         }
     }
 
@@ -607,5 +689,15 @@ impl OutputFilter for OutputGuard<'_> {
             .content
             .map_or(text.len(), |(filter, _)| filter.partial_term_start(text));
         for_canary.min(for_pii).min(for_content)
+    }
+}
+
+/// The error of a stream that ended without its protocol's final event.
+fn truncated_stream(route: &Route) -> Rejection {
+    Rejection {
+        code: ErrorCode::TruncatedStream,
+        message: "the model provider's stream ended before its final event".into(),
+        rule: format!("{}.output_errors.truncated_stream", route.id),
+        param: None,
     }
 }

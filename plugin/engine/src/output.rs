@@ -73,6 +73,9 @@ pub struct StreamRewriter {
     channels: Vec<Channel>,
     /// Set once the stream was ended with an error event; later bytes are dropped.
     ended: Option<Rejection>,
+    /// The upstream sent its protocol's final event (`[DONE]`, `message_stop`,
+    /// `response.completed`, or an error event).
+    terminated: bool,
 }
 
 impl StreamRewriter {
@@ -83,7 +86,20 @@ impl StreamRewriter {
             splitter: EventSplitter::default(),
             channels: Vec::new(),
             ended: None,
+            terminated: false,
         }
+    }
+
+    /// Whether the upstream's stream reached its protocol's final event.
+    pub fn terminated(&self) -> bool {
+        self.terminated
+    }
+
+    /// Ends the stream now with `rejection`'s error event; the bytes to send.
+    pub fn end_with_error(&mut self, rejection: Rejection) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.end_with(rejection, &mut out);
+        out
     }
 
     /// The rejection that ended the stream, if one did.
@@ -136,6 +152,7 @@ impl StreamRewriter {
             return Ok(());
         };
         if data.trim() == "[DONE]" {
+            self.terminated = true;
             self.release(&|_| true, filter, out)?;
             out.extend_from_slice(&event.bytes);
             return Ok(());
@@ -145,6 +162,22 @@ impl StreamRewriter {
             return Ok(());
         };
         let role = event_role(&value);
+        let kind = value
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if value.get("error").is_some()
+            || matches!(
+                kind,
+                "error"
+                    | "message_stop"
+                    | "response.completed"
+                    | "response.failed"
+                    | "response.incomplete"
+            )
+        {
+            self.terminated = true;
+        }
         match &role {
             EventRole::Ends(prefixes) => self.release(
                 &|key| prefixes.iter().any(|p| key.starts_with(p)),

@@ -9,6 +9,7 @@ mod content;
 mod exchange;
 mod guards;
 mod injection;
+mod output_errors;
 mod pii;
 mod policy_parsing;
 mod routes;

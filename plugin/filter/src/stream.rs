@@ -170,8 +170,9 @@ impl HttpContext for GuardStream {
             ResponsePlan::PassThrough => Action::Continue,
             ResponsePlan::Buffer | ResponsePlan::Refuse if !end_of_stream => Action::Pause,
             ResponsePlan::Refuse => {
-                let rejection = exchange.unreadable_response();
-                replace_response(exchange, &rejection, body_size);
+                if let Some(rejection) = exchange.take_refusal() {
+                    replace_response(exchange, &rejection, body_size);
+                }
                 Action::Continue
             }
             ResponsePlan::Buffer => {
@@ -199,7 +200,8 @@ impl HttpContext for GuardStream {
     }
 
     fn on_log(&mut self) {
-        if let Some(exchange) = &self.exchange {
+        if let Some(exchange) = &mut self.exchange {
+            exchange.on_stream_done();
             let record = exchange.record().to_json(exchange.policy());
             host::log(LogLevel::Info, &format!("psf.decision {record}"));
         }

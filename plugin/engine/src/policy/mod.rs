@@ -4,6 +4,7 @@
 mod content;
 mod error;
 mod guards;
+mod output_errors;
 mod parse;
 mod pii;
 mod reader;
@@ -12,6 +13,7 @@ mod size;
 
 pub use error::{PolicyError, PolicyErrorKind, PolicyErrors};
 pub use guards::{ClientSystem, HiddenCharacters, SystemPrompt};
+pub use output_errors::{OutputErrors, StateAction};
 pub use route::{BodyFormat, Limits, MaxTokens, OverCap, PathMatch, Route};
 
 /// The only policy format version this filter reads.

@@ -4,6 +4,7 @@ use super::content::read_content;
 use super::error::{PolicyError, PolicyErrorKind, PolicyErrors};
 use super::guards::HiddenCharacters;
 use super::guards::{read_injection, read_sanitize, read_system_prompt};
+use super::output_errors::read_output_errors;
 use super::pii::read_pii;
 use super::reader::{Errors, Fields};
 use super::route::{BodyFormat, Limits, MaxTokens, OverCap, PathMatch, Route, ROLES};
@@ -269,6 +270,7 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
     let system_prompt = read_system_prompt(&mut fields, api, errors);
     let pii = read_pii(&mut fields, errors);
     let content = read_content(&mut fields, errors);
+    let output_errors = read_output_errors(&mut fields, errors);
     let reads_text = hidden_characters != HiddenCharacters::Allow
         || injection.is_some()
         || pii.is_some()
@@ -302,6 +304,7 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
         system_prompt,
         pii,
         content,
+        output_errors,
     })
 }
 

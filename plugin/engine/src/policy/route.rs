@@ -2,6 +2,7 @@
 //! the schema and limit checks made before the model is called (PSF IG-2).
 
 use super::guards::{HiddenCharacters, SystemPrompt};
+use super::output_errors::OutputErrors;
 use crate::content::ContentSettings;
 use crate::injection::InjectionSettings;
 use crate::llm::{ApiFormat, Role, SelectorFormat};
@@ -25,6 +26,8 @@ pub struct Route {
     pub pii: Option<PiiSettings>,
     /// Category term filtering of output (and prompts, per policy); `None` means off.
     pub content: Option<ContentSettings>,
+    /// What upstream failures and unreadable output become.
+    pub output_errors: OutputErrors,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,9 +103,11 @@ impl Route {
         self.format.is_some()
     }
 
-    /// Whether the filter must read this route's responses.
+    /// Whether the filter must read this route's responses: every route that reads an LLM
+    /// format checks that the answer is well-formed (OV-5).
     pub fn reads_responses(&self) -> bool {
-        self.pii.as_ref().is_some_and(PiiSettings::reads_responses)
+        self.format.is_some()
+            || self.pii.as_ref().is_some_and(PiiSettings::reads_responses)
             || self.content.as_ref().is_some_and(|c| c.response)
             || self
                 .system_prompt

@@ -1,0 +1,62 @@
+//! Failure states of the output in a real Envoy with `policies/default.json` (PSF OV-5,
+//! #5's third "done when"): an upstream 500 and a malformed JSON answer each become their
+//! documented 502 error; a stream the upstream abandons stays visibly cut for the client and
+//! is recorded as `truncated_stream`.
+
+use crate::support::{chat, default_policy, start_mock_and_envoy};
+use psf_host::http1::{self, SendOptions};
+use psf_host::HttpRequest;
+use serde_json::Value;
+use std::time::Duration;
+
+fn with_scenario(mut request: HttpRequest, scenario: &str) -> HttpRequest {
+    request
+        .headers
+        .push(("x-mock-scenario".into(), scenario.into()));
+    request
+}
+
+fn code(body: &[u8]) -> String {
+    let value: Value = serde_json::from_slice(body).expect("the filter's JSON error");
+    value["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn upstream_failures_get_their_documented_error_states() {
+    let (_mock, envoy) = start_mock_and_envoy(&default_policy());
+    let send = |request: &HttpRequest| {
+        http1::send(envoy.listener_addr(), request, &SendOptions::default()).unwrap()
+    };
+
+    let response = send(&with_scenario(chat("hi", false), "status:500"));
+    assert_eq!(response.status, 502, "{}", envoy.log());
+    assert_eq!(response.header("x-psf-code"), Some("upstream_error"));
+    assert_eq!(code(&response.body), "upstream_error");
+
+    let response = send(&with_scenario(chat("hi", false), "malformed-json"));
+    assert_eq!(response.status, 502, "{}", envoy.log());
+    assert_eq!(code(&response.body), "malformed_output");
+
+    // A 4xx is the client's business and passes as the provider sent it.
+    let response = send(&with_scenario(chat("hi", false), "status:429"));
+    assert_eq!(response.status, 429);
+
+    let streamed = http1::send_streaming(
+        envoy.listener_addr(),
+        &with_scenario(chat("count to ten slowly", true), "truncated-stream"),
+        &SendOptions::default(),
+    )
+    .unwrap();
+    assert!(
+        !streamed.complete,
+        "a cut stream must not look complete: {}",
+        String::from_utf8_lossy(&streamed.response.body)
+    );
+    assert!(!String::from_utf8_lossy(&streamed.response.body).contains("[DONE]"));
+    envoy
+        .wait_for_log("\"code\":\"truncated_stream\"", Duration::from_secs(15))
+        .unwrap();
+}

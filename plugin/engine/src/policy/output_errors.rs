@@ -1,0 +1,66 @@
+//! The `output_errors` section of a route (PSF OV-5): what happens when the upstream fails,
+//! sends output that cannot be read, or ends a stream without its terminator.
+
+use super::reader::{Errors, Fields};
+
+/// What the filter does with one failure state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateAction {
+    /// Passed on as the upstream sent it; recorded.
+    Pass,
+    /// Passed on and recorded as a finding.
+    Flag,
+    /// Replaced by the filter's error (or, in a stream, ended with its error event).
+    Replace,
+}
+
+/// The action for each failure state of a route's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputErrors {
+    /// The upstream answered 5xx (or Envoy could not reach it).
+    pub upstream_error: StateAction,
+    /// A 2xx JSON answer that is not JSON.
+    pub malformed_output: StateAction,
+    /// A stream that ended without its protocol's final event.
+    pub truncated_stream: StateAction,
+}
+
+impl Default for OutputErrors {
+    /// Nothing malformed passes silently: every state is replaced by a defined error.
+    fn default() -> Self {
+        Self {
+            upstream_error: StateAction::Replace,
+            malformed_output: StateAction::Replace,
+            truncated_stream: StateAction::Replace,
+        }
+    }
+}
+
+const ACTIONS: [(&str, StateAction); 3] = [
+    ("pass", StateAction::Pass),
+    ("flag", StateAction::Flag),
+    ("replace", StateAction::Replace),
+];
+
+pub(super) fn read_output_errors(fields: &mut Fields<'_>, errors: &mut Errors) -> OutputErrors {
+    let defaults = OutputErrors::default();
+    let Some(value) = fields.value("output_errors") else {
+        return defaults;
+    };
+    let Some(mut section) = Fields::open(value, &fields.path_of("output_errors"), errors) else {
+        return defaults;
+    };
+    let out = OutputErrors {
+        upstream_error: section
+            .choice("upstream_error", &ACTIONS, errors)
+            .unwrap_or(defaults.upstream_error),
+        malformed_output: section
+            .choice("malformed_output", &ACTIONS, errors)
+            .unwrap_or(defaults.malformed_output),
+        truncated_stream: section
+            .choice("truncated_stream", &ACTIONS, errors)
+            .unwrap_or(defaults.truncated_stream),
+    };
+    section.finish(errors);
+    out
+}

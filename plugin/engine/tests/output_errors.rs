@@ -1,0 +1,141 @@
+//! Failure states of the output (PSF OV-5): an upstream 5xx, a malformed JSON answer and a
+//! stream without its final event each become their documented error, or are flagged or
+//! passed when the route says so.
+
+use crate::guards::play_bytes;
+use psf_engine::{Decision, ErrorCode, Policy, ResponsePlan, ResponseStep};
+use serde_json::{json, Value};
+use std::rc::Rc;
+
+fn policy(mode: &str, output_errors: Option<Value>) -> Rc<Policy> {
+    let mut route = json!({"id": "chat", "path": "/v1/chat/completions"});
+    if let Some(section) = output_errors {
+        route["output_errors"] = section;
+    }
+    let document = json!({"version": 1, "name": "t", "owner": "Ada Lovelace", "mode": mode, "routes": [route]});
+    Rc::new(Policy::from_json(document.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn user() -> Vec<u8> {
+    json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+        .to_string()
+        .into_bytes()
+}
+
+#[test]
+fn an_upstream_server_error_is_replaced_by_default() {
+    let policy = policy("enforce", None);
+    let (_, mut exchange) = play_bytes(&policy, "/v1/chat/completions", &user());
+    assert_eq!(
+        exchange.on_response_headers(503, Some("text/html"), None),
+        ResponsePlan::Refuse
+    );
+    let rejection = exchange.take_refusal().expect("the error to send");
+    assert_eq!(
+        (rejection.status(), rejection.code),
+        (502, ErrorCode::UpstreamError)
+    );
+    assert!(rejection.message.contains("503"));
+    assert_eq!(exchange.record().status, Some(502));
+    // Client errors are the client's to see.
+    let (_, mut exchange) = play_bytes(&policy, "/v1/chat/completions", &user());
+    assert_eq!(
+        exchange.on_response_headers(429, Some("application/json"), None),
+        ResponsePlan::PassThrough
+    );
+}
+
+#[test]
+fn flag_and_pass_record_without_replacing() {
+    for (action, recorded) in [("flag", "flag"), ("pass", "log")] {
+        let policy = policy("enforce", Some(json!({"upstream_error": action})));
+        let (_, mut exchange) = play_bytes(&policy, "/v1/chat/completions", &user());
+        assert_eq!(
+            exchange.on_response_headers(500, Some("application/json"), None),
+            ResponsePlan::PassThrough
+        );
+        let record = exchange.record().to_json(exchange.policy());
+        assert!(
+            record.contains(&format!(r#""code":"upstream_error","action":"{recorded}""#)),
+            "{record}"
+        );
+    }
+    let policy = policy("monitor", None);
+    let (_, mut exchange) = play_bytes(&policy, "/v1/chat/completions", &user());
+    assert_eq!(
+        exchange.on_response_headers(500, Some("application/json"), None),
+        ResponsePlan::PassThrough
+    );
+}
+
+#[test]
+fn a_malformed_json_answer_is_replaced() {
+    let policy = policy("enforce", None);
+    let (_, mut exchange) = play_bytes(&policy, "/v1/chat/completions", &user());
+    assert_eq!(
+        exchange.on_response_headers(200, Some("application/json"), None),
+        ResponsePlan::Buffer
+    );
+    let ResponseStep::Reject(rejection) =
+        exchange.on_response_body(b"{\"id\": \"x\", \"choices\": [{\"message\": ")
+    else {
+        panic!("malformed output passed")
+    };
+    assert_eq!(
+        (rejection.status(), rejection.code),
+        (502, ErrorCode::MalformedOutput)
+    );
+    assert_eq!(exchange.record().decision, Decision::Block);
+}
+
+#[test]
+fn a_stream_without_its_final_event_ends_with_an_error_event() {
+    let policy = policy("enforce", None);
+    let chunk = format!(
+        "data: {}\n\n",
+        json!({"choices": [{"index": 0, "delta": {"content": "Hello there"}}]})
+    );
+    let (_, mut exchange) = play_bytes(&policy, "/v1/chat/completions", &user());
+    exchange.on_response_headers(200, Some("text/event-stream"), None);
+    let out = String::from_utf8(exchange.on_response_chunk(chunk.as_bytes(), true)).unwrap();
+    assert!(out.starts_with(&chunk), "{out}");
+    assert!(out.contains("\"code\":\"truncated_stream\""), "{out}");
+    assert!(out.ends_with("data: [DONE]\n\n"), "{out}");
+
+    // A complete stream gets nothing added.
+    let (_, mut exchange) = play_bytes(&policy, "/v1/chat/completions", &user());
+    exchange.on_response_headers(200, Some("text/event-stream"), None);
+    let complete = format!("{chunk}data: [DONE]\n\n");
+    assert_eq!(
+        exchange.on_response_chunk(complete.as_bytes(), true),
+        complete.as_bytes()
+    );
+
+    // A stream the upstream abandoned (reset, no end) is recorded when the stream is done.
+    let (_, mut exchange) = play_bytes(&policy, "/v1/chat/completions", &user());
+    exchange.on_response_headers(200, Some("text/event-stream"), None);
+    exchange.on_response_chunk(chunk.as_bytes(), false);
+    exchange.on_stream_done();
+    assert!(exchange
+        .record()
+        .to_json(exchange.policy())
+        .contains("\"code\":\"truncated_stream\""));
+}
+
+#[test]
+fn output_errors_errors_name_the_field() {
+    let document = json!({"version": 1, "name": "t", "owner": "Ada Lovelace",
+        "routes": [{"id": "chat", "path": "/v1/chat/completions",
+                    "output_errors": {"upstream_error": "retry", "timeout": "pass"}}]});
+    let errors = Policy::from_json(document.to_string().as_bytes())
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        errors.contains("routes[0].output_errors.upstream_error"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("routes[0].output_errors.timeout"),
+        "{errors}"
+    );
+}
