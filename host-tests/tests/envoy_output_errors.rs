@@ -60,3 +60,33 @@ fn upstream_failures_get_their_documented_error_states() {
         .wait_for_log("\"code\":\"truncated_stream\"", Duration::from_secs(15))
         .unwrap();
 }
+
+/// #5's second "done when": a JSON-mode route with a schema rejects a non-conforming answer
+/// with `output_schema_violation` and passes a conforming one unchanged.
+#[test]
+fn a_json_route_with_a_schema_passes_conforming_answers_and_rejects_the_rest() {
+    let mut policy: Value = serde_json::from_str(&default_policy()).unwrap();
+    policy["routes"][0]["output_schema"] = serde_json::json!({"schema": {
+        "type": "object", "required": ["city", "temp_c"], "additionalProperties": false,
+        "properties": {"city": {"type": "string"}, "temp_c": {"type": "number"}}}});
+    let (_mock, envoy) = start_mock_and_envoy(&policy.to_string());
+    let send = |scenario: &str| {
+        let request = with_scenario(chat("Weather in Paris as JSON", false), scenario);
+        http1::send(envoy.listener_addr(), &request, &SendOptions::default()).unwrap()
+    };
+
+    let good = send("reply:weather-ok.json.txt");
+    assert_eq!(good.status, 200, "{}", envoy.log());
+    let expected =
+        std::fs::read_to_string(psf_host::repo_root().join("examples/replies/weather-ok.json.txt"))
+            .unwrap();
+    let body: Value = serde_json::from_slice(&good.body).unwrap();
+    assert_eq!(body["choices"][0]["message"]["content"], expected.as_str());
+
+    let bad = send("reply:weather-bad.json.txt");
+    assert_eq!(bad.status, 502, "{}", envoy.log());
+    assert_eq!(code(&bad.body), "output_schema_violation");
+    let error: Value = serde_json::from_slice(&bad.body).unwrap();
+    assert_eq!(error["error"]["param"], "/choices/0/message/content");
+    assert!(!String::from_utf8_lossy(&bad.body).contains("warm"));
+}

@@ -51,11 +51,13 @@ pub enum ErrorCode {
     MalformedOutput,
     /// The upstream's stream ended without its final event (PSF OV-5).
     TruncatedStream,
+    /// The answer breaks the route's output schema or length limit (PSF OV-2).
+    OutputSchemaViolation,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 29] = [
         ErrorCode::RequestTooLarge,
         ErrorCode::PolicyUnavailable,
         ErrorCode::MethodNotAllowed,
@@ -84,6 +86,7 @@ impl ErrorCode {
         ErrorCode::UpstreamError,
         ErrorCode::MalformedOutput,
         ErrorCode::TruncatedStream,
+        ErrorCode::OutputSchemaViolation,
     ];
 
     /// The code as it appears in error bodies, headers, metrics and records.
@@ -117,6 +120,7 @@ impl ErrorCode {
             ErrorCode::UpstreamError => "upstream_error",
             ErrorCode::MalformedOutput => "malformed_output",
             ErrorCode::TruncatedStream => "truncated_stream",
+            ErrorCode::OutputSchemaViolation => "output_schema_violation",
         }
     }
 
@@ -134,7 +138,8 @@ impl ErrorCode {
             | ErrorCode::ContentFiltered
             | ErrorCode::UpstreamError
             | ErrorCode::MalformedOutput
-            | ErrorCode::TruncatedStream => 502,
+            | ErrorCode::TruncatedStream
+            | ErrorCode::OutputSchemaViolation => 502,
             _ => 400,
         }
     }

@@ -8,6 +8,7 @@ use crate::content::{ContentAction, ContentFilter};
 use crate::inspect::{inspect_text, Verdict};
 use crate::llm::LlmRequest;
 use crate::output::{filter_body, OutputFilter, StreamRewriter};
+use crate::output_schema::SchemaAction;
 use crate::pii::masker::Masker;
 use crate::pii::response::{entity_tail, ResponsePii};
 use crate::policy::Route;
@@ -16,6 +17,7 @@ use crate::record::{Decision, DecisionRecord, Finding, FindingAction};
 use crate::rejection::Rejection;
 use crate::schema::{check_body, Checked};
 use crate::ErrorCode;
+use serde_json::Value;
 use std::rc::Rc;
 
 /// What the adapter does next with the current phase.
@@ -371,7 +373,8 @@ impl Exchange {
             return ResponseStep::Continue;
         };
         let enforce = policy.mode == Mode::Enforce;
-        if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() {
+        let parsed = serde_json::from_slice::<Value>(body);
+        if parsed.is_err() {
             let rejection = Rejection {
                 code: ErrorCode::MalformedOutput,
                 message: "the model provider's answer is not valid JSON".into(),
@@ -384,6 +387,28 @@ impl Exchange {
                     .map_or(ResponseStep::Continue, ResponseStep::Reject),
                 _ => ResponseStep::Continue,
             };
+        }
+        if let (Some(contract), Ok(answer)) = (&route.output_schema, &parsed) {
+            if let Some(violation) = contract.check(answer) {
+                let rejection = Rejection {
+                    code: ErrorCode::OutputSchemaViolation,
+                    message: format!(
+                        "the model's answer breaks this route's output schema at {}: {}",
+                        violation.pointer, violation.reason
+                    ),
+                    rule: format!("{}.output_schema", route.id),
+                    param: Some(violation.pointer),
+                };
+                let action = match contract.action {
+                    SchemaAction::Block => StateAction::Replace,
+                    SchemaAction::Flag => StateAction::Flag,
+                };
+                if self.output_state(action, rejection) == ResponsePlan::Refuse {
+                    return self
+                        .take_refusal()
+                        .map_or(ResponseStep::Continue, ResponseStep::Reject);
+                }
+            }
         }
         let mut guard = OutputGuard::new(route, &mut self.masker, &mut self.flagged, enforce);
         let result = filter_body(body, &mut guard);

@@ -32,6 +32,7 @@ mod json_splice;
 mod json_strings;
 pub mod llm;
 pub mod output;
+pub mod output_schema;
 pub mod pii;
 pub mod policy;
 mod record;

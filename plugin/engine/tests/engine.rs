@@ -10,6 +10,7 @@ mod exchange;
 mod guards;
 mod injection;
 mod output_errors;
+mod output_schema;
 mod pii;
 mod policy_parsing;
 mod routes;

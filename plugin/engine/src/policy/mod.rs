@@ -5,6 +5,7 @@ mod content;
 mod error;
 mod guards;
 mod output_errors;
+mod output_schema;
 mod parse;
 mod pii;
 mod reader;

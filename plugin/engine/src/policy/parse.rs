@@ -5,6 +5,7 @@ use super::error::{PolicyError, PolicyErrorKind, PolicyErrors};
 use super::guards::HiddenCharacters;
 use super::guards::{read_injection, read_sanitize, read_system_prompt};
 use super::output_errors::read_output_errors;
+use super::output_schema::read_output_schema;
 use super::pii::read_pii;
 use super::reader::{Errors, Fields};
 use super::route::{BodyFormat, Limits, MaxTokens, OverCap, PathMatch, Route, ROLES};
@@ -271,6 +272,7 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
     let pii = read_pii(&mut fields, errors);
     let content = read_content(&mut fields, errors);
     let output_errors = read_output_errors(&mut fields, errors);
+    let output_schema = read_output_schema(&mut fields, errors);
     let reads_text = hidden_characters != HiddenCharacters::Allow
         || injection.is_some()
         || pii.is_some()
@@ -305,6 +307,7 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
         pii,
         content,
         output_errors,
+        output_schema,
     })
 }
 

@@ -6,6 +6,7 @@ use super::output_errors::OutputErrors;
 use crate::content::ContentSettings;
 use crate::injection::InjectionSettings;
 use crate::llm::{ApiFormat, Role, SelectorFormat};
+use crate::output_schema::OutputSchema;
 use crate::pii::settings::PiiSettings;
 
 /// One route of the policy. The first route whose path and method match a request applies.
@@ -28,6 +29,8 @@ pub struct Route {
     pub content: Option<ContentSettings>,
     /// What upstream failures and unreadable output become.
     pub output_errors: OutputErrors,
+    /// The JSON contract of the answer and of named tools' arguments; `None` means none.
+    pub output_schema: Option<OutputSchema>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
