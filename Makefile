@@ -62,7 +62,9 @@ eval: build ## Detection quality: injection recall/FPR per paranoia level, PII r
 	./target/debug/psf-guard eval --report --policy policies/default.json --input "$$set_file" --task injection; \
 	echo; \
 	if [ -f "$(EVAL_SET)" ]; then pii_file="$(EVAL_SET)"; else pii_file=host-tests/corpus/pii.jsonl; fi; \
-	./target/debug/psf-guard eval --report --policy policies/default.json --input "$$pii_file" --task pii
+	./target/debug/psf-guard eval --report --policy policies/default.json --input "$$pii_file" --task pii; \
+	if [ -f "$(EVAL_SET)" ]; then echo; \
+	  ./target/debug/psf-guard eval --report --policy policies/default.json --input "$(EVAL_SET)" --task refusal; fi
 
 clippy: toolchain ## Lint engine and filter (for wasm); unwrap/expect/panic are denied outside tests
 	$(CARGO) clippy -p psf-engine --all-targets -- -D warnings

@@ -295,3 +295,45 @@ fn pii_corpus_holds_and_the_report_prints_per_entity_quality() {
         assert!(report.contains(line), "missing {line:?} in\n{report}");
     }
 }
+
+/// The refusal report counts the filter's `refusal` findings on labelled answers.
+#[test]
+fn refusal_report_prints_recall_and_precision() {
+    let rows = [
+        ("refusal", "I'm sorry, but I can't help with that."),
+        (
+            "refusal",
+            "As an AI language model, I cannot provide that information.",
+        ),
+        ("benign", "Paris is the capital of France."),
+        (
+            "benign",
+            "I can't believe how sunny it is; here is the forecast.",
+        ),
+    ];
+    let input = std::env::temp_dir().join(format!("psf-refusal-{}.jsonl", std::process::id()));
+    let lines: Vec<String> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (label, text))| {
+            json!({"id": i, "task": "refusal", "direction": "response", "label": label, "text": text})
+                .to_string()
+        })
+        .collect();
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let out = psf_guard(&[
+        "eval",
+        "--report",
+        "--task",
+        "refusal",
+        "--policy",
+        "policies/default.json",
+        "--input",
+        input.to_str().unwrap(),
+    ]);
+    let _ = std::fs::remove_file(&input);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(report.contains("recall     100.0% (2/2)"), "{report}");
+    assert!(report.contains("precision  100.0% (2/2)"), "{report}");
+}

@@ -5,6 +5,7 @@ mod check;
 mod envoy_config;
 mod eval;
 mod eval_pii;
+mod eval_refusal;
 mod eval_report;
 mod run;
 
@@ -25,6 +26,8 @@ usage:
                                                   recall and false-positive table of labelled rows
   psf-guard eval --report --policy P --input ROWS.jsonl --task pii
                                                   per-entity recall and precision of pii and secret rows
+  psf-guard eval --report --policy P --input ROWS.jsonl --task refusal
+                                                  refusal detection recall and precision
   psf-guard envoy-config [--policy P] [--wasm FILE] [--listen PORT] [--upstream PORT]
         [--admin PORT] [--passthrough]            print an Envoy config that loads the filter
 

@@ -53,11 +53,19 @@ pub enum ErrorCode {
     TruncatedStream,
     /// The answer breaks the route's output schema or length limit (PSF OV-2).
     OutputSchemaViolation,
+    /// The model declined to answer (PSF OV-5).
+    Refusal,
+    /// The answer has no text and no tool call (PSF OV-5).
+    EmptyOutput,
+    /// The answer stopped at the token limit (PSF OV-5).
+    OutputTruncated,
+    /// The provider's own content filter stopped the answer (PSF OV-5).
+    ProviderFiltered,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 33] = [
         ErrorCode::RequestTooLarge,
         ErrorCode::PolicyUnavailable,
         ErrorCode::MethodNotAllowed,
@@ -87,6 +95,10 @@ impl ErrorCode {
         ErrorCode::MalformedOutput,
         ErrorCode::TruncatedStream,
         ErrorCode::OutputSchemaViolation,
+        ErrorCode::Refusal,
+        ErrorCode::EmptyOutput,
+        ErrorCode::OutputTruncated,
+        ErrorCode::ProviderFiltered,
     ];
 
     /// The code as it appears in error bodies, headers, metrics and records.
@@ -121,6 +133,10 @@ impl ErrorCode {
             ErrorCode::MalformedOutput => "malformed_output",
             ErrorCode::TruncatedStream => "truncated_stream",
             ErrorCode::OutputSchemaViolation => "output_schema_violation",
+            ErrorCode::Refusal => "refusal",
+            ErrorCode::EmptyOutput => "empty_output",
+            ErrorCode::OutputTruncated => "output_truncated",
+            ErrorCode::ProviderFiltered => "provider_filtered",
         }
     }
 
@@ -139,7 +155,11 @@ impl ErrorCode {
             | ErrorCode::UpstreamError
             | ErrorCode::MalformedOutput
             | ErrorCode::TruncatedStream
-            | ErrorCode::OutputSchemaViolation => 502,
+            | ErrorCode::OutputSchemaViolation
+            | ErrorCode::Refusal
+            | ErrorCode::EmptyOutput
+            | ErrorCode::OutputTruncated
+            | ErrorCode::ProviderFiltered => 502,
             _ => 400,
         }
     }

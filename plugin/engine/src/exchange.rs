@@ -4,6 +4,7 @@
 //! The engine never holds body bytes it does not need: on a route that does not inspect
 //! bodies, a request with a trusted `content-length` under every limit streams through.
 
+use crate::answer_state::{answer_states, AnswerState};
 use crate::content::{ContentAction, ContentFilter};
 use crate::inspect::{inspect_text, Verdict};
 use crate::llm::LlmRequest;
@@ -387,6 +388,47 @@ impl Exchange {
                     .map_or(ResponseStep::Continue, ResponseStep::Reject),
                 _ => ResponseStep::Continue,
             };
+        }
+        if let Ok(answer) = &parsed {
+            for state in answer_states(answer) {
+                let (action, code, name, message) = match state {
+                    AnswerState::Refusal => (
+                        route.output_errors.refusal,
+                        ErrorCode::Refusal,
+                        "refusal",
+                        "the model declined to answer",
+                    ),
+                    AnswerState::Empty => (
+                        route.output_errors.empty_output,
+                        ErrorCode::EmptyOutput,
+                        "empty_output",
+                        "the model's answer is empty",
+                    ),
+                    AnswerState::Truncated => (
+                        route.output_errors.output_truncated,
+                        ErrorCode::OutputTruncated,
+                        "output_truncated",
+                        "the model's answer stopped at its token limit",
+                    ),
+                    AnswerState::ProviderFiltered => (
+                        route.output_errors.provider_filtered,
+                        ErrorCode::ProviderFiltered,
+                        "provider_filtered",
+                        "the model provider's content filter stopped the answer",
+                    ),
+                };
+                let rejection = Rejection {
+                    code,
+                    message: message.into(),
+                    rule: format!("{}.output_errors.{name}", route.id),
+                    param: None,
+                };
+                if self.output_state(action, rejection) == ResponsePlan::Refuse {
+                    return self
+                        .take_refusal()
+                        .map_or(ResponseStep::Continue, ResponseStep::Reject);
+                }
+            }
         }
         if let (Some(contract), Ok(answer)) = (&route.output_schema, &parsed) {
             if let Some(violation) = contract.check(answer) {

@@ -23,6 +23,7 @@
 //! }
 //! ```
 
+pub mod answer_state;
 mod code;
 pub mod content;
 mod exchange;

@@ -139,3 +139,43 @@ fn output_errors_errors_name_the_field() {
         "{errors}"
     );
 }
+
+#[test]
+fn answer_edge_states_are_flagged_by_default_and_replaced_when_asked() {
+    let answer = |text: &str, finish: &str| {
+        json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}]})
+            .to_string()
+    };
+    let policy = policy("enforce", None);
+    let (_, mut exchange) = play_bytes(&policy, "/v1/chat/completions", &user());
+    exchange.on_response_headers(200, Some("application/json"), None);
+    let body = answer("I'm sorry, but I can't help with that.", "stop");
+    assert_eq!(
+        exchange.on_response_body(body.as_bytes()),
+        ResponseStep::Continue
+    );
+    let record = exchange.record().to_json(exchange.policy());
+    assert!(
+        record.contains(r#""code":"refusal","action":"flag""#),
+        "{record}"
+    );
+
+    let policy = self::policy(
+        "enforce",
+        Some(json!({"refusal": "replace", "output_truncated": "replace"})),
+    );
+    for (body, code) in [
+        (
+            answer("I cannot assist with that request.", "stop"),
+            ErrorCode::Refusal,
+        ),
+        (answer("Once upon a", "length"), ErrorCode::OutputTruncated),
+    ] {
+        let (_, mut exchange) = play_bytes(&policy, "/v1/chat/completions", &user());
+        exchange.on_response_headers(200, Some("application/json"), None);
+        let ResponseStep::Reject(rejection) = exchange.on_response_body(body.as_bytes()) else {
+            panic!("{code:?} passed")
+        };
+        assert_eq!((rejection.status(), rejection.code), (502, code));
+    }
+}

@@ -23,15 +23,28 @@ pub struct OutputErrors {
     pub malformed_output: StateAction,
     /// A stream that ended without its protocol's final event.
     pub truncated_stream: StateAction,
+    /// The model declined (by phrasing, or a structured refusal).
+    pub refusal: StateAction,
+    /// No text and no tool call.
+    pub empty_output: StateAction,
+    /// Stopped at the token limit.
+    pub output_truncated: StateAction,
+    /// Stopped by the provider's own content filter.
+    pub provider_filtered: StateAction,
 }
 
 impl Default for OutputErrors {
-    /// Nothing malformed passes silently: every state is replaced by a defined error.
+    /// Nothing malformed passes silently: failures are replaced by a defined error, and
+    /// the edge states of a valid answer are flagged.
     fn default() -> Self {
         Self {
             upstream_error: StateAction::Replace,
             malformed_output: StateAction::Replace,
             truncated_stream: StateAction::Replace,
+            refusal: StateAction::Flag,
+            empty_output: StateAction::Flag,
+            output_truncated: StateAction::Flag,
+            provider_filtered: StateAction::Flag,
         }
     }
 }
@@ -60,6 +73,18 @@ pub(super) fn read_output_errors(fields: &mut Fields<'_>, errors: &mut Errors) -
         truncated_stream: section
             .choice("truncated_stream", &ACTIONS, errors)
             .unwrap_or(defaults.truncated_stream),
+        refusal: section
+            .choice("refusal", &ACTIONS, errors)
+            .unwrap_or(defaults.refusal),
+        empty_output: section
+            .choice("empty_output", &ACTIONS, errors)
+            .unwrap_or(defaults.empty_output),
+        output_truncated: section
+            .choice("output_truncated", &ACTIONS, errors)
+            .unwrap_or(defaults.output_truncated),
+        provider_filtered: section
+            .choice("provider_filtered", &ACTIONS, errors)
+            .unwrap_or(defaults.provider_filtered),
     };
     section.finish(errors);
     out
