@@ -92,7 +92,7 @@ pub(super) fn read_content(
 /// `{"violence": "block", "self_harm": {"action": "flag", "threshold": 2}}`; every built-in
 /// category, blocking at one hit, when absent.
 fn read_categories(section: &mut Fields<'_>, errors: &mut Errors) -> Vec<CategoryRule> {
-    let Some(value) = section.value("categories") else {
+    let Some(entries) = section.entries("categories", errors) else {
         return CATEGORIES
             .iter()
             .map(|name| CategoryRule {
@@ -102,20 +102,8 @@ fn read_categories(section: &mut Fields<'_>, errors: &mut Errors) -> Vec<Categor
             })
             .collect();
     };
-    let path = section.path_of("categories");
-    let Value::Object(entries) = value else {
-        errors.push(
-            &path,
-            PolicyErrorKind::WrongType {
-                expected: "an object",
-                found: type_name(value),
-            },
-        );
-        return Vec::new();
-    };
     let mut rules = Vec::new();
-    for (name, setting) in entries {
-        let at = format!("{path}.{name}");
+    for (at, name, setting) in entries {
         let (action, threshold) = match setting {
             Value::String(_) => (setting.as_str(), 1),
             Value::Object(_) => {
@@ -154,7 +142,7 @@ fn read_categories(section: &mut Fields<'_>, errors: &mut Errors) -> Vec<Categor
             }
         };
         rules.push(CategoryRule {
-            name: name.clone(),
+            name: name.to_string(),
             action,
             threshold: usize::try_from(threshold).unwrap_or(1),
         });
@@ -165,23 +153,11 @@ fn read_categories(section: &mut Fields<'_>, errors: &mut Errors) -> Vec<Categor
 /// `{"category": ["term", …]}`: terms added to a built-in category, or a category of the
 /// route's own.
 fn read_terms(section: &mut Fields<'_>, errors: &mut Errors) -> Vec<(String, Vec<String>)> {
-    let Some(value) = section.value("terms") else {
-        return Vec::new();
-    };
-    let path = section.path_of("terms");
-    let Value::Object(entries) = value else {
-        errors.push(
-            &path,
-            PolicyErrorKind::WrongType {
-                expected: "an object",
-                found: type_name(value),
-            },
-        );
+    let Some(entries) = section.entries("terms", errors) else {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for (name, list) in entries {
-        let at = format!("{path}.{name}");
+    for (at, name, list) in entries {
         let terms: Option<Vec<String>> = list.as_array().and_then(|items| {
             items
                 .iter()
@@ -190,7 +166,7 @@ fn read_terms(section: &mut Fields<'_>, errors: &mut Errors) -> Vec<(String, Vec
         });
         match terms {
             Some(terms) if terms.iter().all(|t| !t.trim().is_empty()) => {
-                out.push((name.clone(), terms))
+                out.push((name.to_string(), terms))
             }
             _ => errors.push(
                 &at,

@@ -63,28 +63,17 @@ pub(super) fn read_output_errors(fields: &mut Fields<'_>, errors: &mut Errors) -
     let Some(mut section) = Fields::open(value, &fields.path_of("output_errors"), errors) else {
         return defaults;
     };
+    let mut read = |name: &'static str, default: StateAction| {
+        section.choice(name, &ACTIONS, errors).unwrap_or(default)
+    };
     let out = OutputErrors {
-        upstream_error: section
-            .choice("upstream_error", &ACTIONS, errors)
-            .unwrap_or(defaults.upstream_error),
-        malformed_output: section
-            .choice("malformed_output", &ACTIONS, errors)
-            .unwrap_or(defaults.malformed_output),
-        truncated_stream: section
-            .choice("truncated_stream", &ACTIONS, errors)
-            .unwrap_or(defaults.truncated_stream),
-        refusal: section
-            .choice("refusal", &ACTIONS, errors)
-            .unwrap_or(defaults.refusal),
-        empty_output: section
-            .choice("empty_output", &ACTIONS, errors)
-            .unwrap_or(defaults.empty_output),
-        output_truncated: section
-            .choice("output_truncated", &ACTIONS, errors)
-            .unwrap_or(defaults.output_truncated),
-        provider_filtered: section
-            .choice("provider_filtered", &ACTIONS, errors)
-            .unwrap_or(defaults.provider_filtered),
+        upstream_error: read("upstream_error", defaults.upstream_error),
+        malformed_output: read("malformed_output", defaults.malformed_output),
+        truncated_stream: read("truncated_stream", defaults.truncated_stream),
+        refusal: read("refusal", defaults.refusal),
+        empty_output: read("empty_output", defaults.empty_output),
+        output_truncated: read("output_truncated", defaults.output_truncated),
+        provider_filtered: read("provider_filtered", defaults.provider_filtered),
     };
     section.finish(errors);
     out

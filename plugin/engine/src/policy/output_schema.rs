@@ -1,7 +1,7 @@
 //! The `output_schema` section of a route (PSF OV-2).
 
 use super::error::PolicyErrorKind;
-use super::reader::{type_name, Errors, Fields};
+use super::reader::{Errors, Fields};
 use crate::output_schema::{compile, OutputSchema, SchemaAction};
 use serde_json::Value;
 
@@ -26,23 +26,9 @@ pub(super) fn read_output_schema(
         .value("schema")
         .and_then(|schema| compiled(schema, &section.path_of("schema"), errors));
     let mut tools = Vec::new();
-    if let Some(value) = section.value("tools") {
-        let at = section.path_of("tools");
-        match value {
-            Value::Object(entries) => {
-                for (name, schema) in entries {
-                    if let Some(schema) = compiled(schema, &format!("{at}.{name}"), errors) {
-                        tools.push((name.clone(), schema));
-                    }
-                }
-            }
-            other => errors.push(
-                &at,
-                PolicyErrorKind::WrongType {
-                    expected: "an object of tool name to schema",
-                    found: type_name(other),
-                },
-            ),
+    for (at, name, schema) in section.entries("tools", errors).unwrap_or_default() {
+        if let Some(schema) = compiled(schema, &at, errors) {
+            tools.push((name.to_string(), schema));
         }
     }
     let json = section.boolean("json", errors).unwrap_or(false);

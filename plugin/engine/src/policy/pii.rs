@@ -8,7 +8,6 @@ use crate::pii::detect::{
     CustomEntity, CustomValidator, EntityClass, EntityType, EntropySettings, Scanner, ScannerConfig,
 };
 use crate::pii::settings::{ActionMap, Direction, PiiSettings};
-use serde_json::Value;
 use std::sync::Arc;
 
 /// A pseudonym key shorter than this is guessable by brute force over likely values.
@@ -91,22 +90,10 @@ fn read_actions(
         Direction::Response
     };
     let mut map = ActionMap::default_for(direction);
-    let Some(value) = pii.value(name) else {
+    let Some(entries) = pii.entries(name, errors) else {
         return map;
     };
-    let path = pii.path_of(name);
-    let Value::Object(entries) = value else {
-        errors.push(
-            &path,
-            PolicyErrorKind::WrongType {
-                expected: "an object",
-                found: type_name(value),
-            },
-        );
-        return map;
-    };
-    for (key, action) in entries {
-        let at = format!("{path}.{key}");
+    for (at, key, action) in entries {
         let Some(action) = action
             .as_str()
             .and_then(|a| PiiAction::CHOICES.iter().find(|(n, _)| *n == a))
@@ -125,8 +112,8 @@ fn read_actions(
         if let Some(class) = EntityClass::from_name(key) {
             map.by_class.retain(|(c, _)| *c != class);
             map.by_class.push((class, action));
-        } else if EntityType::from_name(key).is_some() || custom.contains(key) {
-            map.by_type.push((key.clone(), action));
+        } else if EntityType::from_name(key).is_some() || custom.iter().any(|c| c == key) {
+            map.by_type.push((key.to_string(), action));
         } else {
             errors.push(&at, PolicyErrorKind::Invalid(format!(
                 "{key:?} is neither an entity class ({}) nor an entity type (see the README's entity table, or a custom entity's name)",

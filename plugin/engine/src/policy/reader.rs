@@ -173,6 +173,35 @@ impl<'v> Fields<'v> {
         }
     }
 
+    /// An optional object field whose keys are the author's own names (categories, tools,
+    /// entity types), as `(path, key, value)` entries. `None` when absent; an empty list,
+    /// reported, when it is not an object.
+    pub fn entries(
+        &mut self,
+        name: &'static str,
+        errors: &mut Errors,
+    ) -> Option<Vec<(String, &'v str, &'v Value)>> {
+        let value = self.value(name)?;
+        let path = self.path_of(name);
+        match value {
+            Value::Object(map) => Some(
+                map.iter()
+                    .map(|(key, item)| (format!("{path}.{key}"), key.as_str(), item))
+                    .collect(),
+            ),
+            other => {
+                errors.push(
+                    &path,
+                    PolicyErrorKind::WrongType {
+                        expected: "an object",
+                        found: type_name(other),
+                    },
+                );
+                Some(Vec::new())
+            }
+        }
+    }
+
     /// An optional field that must be one of `choices`.
     pub fn choice<T: Copy>(
         &mut self,
