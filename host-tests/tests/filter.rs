@@ -568,3 +568,34 @@ fn a_compressed_answer_is_refused_not_passed_unchecked() {
         "output_unreadable"
     );
 }
+
+#[test]
+fn a_low_confidence_answer_carries_the_header_and_its_record_the_logprobs() {
+    let mut policy: Value = serde_json::from_str(&default_policy()).unwrap();
+    policy["routes"][0]["confidence"] = serde_json::json!({"min_mean_logprob": -1.0});
+    let mut player = player(&policy.to_string());
+    let answer = serde_json::json!({"id": "c", "object": "chat.completion", "choices": [{"index": 0,
+        "message": {"role": "assistant", "content": "Maybe Lyon?"},
+        "logprobs": {"content": [{"token": "Maybe", "logprob": -2.25}, {"token": " Lyon", "logprob": -1.75}]},
+        "finish_reason": "stop"}]});
+    let mut upstream =
+        psf_host::play::fixed_upstream(200, "application/json", answer.to_string().into_bytes());
+    let played = player
+        .play(
+            &with_length(chat("Capital of France?", false)),
+            &mut upstream,
+        )
+        .unwrap();
+    let response = &played.outcome.response;
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.header("x-psf-low-confidence"),
+        Some("mean_logprob=-2.000")
+    );
+    let record = played.record.expect("decision record");
+    assert_eq!(record["confidence"]["min_logprob"], -2.25);
+    assert!(
+        record["codes"].to_string().contains("low_confidence"),
+        "{record}"
+    );
+}

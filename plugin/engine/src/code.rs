@@ -61,11 +61,13 @@ pub enum ErrorCode {
     OutputTruncated,
     /// The provider's own content filter stopped the answer (PSF OV-5).
     ProviderFiltered,
+    /// The answer's mean token log-probability is under the route's threshold (PSF OV-4).
+    LowConfidence,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 33] = [
+    pub const ALL: [ErrorCode; 34] = [
         ErrorCode::RequestTooLarge,
         ErrorCode::PolicyUnavailable,
         ErrorCode::MethodNotAllowed,
@@ -99,6 +101,7 @@ impl ErrorCode {
         ErrorCode::EmptyOutput,
         ErrorCode::OutputTruncated,
         ErrorCode::ProviderFiltered,
+        ErrorCode::LowConfidence,
     ];
 
     /// The code as it appears in error bodies, headers, metrics and records.
@@ -137,6 +140,7 @@ impl ErrorCode {
             ErrorCode::EmptyOutput => "empty_output",
             ErrorCode::OutputTruncated => "output_truncated",
             ErrorCode::ProviderFiltered => "provider_filtered",
+            ErrorCode::LowConfidence => "low_confidence",
         }
     }
 
@@ -159,7 +163,8 @@ impl ErrorCode {
             | ErrorCode::Refusal
             | ErrorCode::EmptyOutput
             | ErrorCode::OutputTruncated
-            | ErrorCode::ProviderFiltered => 502,
+            | ErrorCode::ProviderFiltered
+            | ErrorCode::LowConfidence => 502,
             _ => 400,
         }
     }

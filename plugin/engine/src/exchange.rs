@@ -5,6 +5,7 @@
 //! bodies, a request with a trusted `content-length` under every limit streams through.
 
 use crate::answer_state::{answer_states, AnswerState};
+use crate::confidence::{summarise, token_logprobs};
 use crate::content::{ContentAction, ContentFilter};
 use crate::inspect::{inspect_text, Verdict};
 use crate::llm::LlmRequest;
@@ -13,7 +14,7 @@ use crate::output_schema::SchemaAction;
 use crate::pii::masker::Masker;
 use crate::pii::response::{entity_tail, ResponsePii};
 use crate::policy::Route;
-use crate::policy::{Action, Check, Mode, Policy, RouteMatch, StateAction};
+use crate::policy::{Action, Check, LowConfidence, Mode, Policy, RouteMatch, StateAction};
 use crate::record::{Decision, DecisionRecord, Finding, FindingAction};
 use crate::rejection::Rejection;
 use crate::schema::{check_body, Checked};
@@ -70,6 +71,8 @@ pub struct Exchange {
     refusal: Option<Rejection>,
     /// The response stream reached its end (rather than being reset).
     stream_ended: bool,
+    /// The value of `x-psf-low-confidence`, when the answer is under the threshold.
+    low_confidence: Option<String>,
 }
 
 /// How the filter reads a response body.
@@ -114,6 +117,7 @@ impl Exchange {
             flagged: Vec::new(),
             refusal: None,
             stream_ended: false,
+            low_confidence: None,
         }
     }
 
@@ -362,6 +366,46 @@ impl Exchange {
         ResponsePlan::Refuse
     }
 
+    /// OV-4: records the answer's log-probabilities and applies the route's threshold. A
+    /// rejection comes back only for `block`, in enforce mode, while the answer can still be
+    /// replaced (`replaceable`; a stream has gone out by its end, so it is only flagged).
+    fn judge_confidence(
+        &mut self,
+        route: &Route,
+        logprobs: &[f64],
+        replaceable: bool,
+    ) -> Option<ResponseStep> {
+        let summary = summarise(logprobs)?;
+        self.record.confidence = Some(summary);
+        let rule = route.confidence?;
+        if summary.mean >= rule.min_mean_logprob {
+            return None;
+        }
+        self.low_confidence = Some(format!("mean_logprob={:.3}", summary.mean));
+        let rejection = Rejection {
+            code: ErrorCode::LowConfidence,
+            message: format!(
+                "the model's answer has a mean token log-probability of {:.3}, under this route's {}",
+                summary.mean, rule.min_mean_logprob
+            ),
+            rule: format!("{}.confidence", route.id),
+            param: None,
+        };
+        let action = match rule.action {
+            LowConfidence::Block if replaceable => StateAction::Replace,
+            LowConfidence::Block | LowConfidence::Flag => StateAction::Flag,
+        };
+        match self.output_state(action, rejection) {
+            ResponsePlan::Refuse => self.take_refusal().map(ResponseStep::Reject),
+            _ => None,
+        }
+    }
+
+    /// `x-psf-low-confidence` for an answer under its route's threshold.
+    pub fn low_confidence(&self) -> Option<&str> {
+        self.low_confidence.as_deref()
+    }
+
     /// The error that replaces the response after [`ResponsePlan::Refuse`].
     pub fn take_refusal(&mut self) -> Option<Rejection> {
         self.refusal.take()
@@ -390,6 +434,13 @@ impl Exchange {
             };
         }
         if let Ok(answer) = &parsed {
+            let mut logprobs = Vec::new();
+            token_logprobs(answer, &mut logprobs);
+            if let Some(ResponseStep::Reject(rejection)) =
+                self.judge_confidence(route, &logprobs, true)
+            {
+                return ResponseStep::Reject(rejection);
+            }
             for state in answer_states(answer) {
                 let (action, code, name, message) = match state {
                     AnswerState::Refusal => (
@@ -478,16 +529,25 @@ impl Exchange {
         let mut out = rewriter.push(chunk, end_of_stream, &mut guard);
         let mut ended = rewriter.ended().cloned();
         let truncated = end_of_stream && ended.is_none() && !rewriter.terminated();
-        if truncated && route.output_errors.truncated_stream == StateAction::Replace {
+        let replace_truncated = route.output_errors.truncated_stream == StateAction::Replace;
+        if truncated && replace_truncated {
             let rejection = truncated_stream(route);
             out.extend(rewriter.end_with_error(rejection.clone()));
             ended = Some(rejection);
-        } else if truncated {
+        }
+        let logprobs = if end_of_stream {
+            rewriter.logprobs().to_vec()
+        } else {
+            Vec::new()
+        };
+        if truncated && !replace_truncated {
             self.output_state(
                 route.output_errors.truncated_stream,
                 truncated_stream(route),
             );
         }
+        // The answer has gone out by now: a low-confidence stream is recorded, not cut.
+        self.judge_confidence(route, &logprobs, false);
         self.stream_ended |= end_of_stream;
         if end_of_stream || ended.is_some() {
             self.finish_response(route, ended.as_ref());

@@ -25,6 +25,7 @@
 
 pub mod answer_state;
 mod code;
+pub mod confidence;
 pub mod content;
 mod exchange;
 pub mod injection;

@@ -3,6 +3,7 @@
 //! event by event; a delta event waits only while its text ends in something that may
 //! still grow into an entity or a placeholder, and untouched events go out byte for byte.
 
+use crate::confidence::token_logprobs;
 use crate::json_strings::rewrite_strings;
 use crate::llm::output::{channel_key, event_role, is_body_text, is_event_text, EventRole};
 use crate::llm::ApiFormat;
@@ -76,6 +77,8 @@ pub struct StreamRewriter {
     /// The upstream sent its protocol's final event (`[DONE]`, `message_stop`,
     /// `response.completed`, or an error event).
     terminated: bool,
+    /// Token log-probabilities the events carried (PSF OV-4).
+    logprobs: Vec<f64>,
 }
 
 impl StreamRewriter {
@@ -87,7 +90,13 @@ impl StreamRewriter {
             channels: Vec::new(),
             ended: None,
             terminated: false,
+            logprobs: Vec::new(),
         }
+    }
+
+    /// The token log-probabilities seen so far.
+    pub fn logprobs(&self) -> &[f64] {
+        &self.logprobs
     }
 
     /// Whether the upstream's stream reached its protocol's final event.
@@ -162,6 +171,7 @@ impl StreamRewriter {
             return Ok(());
         };
         let role = event_role(&value);
+        token_logprobs(&value, &mut self.logprobs);
         let kind = value
             .get("type")
             .and_then(Value::as_str)

@@ -2,6 +2,7 @@
 //! (PSF EA-1, EA-4). It never carries request or response content.
 
 use crate::code::ErrorCode;
+use crate::confidence::Confidence;
 use crate::pii::masker::EntityTally;
 use crate::policy::{Action, Policy, POLICY_VERSION};
 use serde::Serialize;
@@ -93,6 +94,8 @@ pub struct DecisionRecord {
     pub injection_score: Option<u32>,
     /// PII and secrets found, by type and direction: counts only, never values.
     pub entities: Vec<EntityTally>,
+    /// The answer's token log-probabilities, when the provider sent them (PSF OV-4).
+    pub confidence: Option<Confidence>,
 }
 
 impl DecisionRecord {
@@ -122,6 +125,11 @@ impl DecisionRecord {
             ruleset: self.ruleset,
             injection_score: self.injection_score,
             entities: self.entities.iter().map(EntityView::from).collect(),
+            confidence: self.confidence.map(|c| ConfidenceView {
+                mean_logprob: c.mean,
+                min_logprob: c.min,
+                tokens: c.tokens,
+            }),
         };
         // Serialising plain strings and numbers cannot fail.
         serde_json::to_string(&view).unwrap_or_default()
@@ -149,6 +157,15 @@ struct RecordView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     injection_score: Option<u32>,
     entities: Vec<EntityView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confidence: Option<ConfidenceView>,
+}
+
+#[derive(Serialize)]
+struct ConfidenceView {
+    mean_logprob: f64,
+    min_logprob: f64,
+    tokens: usize,
 }
 
 #[derive(Serialize)]

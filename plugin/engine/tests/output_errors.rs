@@ -179,3 +179,65 @@ fn answer_edge_states_are_flagged_by_default_and_replaced_when_asked() {
         assert_eq!((rejection.status(), rejection.code), (502, code));
     }
 }
+
+#[test]
+fn confidence_is_recorded_and_low_confidence_flagged_or_blocked() {
+    let answer = |logprobs: &[f64]| {
+        let content: Vec<Value> = logprobs
+            .iter()
+            .map(|l| json!({"token": "x", "logprob": l}))
+            .collect();
+        json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris."},
+            "logprobs": {"content": content}, "finish_reason": "stop"}]})
+        .to_string()
+    };
+    let document = |action: &str| {
+        json!({"version": 1, "name": "t", "owner": "Ada Lovelace", "routes": [{"id": "chat",
+            "path": "/v1/chat/completions", "confidence": {"min_mean_logprob": -1.0, "action": action}}]})
+        .to_string()
+    };
+    let flag = Rc::new(Policy::from_json(document("flag").as_bytes()).unwrap());
+    let (_, mut exchange) = play_bytes(&flag, "/v1/chat/completions", &user());
+    exchange.on_response_headers(200, Some("application/json"), None);
+    assert_eq!(
+        exchange.on_response_body(answer(&[-0.1, -0.3]).as_bytes()),
+        ResponseStep::Continue
+    );
+    assert_eq!(exchange.low_confidence(), None);
+    let record = exchange.record().to_json(exchange.policy());
+    assert!(
+        record.contains(r#""confidence":{"mean_logprob":-0.2"#),
+        "{record}"
+    );
+
+    let (_, mut exchange) = play_bytes(&flag, "/v1/chat/completions", &user());
+    exchange.on_response_headers(200, Some("application/json"), None);
+    assert_eq!(
+        exchange.on_response_body(answer(&[-2.0, -3.0]).as_bytes()),
+        ResponseStep::Continue
+    );
+    assert_eq!(exchange.low_confidence(), Some("mean_logprob=-2.500"));
+
+    let block = Rc::new(Policy::from_json(document("block").as_bytes()).unwrap());
+    let (_, mut exchange) = play_bytes(&block, "/v1/chat/completions", &user());
+    exchange.on_response_headers(200, Some("application/json"), None);
+    let ResponseStep::Reject(rejection) =
+        exchange.on_response_body(answer(&[-2.0, -3.0]).as_bytes())
+    else {
+        panic!("low confidence passed")
+    };
+    assert_eq!(
+        (rejection.status(), rejection.code),
+        (502, ErrorCode::LowConfidence)
+    );
+
+    let bad = json!({"version": 1, "name": "t", "owner": "Ada Lovelace", "routes": [{"id": "chat",
+        "path": "/v1/chat/completions", "confidence": {"min_mean_logprob": 0.5}}]});
+    let errors = Policy::from_json(bad.to_string().as_bytes())
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        errors.contains("routes[0].confidence.min_mean_logprob"),
+        "{errors}"
+    );
+}

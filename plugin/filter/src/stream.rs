@@ -177,7 +177,16 @@ impl HttpContext for GuardStream {
             }
             ResponsePlan::Buffer => {
                 let body = host::response_body(body_size);
-                match exchange.on_response_body(&body) {
+                let step = exchange.on_response_body(&body);
+                if let Some(value) = exchange.low_confidence() {
+                    // The headers are still held, so the answer can carry the flag.
+                    host::set_header(
+                        MapType::HttpResponseHeaders,
+                        "x-psf-low-confidence",
+                        Some(value),
+                    );
+                }
+                match step {
                     ResponseStep::Continue => {}
                     ResponseStep::Replace(new) => {
                         host::replace_response_body(body_size, &new, true)

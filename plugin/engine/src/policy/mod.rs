@@ -1,6 +1,7 @@
 //! The policy model: what an operator writes in JSON, validated and compiled once in
 //! `on_configure` so per-request work never re-reads configuration.
 
+mod confidence;
 mod content;
 mod error;
 mod guards;
@@ -12,6 +13,7 @@ mod reader;
 mod route;
 mod size;
 
+pub use confidence::{ConfidenceRule, LowConfidence};
 pub use error::{PolicyError, PolicyErrorKind, PolicyErrors};
 pub use guards::{ClientSystem, HiddenCharacters, SystemPrompt};
 pub use output_errors::{OutputErrors, StateAction};

@@ -1,5 +1,6 @@
 //! Policy JSON → [`Policy`], collecting every error with its field path.
 
+use super::confidence::read_confidence;
 use super::content::read_content;
 use super::error::{PolicyError, PolicyErrorKind, PolicyErrors};
 use super::guards::HiddenCharacters;
@@ -273,6 +274,7 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
     let content = read_content(&mut fields, errors);
     let output_errors = read_output_errors(&mut fields, errors);
     let output_schema = read_output_schema(&mut fields, errors);
+    let confidence = read_confidence(&mut fields, errors);
     let reads_text = hidden_characters != HiddenCharacters::Allow
         || injection.is_some()
         || pii.is_some()
@@ -308,6 +310,7 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
         content,
         output_errors,
         output_schema,
+        confidence,
     })
 }
 

@@ -1,6 +1,7 @@
 //! Routes: which requests a part of the policy applies to, how their bodies are read, and
 //! the schema and limit checks made before the model is called (PSF IG-2).
 
+use super::confidence::ConfidenceRule;
 use super::guards::{HiddenCharacters, SystemPrompt};
 use super::output_errors::OutputErrors;
 use crate::content::ContentSettings;
@@ -31,6 +32,8 @@ pub struct Route {
     pub output_errors: OutputErrors,
     /// The JSON contract of the answer and of named tools' arguments; `None` means none.
     pub output_schema: Option<OutputSchema>,
+    /// The confidence threshold on token log-probabilities; `None` means none.
+    pub confidence: Option<ConfidenceRule>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
