@@ -395,6 +395,12 @@ impl Exchange {
             LowConfidence::Block if replaceable => StateAction::Replace,
             LowConfidence::Block | LowConfidence::Flag => StateAction::Flag,
         };
+        self.judge_answer(action, rejection)
+    }
+
+    /// A state of a complete answer: the rejection that replaces it, when the route says
+    /// `replace` in enforce mode (see [`Exchange::output_state`]).
+    fn judge_answer(&mut self, action: StateAction, rejection: Rejection) -> Option<ResponseStep> {
         match self.output_state(action, rejection) {
             ResponsePlan::Refuse => self.take_refusal().map(ResponseStep::Reject),
             _ => None,
@@ -426,20 +432,15 @@ impl Exchange {
                 rule: format!("{}.output_errors.malformed_output", route.id),
                 param: None,
             };
-            return match self.output_state(route.output_errors.malformed_output, rejection) {
-                ResponsePlan::Refuse => self
-                    .take_refusal()
-                    .map_or(ResponseStep::Continue, ResponseStep::Reject),
-                _ => ResponseStep::Continue,
-            };
+            return self
+                .judge_answer(route.output_errors.malformed_output, rejection)
+                .unwrap_or(ResponseStep::Continue);
         }
         if let Ok(answer) = &parsed {
             let mut logprobs = Vec::new();
             token_logprobs(answer, &mut logprobs);
-            if let Some(ResponseStep::Reject(rejection)) =
-                self.judge_confidence(route, &logprobs, true)
-            {
-                return ResponseStep::Reject(rejection);
+            if let Some(step) = self.judge_confidence(route, &logprobs, true) {
+                return step;
             }
             for state in answer_states(answer) {
                 let (action, code, name, message) = match state {
@@ -474,10 +475,8 @@ impl Exchange {
                     rule: format!("{}.output_errors.{name}", route.id),
                     param: None,
                 };
-                if self.output_state(action, rejection) == ResponsePlan::Refuse {
-                    return self
-                        .take_refusal()
-                        .map_or(ResponseStep::Continue, ResponseStep::Reject);
+                if let Some(step) = self.judge_answer(action, rejection) {
+                    return step;
                 }
             }
         }
@@ -496,10 +495,8 @@ impl Exchange {
                     SchemaAction::Block => StateAction::Replace,
                     SchemaAction::Flag => StateAction::Flag,
                 };
-                if self.output_state(action, rejection) == ResponsePlan::Refuse {
-                    return self
-                        .take_refusal()
-                        .map_or(ResponseStep::Continue, ResponseStep::Reject);
+                if let Some(step) = self.judge_answer(action, rejection) {
+                    return step;
                 }
             }
         }
