@@ -181,17 +181,23 @@ fn input_pipeline(c: &mut Criterion) {
         // limits, hidden characters, normalisation and injection detection.
         group.bench_function("pipeline", |b| {
             b.iter(|| {
-                let mut exchange = Exchange::new(Rc::clone(&policy));
-                let length = body.len() as u64;
-                assert_eq!(exchange.on_request_headers(chat_head(length)), Step::Pause);
-                assert_eq!(exchange.on_request_body(length, true), Step::NeedBody);
-                let step = exchange.inspect_request_body(black_box(&body));
+                let (step, exchange) = play_request(&policy, black_box(&body));
                 assert_eq!(step, Step::Continue);
                 exchange
             })
         });
         group.finish();
     }
+}
+
+/// A routed chat request played through to its body inspection: the step and the exchange.
+fn play_request(policy: &Rc<Policy>, body: &[u8]) -> (Step, Exchange) {
+    let mut exchange = Exchange::new(Rc::clone(policy));
+    let length = body.len() as u64;
+    assert_eq!(exchange.on_request_headers(chat_head(length)), Step::Pause);
+    assert_eq!(exchange.on_request_body(length, true), Step::NeedBody);
+    let step = exchange.inspect_request_body(body);
+    (step, exchange)
 }
 
 fn chat_head(content_length: u64) -> RequestHead<'static> {
@@ -316,11 +322,7 @@ fn pii(c: &mut Criterion) {
     bench_parse(&mut group, &body);
     group.bench_function("pipeline", |b| {
         b.iter(|| {
-            let mut exchange = Exchange::new(Rc::clone(&policy));
-            let length = body.len() as u64;
-            assert_eq!(exchange.on_request_headers(chat_head(length)), Step::Pause);
-            assert_eq!(exchange.on_request_body(length, true), Step::NeedBody);
-            let step = exchange.inspect_request_body(black_box(&body));
+            let (step, exchange) = play_request(&policy, black_box(&body));
             assert!(matches!(step, Step::Replace(_)), "{step:?}");
             exchange
         })
@@ -328,11 +330,7 @@ fn pii(c: &mut Criterion) {
     group.finish();
 
     // A 64 KB stream of 4-character deltas that echo the five placeholders.
-    let mut exchange = Exchange::new(Rc::clone(&policy));
-    let length = body.len() as u64;
-    exchange.on_request_headers(chat_head(length));
-    exchange.on_request_body(length, true);
-    let masked = match exchange.inspect_request_body(&body) {
+    let masked = match play_request(&policy, &body).0 {
         Step::Replace(masked) => masked,
         other => panic!("{other:?}"),
     };
@@ -368,11 +366,7 @@ fn pii(c: &mut Criterion) {
     });
     group.bench_function("restore", |b| {
         b.iter(|| {
-            let mut exchange = Exchange::new(Rc::clone(&policy));
-            let length = body.len() as u64;
-            exchange.on_request_headers(chat_head(length));
-            exchange.on_request_body(length, true);
-            exchange.inspect_request_body(&body);
+            let (_, mut exchange) = play_request(&policy, &body);
             exchange.on_response_headers(200, Some("text/event-stream"), None);
             let mut sent = 0;
             for chunk in stream.as_bytes().chunks(512) {
