@@ -54,7 +54,7 @@ test: build envoy ## Unit, host, CLI and real-Envoy tests, lints and config vali
 # The labelled set `make eval` measures; the in-repo regression corpus when it is absent.
 EVAL_SET ?= ../shared/eval/dev.jsonl
 
-eval: build ## Detection quality: injection recall/FPR per paranoia level, PII recall/precision per entity (EVAL_SET=rows.jsonl)
+eval: build ## Detection quality: injection, PII, refusals, harmful answers and requests (EVAL_SET=rows.jsonl)
 	@set -e; set_file="$(EVAL_SET)"; \
 	if [ ! -f "$$set_file" ]; then \
 	  echo "$$set_file not found; measuring the regression corpus instead"; \
@@ -63,8 +63,9 @@ eval: build ## Detection quality: injection recall/FPR per paranoia level, PII r
 	echo; \
 	if [ -f "$(EVAL_SET)" ]; then pii_file="$(EVAL_SET)"; else pii_file=host-tests/corpus/pii.jsonl; fi; \
 	./target/debug/psf-guard eval --report --policy policies/default.json --input "$$pii_file" --task pii; \
-	if [ -f "$(EVAL_SET)" ]; then echo; \
-	  ./target/debug/psf-guard eval --report --policy policies/default.json --input "$(EVAL_SET)" --task refusal; fi
+	if [ -f "$(EVAL_SET)" ]; then \
+	  for task in refusal harmful_response harm; do echo; \
+	    ./target/debug/psf-guard eval --report --policy policies/default.json --input "$(EVAL_SET)" --task $$task; done; fi
 
 clippy: toolchain ## Lint engine and filter (for wasm); unwrap/expect/panic are denied outside tests
 	$(CARGO) clippy -p psf-engine --all-targets -- -D warnings

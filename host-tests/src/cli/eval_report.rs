@@ -51,8 +51,8 @@ pub fn report(args: &Args) -> anyhow::Result<ExitCode> {
     if task == "pii" {
         return super::eval_pii::report(args, &policy, policy_file, input_file);
     }
-    if task == "refusal" {
-        return super::eval_refusal::report(args, &policy, policy_file, input_file);
+    if super::eval_detect::measures(task) {
+        return super::eval_detect::report(args, &policy, policy_file, input_file, task);
     }
     let levels = match parse_levels(args.value("paranoia").unwrap_or("1,2,3,4")) {
         Ok(levels) => levels,

@@ -4,8 +4,8 @@ mod args;
 mod check;
 mod envoy_config;
 mod eval;
+mod eval_detect;
 mod eval_pii;
-mod eval_refusal;
 mod eval_report;
 mod run;
 

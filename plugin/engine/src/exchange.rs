@@ -6,7 +6,7 @@
 
 use crate::answer_state::{answer_states, AnswerState};
 use crate::confidence::{summarise, token_logprobs};
-use crate::content::{ContentAction, ContentFilter};
+use crate::content::{ContentAction, ContentFilter, ContentHit, ParagraphWindow};
 use crate::inspect::{inspect_text, Verdict};
 use crate::llm::LlmRequest;
 use crate::output::{filter_body, OutputFilter, StreamRewriter};
@@ -67,6 +67,8 @@ pub struct Exchange {
     response: ResponseRead,
     /// Content categories the output side flagged (recorded, not blocked).
     flagged: Vec<String>,
+    /// The streamed paragraph the harmful-compliance score is waiting on.
+    paragraph: ParagraphWindow,
     /// The error that replaces the upstream's response, decided at its headers.
     refusal: Option<Rejection>,
     /// The response stream reached its end (rather than being reset).
@@ -115,6 +117,7 @@ impl Exchange {
             masker: Masker::default(),
             response: ResponseRead::None,
             flagged: Vec::new(),
+            paragraph: ParagraphWindow::default(),
             refusal: None,
             stream_ended: false,
             low_confidence: None,
@@ -500,7 +503,12 @@ impl Exchange {
                 }
             }
         }
-        let mut guard = OutputGuard::new(route, &mut self.masker, &mut self.flagged, enforce);
+        let mut guard = OutputGuard::new(
+            route,
+            &mut self.masker,
+            (&mut self.flagged, &mut self.paragraph),
+            enforce,
+        );
         let result = filter_body(body, &mut guard);
         self.finish_response(route, result.as_ref().err());
         match result {
@@ -522,7 +530,12 @@ impl Exchange {
             return chunk.to_vec();
         };
         let enforce = policy.mode == Mode::Enforce;
-        let mut guard = OutputGuard::new(route, &mut self.masker, &mut self.flagged, enforce);
+        let mut guard = OutputGuard::new(
+            route,
+            &mut self.masker,
+            (&mut self.flagged, &mut self.paragraph),
+            enforce,
+        );
         let mut out = rewriter.push(chunk, end_of_stream, &mut guard);
         let mut ended = rewriter.ended().cloned();
         let truncated = end_of_stream && ended.is_none() && !rewriter.terminated();
@@ -727,6 +740,8 @@ struct OutputGuard<'a> {
     content: Option<(&'a ContentFilter, &'a str)>,
     /// Where flagged content categories are noted for the record.
     flagged: &'a mut Vec<String>,
+    /// The paragraph being scored for harmful compliance, when the route scores it.
+    paragraph: Option<&'a mut ParagraphWindow>,
     pii: Option<ResponsePii<'a>>,
 }
 
@@ -734,7 +749,7 @@ impl<'a> OutputGuard<'a> {
     fn new(
         route: &'a Route,
         masker: &'a mut Masker,
-        flagged: &'a mut Vec<String>,
+        (flagged, paragraph): (&'a mut Vec<String>, &'a mut ParagraphWindow),
         enforce: bool,
     ) -> Self {
         let canary = route
@@ -753,11 +768,43 @@ impl<'a> OutputGuard<'a> {
             .as_ref()
             .filter(|c| c.response)
             .map(|c| (c.filter.as_ref(), route.id.as_str()));
+        let paragraph = content
+            .filter(|(filter, _)| filter.scores_compliance())
+            .map(|_| paragraph);
         Self {
             canary,
             content,
             flagged,
+            paragraph,
             pii,
+        }
+    }
+}
+
+impl OutputGuard<'_> {
+    /// Flagged categories are noted; blocking ones end the answer.
+    fn judge(&mut self, hits: Vec<ContentHit>) -> Result<(), Rejection> {
+        let mut blocked = Vec::new();
+        for hit in hits {
+            match hit.action {
+                ContentAction::Block => blocked.push(hit.category),
+                ContentAction::Flag if !self.flagged.contains(&hit.category) => {
+                    self.flagged.push(hit.category)
+                }
+                ContentAction::Flag => {}
+            }
+        }
+        match (blocked.is_empty(), self.content) {
+            (false, Some((_, route))) => Err(Rejection {
+                code: ErrorCode::ContentFiltered,
+                message: format!(
+                    "the model's answer falls in a category this route refuses: {}",
+                    blocked.join(", ")
+                ),
+                rule: format!("{route}.content_filter"),
+                param: None,
+            }),
+            _ => Ok(()),
         }
     }
 }
@@ -774,33 +821,25 @@ impl OutputFilter for OutputGuard<'_> {
                 });
             }
         }
-        if let Some((filter, route)) = self.content {
-            let mut blocked = Vec::new();
-            for hit in filter.scan(text) {
-                match hit.action {
-                    ContentAction::Block => blocked.push(hit.category),
-                    ContentAction::Flag if !self.flagged.contains(&hit.category) => {
-                        self.flagged.push(hit.category)
-                    }
-                    ContentAction::Flag => {}
-                }
+        if let Some((filter, _)) = self.content {
+            let mut hits = filter.scan_terms(text);
+            if let Some(window) = self.paragraph.as_deref_mut() {
+                hits.extend(window.push(filter, text));
             }
-            if !blocked.is_empty() {
-                return Err(Rejection {
-                    code: ErrorCode::ContentFiltered,
-                    message: format!(
-                        "the model's answer falls in a category this route refuses: {}",
-                        blocked.join(", ")
-                    ),
-                    rule: format!("{route}.content_filter"),
-                    param: None,
-                });
-            }
+            self.judge(hits)?;
         }
         match &mut self.pii {
             Some(pii) => pii.filter(text),
             None => Ok(None),
         }
+    }
+
+    fn finish(&mut self) -> Result<(), Rejection> {
+        let hit = match (self.content, self.paragraph.as_deref_mut()) {
+            (Some((filter, _)), Some(window)) => window.finish(filter),
+            _ => None,
+        };
+        self.judge(hit.into_iter().collect())
     }
 
     fn hold_from(&self, text: &str) -> usize {

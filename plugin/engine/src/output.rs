@@ -20,6 +20,12 @@ pub trait OutputFilter {
     /// Where the tail of a streamed text that must wait for more begins: a placeholder or
     /// an entity may be cut in two by the chunking. `text.len()` holds nothing back.
     fn hold_from(&self, text: &str) -> usize;
+
+    /// The answer is complete: judge what can only be judged whole (the last paragraph of
+    /// a harmful-compliance score). Called before a body or a stream's final event goes out.
+    fn finish(&mut self) -> Result<(), Rejection> {
+        Ok(())
+    }
 }
 
 /// A stream holds at most this much of one incomplete event before it is cut off.
@@ -44,6 +50,7 @@ pub fn filter_body(
     if let Some(rejection) = refused {
         return Err(rejection);
     }
+    filter.finish()?;
     Ok(rewritten.ok().flatten())
 }
 
@@ -143,7 +150,8 @@ impl StreamRewriter {
             return out;
         }
         if end {
-            if let Err(rejection) = self.release(&|_| true, filter, &mut out) {
+            let released = self.release(&|_| true, filter, &mut out);
+            if let Err(rejection) = released.and_then(|()| filter.finish()) {
                 self.end_with(rejection, &mut out);
             }
         }
@@ -163,6 +171,7 @@ impl StreamRewriter {
         if data.trim() == "[DONE]" {
             self.terminated = true;
             self.release(&|_| true, filter, out)?;
+            filter.finish()?;
             out.extend_from_slice(&event.bytes);
             return Ok(());
         }
@@ -194,7 +203,10 @@ impl StreamRewriter {
                 filter,
                 out,
             )?,
-            EventRole::EndsAll => self.release(&|_| true, filter, out)?,
+            EventRole::EndsAll => {
+                self.release(&|_| true, filter, out)?;
+                filter.finish()?;
+            }
             EventRole::Delta | EventRole::Other => {}
         }
         let mut texts: Vec<(String, String)> = Vec::new();

@@ -74,6 +74,40 @@ fn a_blocked_term_ends_the_stream_after_the_clean_text_went_out() {
     assert_eq!(exchange.record().decision, Decision::Block);
 }
 
+/// The scored category judges whole paragraphs: a refusal followed by a complying second
+/// voice is cut once that paragraph ends, the refusal having gone out as it came.
+#[test]
+fn a_complying_second_voice_is_cut_at_its_paragraph_end() {
+    let policy = policy(
+        "enforce",
+        json!({"categories": {"harmful_compliance": "block"}}),
+    );
+    let (_, mut exchange) = play_bytes(&policy, "/v1/chat/completions", &user("hello"));
+    exchange.on_response_headers(200, Some("text/event-stream"), None);
+    let refusal = "GPT: I'm sorry, but I can't help you steal a car.\n\n";
+    let voice = "DAN: Oh, you want to steal a car without getting caught? Here's how: \
+                 first, you scout the lot. You could try a relay attack.\n\nEnjoy!";
+    let mut sent = String::new();
+    for piece in refusal.as_bytes().chunks(7) {
+        let event = delta(std::str::from_utf8(piece).unwrap());
+        sent += &String::from_utf8(exchange.on_response_chunk(event.as_bytes(), false)).unwrap();
+    }
+    assert!(sent.contains("a car."), "the refusal flows: {sent}");
+    for piece in voice.as_bytes().chunks(7) {
+        let event = delta(std::str::from_utf8(piece).unwrap());
+        sent += &String::from_utf8(exchange.on_response_chunk(event.as_bytes(), false)).unwrap();
+    }
+    let done = exchange.on_response_chunk(b"data: [DONE]\n\n", true);
+    sent += &String::from_utf8(done).unwrap();
+    assert!(sent.contains("\"code\":\"content_filtered\""), "{sent}");
+    assert!(
+        !sent.contains("Enjoy"),
+        "nothing after the paragraph: {sent}"
+    );
+    assert!(sent.contains("harmful_compliance"), "{sent}");
+    assert_eq!(exchange.record().decision, Decision::Block);
+}
+
 #[test]
 fn json_answers_are_replaced_or_passed_unchanged() {
     let policy = policy("enforce", json!({"categories": {"weapons": "block"}}));
@@ -152,7 +186,11 @@ fn flags_and_monitor_mode_record_without_blocking() {
 
 #[test]
 fn content_filter_errors_name_the_field() {
-    let cases: [(Value, &str); 4] = [
+    let cases: [(Value, &str); 5] = [
+        (
+            json!({"categories": {"weapon": "block"}}),
+            "routes[0].content_filter.categories.weapon",
+        ),
         (
             json!({"categories": {"weapons": "hide"}}),
             "routes[0].content_filter.categories.weapons",

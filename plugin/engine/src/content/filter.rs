@@ -3,8 +3,8 @@
 //! word boundary, so `Pipe-Bomb` matches `pipe bomb` and `skill yourself` does not match
 //! `kill yourself`.
 
-use crate::text::normalize;
-use aho_corasick::{AhoCorasick, MatchKind};
+use super::compliance::{ComplianceScorer, COMPLIANCE_CATEGORY};
+use super::words::{canonical, WordMatcher};
 
 /// What a category does when it reaches its threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +18,8 @@ pub enum ContentAction {
 pub struct CategoryRule {
     pub name: String,
     pub action: ContentAction,
-    /// Distinct hits needed in one text before the action applies.
+    /// Distinct hits needed in one text before the action applies (for the scored
+    /// `harmful_compliance` category: points, see [`super::ComplianceScorer`]).
     pub threshold: usize,
 }
 
@@ -33,102 +34,83 @@ pub struct ContentHit {
 /// The compiled filter of a route.
 #[derive(Debug, Clone)]
 pub struct ContentFilter {
-    automaton: AhoCorasick,
-    /// Category index of each pattern.
-    pattern_category: Vec<usize>,
+    terms: WordMatcher,
+    /// Category index of each term.
+    term_category: Vec<usize>,
     categories: Vec<CategoryRule>,
     /// Normalised phrases that are never a hit (and mask the terms inside them).
     allowed: Vec<String>,
-    /// The normalised terms, to tell whether a streamed text ends in the start of one.
-    terms: Vec<String>,
-    /// The longest term in bytes, for stream hold-back.
-    longest: usize,
+    /// The scored category, when enabled: its rule's index in `categories`.
+    compliance: Option<(usize, ComplianceScorer)>,
 }
 
 impl ContentFilter {
-    /// `terms` gives each rule's terms, in the order of `rules`.
+    /// `terms` gives each rule's terms, in the order of `rules`; a rule named
+    /// [`COMPLIANCE_CATEGORY`] is scored by cues instead.
     pub fn new(
         rules: Vec<CategoryRule>,
         terms: &[Vec<String>],
         allowed: &[String],
     ) -> Result<Self, String> {
-        let mut patterns = Vec::new();
-        let mut pattern_category = Vec::new();
+        let mut phrases = Vec::new();
+        let mut term_category = Vec::new();
         for (index, list) in terms.iter().enumerate() {
             for term in list {
-                let term = canonical(term);
-                let term = term.trim();
-                if !term.is_empty() {
-                    patterns.push(term.to_string());
-                    pattern_category.push(index);
-                }
+                phrases.push(term.as_str());
+                term_category.push(index);
             }
         }
-        let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&patterns)
-            .map_err(|e| format!("the term lists do not compile: {e}"))?;
-        let longest = patterns.iter().map(String::len).max().unwrap_or(0);
+        let compliance = match rules.iter().position(|r| r.name == COMPLIANCE_CATEGORY) {
+            Some(index) => Some((index, ComplianceScorer::new()?)),
+            None => None,
+        };
         Ok(Self {
-            automaton,
-            pattern_category,
+            terms: WordMatcher::new(&phrases)?,
+            term_category,
             categories: rules,
             allowed: allowed
                 .iter()
                 .map(|a| canonical(a).trim().to_string())
                 .collect(),
-            terms: patterns,
-            longest,
+            compliance,
         })
     }
 
     /// Where a streamed text starts to end in the beginning of a term (`text.len()` when it
     /// does not): that tail waits for more, so a client never reads part of a term.
     pub fn partial_term_start(&self, text: &str) -> usize {
-        let window = text.len().saturating_sub(self.longest);
-        let bytes = text.as_bytes();
-        let word_starts = (window..text.len()).filter(|&at| {
-            text.is_char_boundary(at)
-                && bytes.get(at).is_some_and(u8::is_ascii_alphanumeric)
-                && (at == 0 || !bytes[at - 1].is_ascii_alphanumeric())
-        });
-        for at in word_starts {
-            let tail = canonical(text.get(at..).unwrap_or_default());
-            if !tail.is_empty()
-                && self
-                    .terms
-                    .iter()
-                    .any(|term| term.starts_with(tail.as_str()))
-            {
-                return at;
-            }
-        }
-        text.len()
+        self.terms.partial_start(text).unwrap_or(text.len())
     }
 
-    /// Categories that reached their threshold in `text`.
+    /// Whether the route scores answers for harmful compliance (which needs whole
+    /// paragraphs, see [`Self::compliance`]).
+    pub fn scores_compliance(&self) -> bool {
+        self.compliance.is_some()
+    }
+
+    /// Term categories that reached their threshold in `text`, and the scored category
+    /// over its paragraphs.
     pub fn scan(&self, text: &str) -> Vec<ContentHit> {
+        let mut hits = self.scan_terms(text);
+        hits.extend(self.compliance(text));
+        hits
+    }
+
+    /// Term categories that reached their threshold in `text`.
+    pub fn scan_terms(&self, text: &str) -> Vec<ContentHit> {
         let mut normal = canonical(text);
         for allowed in &self.allowed {
             if !allowed.is_empty() && normal.contains(allowed.as_str()) {
                 normal = normal.replace(allowed.as_str(), " ");
             }
         }
-        let bytes = normal.as_bytes();
         let mut found: Vec<(usize, usize)> = Vec::new();
-        for hit in self.automaton.find_iter(&normal) {
-            let before = hit.start().checked_sub(1).and_then(|i| bytes.get(i));
-            let after = bytes.get(hit.end());
-            let boundary = |b: Option<&u8>| b.is_none_or(|b| !b.is_ascii_alphanumeric());
-            if !boundary(before) || !boundary(after) {
-                continue;
-            }
-            let Some(category) = self.pattern_category.get(hit.pattern().as_usize()) else {
+        for term in self.terms.find_in(&normal) {
+            let Some(&category) = self.term_category.get(term) else {
                 continue;
             };
-            let pattern = hit.pattern().as_usize();
-            if !found.contains(&(*category, pattern)) {
-                found.push((*category, pattern));
+            if !found.contains(&(category, term)) {
+                found.push((category, term));
             }
         }
         self.categories
@@ -136,7 +118,7 @@ impl ContentFilter {
             .enumerate()
             .filter_map(|(index, rule)| {
                 let hits = found.iter().filter(|(c, _)| *c == index).count();
-                (hits >= rule.threshold.max(1)).then(|| ContentHit {
+                (hits > 0 && hits >= rule.threshold.max(1)).then(|| ContentHit {
                     category: rule.name.clone(),
                     action: rule.action,
                     hits,
@@ -144,26 +126,18 @@ impl ContentFilter {
             })
             .collect()
     }
-}
 
-/// Normalised, with every run of ASCII punctuation and white space made one space, so
-/// terms match however the words are separated.
-fn canonical(text: &str) -> String {
-    let normal = normalize(text);
-    let mut out = String::with_capacity(normal.len());
-    let mut gap = false;
-    for c in normal.chars() {
-        if c.is_ascii() && !c.is_ascii_alphanumeric() {
-            gap = true;
-            continue;
-        }
-        if gap && !out.is_empty() {
-            out.push(' ');
-        }
-        gap = false;
-        out.push(c);
+    /// The scored category's hit when `text` reaches its threshold in some paragraph.
+    pub fn compliance(&self, text: &str) -> Option<ContentHit> {
+        let (index, scorer) = self.compliance.as_ref()?;
+        let rule = self.categories.get(*index)?;
+        let points = scorer.score(text);
+        (points >= rule.threshold.max(1)).then(|| ContentHit {
+            category: rule.name.clone(),
+            action: rule.action,
+            hits: points,
+        })
     }
-    out
 }
 
 #[cfg(test)]

@@ -40,12 +40,44 @@ const LISTS: [(&str, &str); 7] = [
     ),
 ];
 
+const COMPLIANCE_CUES: [(&str, &str); 5] = [
+    (
+        "comply",
+        include_str!("../../../../policies/lists/harmful_compliance/comply.txt"),
+    ),
+    (
+        "harm",
+        include_str!("../../../../policies/lists/harmful_compliance/harm.txt"),
+    ),
+    (
+        "persona",
+        include_str!("../../../../policies/lists/harmful_compliance/persona.txt"),
+    ),
+    (
+        "refuse",
+        include_str!("../../../../policies/lists/harmful_compliance/refuse.txt"),
+    ),
+    (
+        "abuse",
+        include_str!("../../../../policies/lists/harmful_compliance/abuse.txt"),
+    ),
+];
+
+/// The cue phrases of one list of the harmful-compliance scorer.
+pub fn compliance_cues(list: &str) -> Vec<&'static str> {
+    entries(&COMPLIANCE_CUES, list)
+}
+
 /// The terms of a built-in category (empty for an unknown one): one per line, `#` comments
 /// and blank lines skipped.
 pub fn category_terms(category: &str) -> Vec<&'static str> {
-    LISTS
+    entries(&LISTS, category)
+}
+
+fn entries(lists: &[(&str, &'static str)], wanted: &str) -> Vec<&'static str> {
+    lists
         .iter()
-        .filter(|(name, _)| *name == category)
+        .filter(|(name, _)| *name == wanted)
         .flat_map(|(_, list)| list.lines())
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
@@ -66,5 +98,8 @@ mod tests {
                 .all(|t| !t.starts_with('#') && *t == t.to_lowercase()));
         }
         assert!(category_terms("nope").is_empty());
+        for list in ["comply", "harm", "persona", "refuse", "abuse"] {
+            assert!(compliance_cues(list).len() >= 10, "{list}");
+        }
     }
 }

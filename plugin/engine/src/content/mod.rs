@@ -1,10 +1,17 @@
 //! Content filtering (PSF OV-3): category term lists matched as whole words on normalised
-//! text, in model output and, per policy, in prompts.
+//! text, in model output and, per policy, in prompts; a cue scorer for answers that comply
+//! with harmful requests.
 
+mod compliance;
 mod filter;
 mod lists;
 mod settings;
+mod stream;
+mod words;
 
+pub use compliance::{paragraphs, ComplianceScorer, COMPLIANCE_CATEGORY, DEFAULT_POINTS};
 pub use filter::{CategoryRule, ContentAction, ContentFilter, ContentHit};
 pub use lists::{category_terms, CATEGORIES};
 pub use settings::ContentSettings;
+pub use stream::ParagraphWindow;
+pub use words::{canonical, WordMatcher};

@@ -5,6 +5,7 @@ use super::error::PolicyErrorKind;
 use super::reader::{type_name, Errors, Fields};
 use crate::content::{
     category_terms, CategoryRule, ContentAction, ContentFilter, ContentSettings, CATEGORIES,
+    COMPLIANCE_CATEGORY, DEFAULT_POINTS,
 };
 use serde_json::Value;
 use std::sync::Arc;
@@ -35,6 +36,21 @@ pub(super) fn read_content(
                 action: ContentAction::Block,
                 threshold: 1,
             });
+        }
+    }
+    for rule in &rules {
+        let known = CATEGORIES.contains(&rule.name.as_str()) || rule.name == COMPLIANCE_CATEGORY;
+        if !known && !extra.iter().any(|(name, _)| *name == rule.name) {
+            let mut expected: Vec<&'static str> = CATEGORIES.to_vec();
+            expected.push(COMPLIANCE_CATEGORY);
+            errors.push(
+                &format!("{path}.categories.{}", rule.name),
+                PolicyErrorKind::UnknownValue {
+                    what: "category",
+                    found: rule.name.clone(),
+                    expected,
+                },
+            );
         }
     }
     let allowed = section.strings("allow_terms", errors).unwrap_or_default();
@@ -105,13 +121,15 @@ fn read_categories(section: &mut Fields<'_>, errors: &mut Errors) -> Vec<Categor
     let mut rules = Vec::new();
     for (at, name, setting) in entries {
         let (action, threshold) = match setting {
-            Value::String(_) => (setting.as_str(), 1),
+            Value::String(_) => (setting.as_str(), default_threshold(name)),
             Value::Object(_) => {
                 let Some(mut rule) = Fields::open(setting, &at, errors) else {
                     continue;
                 };
                 let action = rule.string("action", errors);
-                let threshold = rule.count("threshold", errors).unwrap_or(1);
+                let threshold = rule
+                    .count("threshold", errors)
+                    .unwrap_or(default_threshold(name));
                 rule.finish(errors);
                 (action, threshold.max(1))
             }
@@ -148,6 +166,15 @@ fn read_categories(section: &mut Fields<'_>, errors: &mut Errors) -> Vec<Categor
         });
     }
     rules
+}
+
+/// Term categories act on one hit; the scored category on [`DEFAULT_POINTS`].
+fn default_threshold(category: &str) -> u64 {
+    if category == COMPLIANCE_CATEGORY {
+        DEFAULT_POINTS as u64
+    } else {
+        1
+    }
 }
 
 /// `{"category": ["term", …]}`: terms added to a built-in category, or a category of the
