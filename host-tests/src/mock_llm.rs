@@ -159,6 +159,9 @@ fn parse_scenario(value: &str) -> Result<Scenario, String> {
 /// Answers `req` as the mock LLM would; deterministic for a given request and reply dir.
 pub fn respond(req: &HttpRequest, ctx: &MockContext) -> MockResponse {
     let path = req.path.split('?').next().unwrap_or_default();
+    if let Some(rest) = path.strip_prefix("/v1/moderations") {
+        return moderation(req, rest);
+    }
     let api = match path {
         "/v1/chat/completions" => Api::ChatCompletions,
         "/v1/responses" => Api::Responses,
@@ -273,6 +276,59 @@ fn single(status: u16, content_type: &str, body: Vec<u8>) -> MockResponse {
         chunks: vec![(Duration::ZERO, body)],
         truncated: false,
     }
+}
+
+/// Words the mock moderation service flags, with their OpenAI category.
+const MODERATION_WORDS: [(&str, &str); 3] = [
+    ("murder", "violence"),
+    ("massacre", "violence"),
+    ("extermination", "hate"),
+];
+
+/// `POST /v1/moderations`, the OpenAI moderation API: an input flags a category when it
+/// holds one of [`MODERATION_WORDS`]. `/v1/moderations/status/<code>` answers with that
+/// status, so tests can make the service fail.
+fn moderation(req: &HttpRequest, rest: &str) -> MockResponse {
+    if let Some(code) = rest.strip_prefix("/status/") {
+        let code = code.parse().unwrap_or(500);
+        return error(code, "mock_error", &format!("mock status {code}"));
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+        return error(400, "invalid_request_error", "invalid JSON body");
+    };
+    let inputs: Vec<String> = match &body["input"] {
+        Value::String(text) => vec![text.clone()],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect(),
+        _ => {
+            return error(
+                400,
+                "invalid_request_error",
+                "input must be a string or an array",
+            )
+        }
+    };
+    let results: Vec<Value> = inputs
+        .iter()
+        .map(|input| {
+            let lower = input.to_lowercase();
+            let mut categories = serde_json::Map::new();
+            let mut scores = serde_json::Map::new();
+            for category in ["violence", "hate", "self-harm"] {
+                let hit = MODERATION_WORDS
+                    .iter()
+                    .any(|(word, c)| *c == category && lower.contains(word));
+                categories.insert(category.into(), json!(hit));
+                scores.insert(category.into(), json!(if hit { 0.97 } else { 0.01 }));
+            }
+            let flagged = categories.values().any(|v| v == &json!(true));
+            json!({"flagged": flagged, "categories": categories, "category_scores": scores})
+        })
+        .collect();
+    let answer = json!({"id": "modr-mock", "model": body["model"].as_str().unwrap_or("omni-moderation-latest"), "results": results});
+    single(200, "application/json", answer.to_string().into_bytes())
 }
 
 /// An OpenAI-style error body.

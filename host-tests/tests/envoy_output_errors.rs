@@ -90,3 +90,15 @@ fn a_json_route_with_a_schema_passes_conforming_answers_and_rejects_the_rest() {
     assert_eq!(error["error"]["param"], "/choices/0/message/content");
     assert!(!String::from_utf8_lossy(&bad.body).contains("warm"));
 }
+
+/// A provider's gateway timeout (504, the status Envoy's own route timeout also answers
+/// with) becomes the filter's `upstream_timeout` error, not a generic upstream error.
+#[test]
+fn a_gateway_timeout_gives_upstream_timeout() {
+    let (_mock, envoy) = start_mock_and_envoy(&default_policy());
+    let request = with_scenario(chat("Hello there.", false), "status:504");
+    let response = http1::send(envoy.listener_addr(), &request, &SendOptions::default())
+        .unwrap_or_else(|e| panic!("{e}: {}", envoy.log()));
+    assert_eq!(response.status, 504, "{}", envoy.log());
+    assert_eq!(code(&response.body), "upstream_timeout");
+}

@@ -599,3 +599,39 @@ fn a_low_confidence_answer_carries_the_header_and_its_record_the_logprobs() {
         "{record}"
     );
 }
+
+/// A moderation call that times out (Envoy answers it with no headers) follows the route's
+/// `failure_mode`, and the call carries the configured path and timeout.
+#[test]
+fn a_moderation_timeout_follows_the_failure_mode() {
+    use psf_host::host::CallResponse;
+    let host = filter_host();
+    host.register_cluster("moderation-timeout", |_| CallResponse::Timeout);
+    for (mode, status) in [("closed", 503), ("open", 200)] {
+        let mut policy: Value = serde_json::from_str(&default_policy()).unwrap();
+        for route in policy["routes"].as_array_mut().unwrap() {
+            route["content_filter"]["moderation"] = serde_json::json!({
+                "cluster": "moderation-timeout", "path": "/moderate", "timeout_ms": 250,
+                "failure_mode": mode
+            });
+        }
+        let mut player = player(&policy.to_string());
+        let played = player
+            .play(
+                &with_length(chat("Hello there.", false)),
+                &mut mock_upstream(MockContext::default()),
+            )
+            .unwrap();
+        assert_eq!(played.outcome.response.status, status, "{mode}");
+        assert_eq!(played.outcome.upstream_request.is_some(), mode == "open");
+        let record = played.record.expect("record");
+        assert!(
+            record.to_string().contains("content_filter.moderation"),
+            "{record}"
+        );
+    }
+    let sent = host.cluster_requests("moderation-timeout");
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].header(":path"), Some("/moderate"));
+    assert_eq!(sent[0].timeout_ms, 250);
+}

@@ -11,6 +11,7 @@ mod envoy_content;
 mod envoy_e2e;
 mod envoy_guards;
 mod envoy_limits;
+mod envoy_moderation;
 mod envoy_output_errors;
 mod envoy_passthrough;
 mod envoy_pii;

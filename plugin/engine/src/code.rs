@@ -34,7 +34,7 @@ pub enum ErrorCode {
     /// The prompt holds invisible characters and the route blocks them (PSF IG-1).
     HiddenCharacters,
     /// The model's answer contains the route's system-prompt canary (PSF IG-5).
-    PromptLeak,
+    SystemPromptLeak,
     /// The prompt contains PII or a secret whose action on this route is `block` (PSF DG-1).
     PiiDetected,
     /// The model's answer contains PII or a secret whose action is `block` (PSF DG-1, OV-1).
@@ -63,11 +63,15 @@ pub enum ErrorCode {
     ProviderFiltered,
     /// The answer's mean token log-probability is under the route's threshold (PSF OV-4).
     LowConfidence,
+    /// The external moderation service did not answer, and the route fails closed (OV-3).
+    ModerationUnavailable,
+    /// The upstream did not answer within the route's timeout (PSF OV-5).
+    UpstreamTimeout,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 34] = [
+    pub const ALL: [ErrorCode; 36] = [
         ErrorCode::RequestTooLarge,
         ErrorCode::PolicyUnavailable,
         ErrorCode::MethodNotAllowed,
@@ -87,7 +91,7 @@ impl ErrorCode {
         ErrorCode::PromptInjection,
         ErrorCode::SystemPromptOverride,
         ErrorCode::HiddenCharacters,
-        ErrorCode::PromptLeak,
+        ErrorCode::SystemPromptLeak,
         ErrorCode::PiiDetected,
         ErrorCode::PiiInOutput,
         ErrorCode::OutputUnreadable,
@@ -102,6 +106,8 @@ impl ErrorCode {
         ErrorCode::OutputTruncated,
         ErrorCode::ProviderFiltered,
         ErrorCode::LowConfidence,
+        ErrorCode::ModerationUnavailable,
+        ErrorCode::UpstreamTimeout,
     ];
 
     /// The code as it appears in error bodies, headers, metrics and records.
@@ -126,7 +132,7 @@ impl ErrorCode {
             ErrorCode::PromptInjection => "prompt_injection",
             ErrorCode::SystemPromptOverride => "system_prompt_override",
             ErrorCode::HiddenCharacters => "hidden_characters",
-            ErrorCode::PromptLeak => "prompt_leak",
+            ErrorCode::SystemPromptLeak => "system_prompt_leak",
             ErrorCode::PiiDetected => "pii_detected",
             ErrorCode::PiiInOutput => "pii_in_output",
             ErrorCode::OutputUnreadable => "output_unreadable",
@@ -141,6 +147,8 @@ impl ErrorCode {
             ErrorCode::OutputTruncated => "output_truncated",
             ErrorCode::ProviderFiltered => "provider_filtered",
             ErrorCode::LowConfidence => "low_confidence",
+            ErrorCode::ModerationUnavailable => "moderation_unavailable",
+            ErrorCode::UpstreamTimeout => "upstream_timeout",
         }
     }
 
@@ -150,9 +158,10 @@ impl ErrorCode {
     pub fn status(self) -> u16 {
         match self {
             ErrorCode::RequestTooLarge => 413,
-            ErrorCode::PolicyUnavailable => 503,
+            ErrorCode::PolicyUnavailable | ErrorCode::ModerationUnavailable => 503,
+            ErrorCode::UpstreamTimeout => 504,
             ErrorCode::PromptInjection | ErrorCode::PiiDetected | ErrorCode::HarmfulRequest => 403,
-            ErrorCode::PromptLeak
+            ErrorCode::SystemPromptLeak
             | ErrorCode::PiiInOutput
             | ErrorCode::OutputUnreadable
             | ErrorCode::ContentFiltered

@@ -6,8 +6,12 @@
 
 use crate::answer_state::{answer_states, AnswerState};
 use crate::confidence::{summarise, token_logprobs};
-use crate::content::{ContentAction, ContentFilter, ContentHit, ParagraphWindow};
+use crate::content::{
+    ContentAction, ContentFilter, ContentHit, FailureMode, ModerationCall, ModerationVerdict,
+    ParagraphWindow,
+};
 use crate::inspect::{inspect_text, Verdict};
+use crate::json_strings::rewrite_strings;
 use crate::llm::LlmRequest;
 use crate::output::{filter_body, OutputFilter, StreamRewriter};
 use crate::output_schema::SchemaAction;
@@ -35,6 +39,12 @@ pub enum Step {
     Replace(Vec<u8>),
     /// Answer the client with this error; nothing more goes upstream.
     Reject(Rejection),
+    /// Replace the held body with `body` when there is one, keep holding it, and make this
+    /// call; its answer goes to [`Exchange::on_moderation`], which says how to go on.
+    Consult {
+        call: ModerationCall,
+        body: Option<Vec<u8>>,
+    },
 }
 
 /// The request line and headers the engine needs.
@@ -67,6 +77,8 @@ pub struct Exchange {
     response: ResponseRead,
     /// Content categories the output side flagged (recorded, not blocked).
     flagged: Vec<String>,
+    /// A moderation call is out; the request is held until it answers.
+    moderating: bool,
     /// The streamed paragraph the harmful-compliance score is waiting on.
     paragraph: ParagraphWindow,
     /// The error that replaces the upstream's response, decided at its headers.
@@ -117,6 +129,7 @@ impl Exchange {
             masker: Masker::default(),
             response: ResponseRead::None,
             flagged: Vec::new(),
+            moderating: false,
             paragraph: ParagraphWindow::default(),
             refusal: None,
             stream_ended: false,
@@ -264,20 +277,96 @@ impl Exchange {
         changed: bool,
     ) -> Step {
         let enforce = self.policy.mode == Mode::Enforce;
+        let moderated: Option<Vec<String>> = route
+            .content
+            .as_ref()
+            .and_then(|c| c.moderation.as_ref())
+            .map(|_| request.segments.iter().map(|s| s.pointer.clone()).collect());
         let inspection = inspect_text(route, request, body, changed, enforce, &mut self.masker);
         self.record.entities = self.masker.tallies().to_vec();
         self.record.findings.extend(inspection.findings);
         self.record.ruleset = inspection.ruleset;
         self.record.injection_score = inspection.detection.map(|d| d.score);
         self.flags = inspection.flags;
-        match inspection.verdict {
-            Verdict::Reject(rejection) => self.reject(rejection),
+        let forward = match inspection.verdict {
+            Verdict::Reject(rejection) => return self.reject(rejection),
             Verdict::Forward(Some(rewritten)) => {
                 self.record.decision = Decision::Modify;
                 self.record.request_bytes = rewritten.len() as u64;
-                Step::Replace(rewritten)
+                Some(rewritten)
             }
-            Verdict::Forward(None) => Step::Continue,
+            Verdict::Forward(None) => None,
+        };
+        let moderation = route.content.as_ref().and_then(|c| c.moderation.as_ref());
+        match (moderation, moderated) {
+            (Some(settings), Some(pointers)) => {
+                // What the model will read, so masked PII never reaches the service.
+                let mut texts = Vec::new();
+                let sent = forward.as_deref().unwrap_or(body);
+                let _ = rewrite_strings(sent, &|p| pointers.iter().any(|q| q == p), &mut |_, t| {
+                    texts.push(t.to_string());
+                    None
+                });
+                self.moderating = true;
+                self.holding = true;
+                Step::Consult {
+                    call: settings.call(&texts),
+                    body: forward,
+                }
+            }
+            _ => forward.map_or(Step::Continue, Step::Replace),
+        }
+    }
+
+    /// The moderation service answered (`status` is `None` when the call failed or timed
+    /// out): `Continue` to send the held request on, or `Reject`.
+    pub fn on_moderation(&mut self, status: Option<u16>, body: &[u8]) -> Step {
+        if !std::mem::take(&mut self.moderating) {
+            return Step::Continue;
+        }
+        self.holding = false;
+        let policy = Rc::clone(&self.policy);
+        let Some(route) = self.route.and_then(|i| policy.routes.get(i)) else {
+            return Step::Continue;
+        };
+        let Some(settings) = route.content.as_ref().and_then(|c| c.moderation.as_ref()) else {
+            return Step::Continue;
+        };
+        let rule = format!("{}.content_filter.moderation", route.id);
+        match settings.verdict(status, body) {
+            ModerationVerdict::Clear => Step::Continue,
+            ModerationVerdict::Flagged(categories) => self.violation(Rejection {
+                code: ErrorCode::HarmfulRequest,
+                message: format!(
+                    "the moderation service flagged the prompt: {}",
+                    categories.join(", ")
+                ),
+                rule,
+                param: None,
+            }),
+            ModerationVerdict::Failed(reason) => {
+                let rejection = Rejection {
+                    code: ErrorCode::ModerationUnavailable,
+                    message: format!(
+                        "{reason}, and this route does not forward unmoderated prompts"
+                    ),
+                    rule,
+                    param: None,
+                };
+                if settings.failure_mode == FailureMode::Closed {
+                    return self.violation(rejection);
+                }
+                self.record.findings.push(Finding {
+                    rule: rejection.rule,
+                    code: rejection.code,
+                    action: FindingAction::Flag,
+                    enforced: false,
+                });
+                if !self.flags.contains(&rejection.code.as_str()) {
+                    self.flags.push(rejection.code.as_str());
+                }
+                Step::Continue
+            }
         }
     }
 
@@ -304,6 +393,17 @@ impl Exchange {
             return ResponsePlan::PassThrough;
         };
         let format = route.api_format();
+        if status == 504 || status == 408 {
+            // Envoy's route timeout answers 504 itself; a provider's gateway timeout says
+            // the same thing: no answer came in time.
+            let rejection = Rejection {
+                code: ErrorCode::UpstreamTimeout,
+                message: format!("the model provider did not answer in time ({status})"),
+                rule: format!("{}.output_errors.upstream_timeout", route.id),
+                param: None,
+            };
+            return self.output_state(route.output_errors.upstream_timeout, rejection);
+        }
         if status >= 500 {
             let rejection = Rejection {
                 code: ErrorCode::UpstreamError,
@@ -814,7 +914,7 @@ impl OutputFilter for OutputGuard<'_> {
         if let Some((canary, rule)) = &self.canary {
             if text.contains(canary) {
                 return Err(Rejection {
-                    code: ErrorCode::PromptLeak,
+                    code: ErrorCode::SystemPromptLeak,
                     message: "the model's answer contained this route's system prompt, so it was withheld".into(),
                     rule: rule.clone(),
                     param: None,

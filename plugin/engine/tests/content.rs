@@ -186,7 +186,19 @@ fn flags_and_monitor_mode_record_without_blocking() {
 
 #[test]
 fn content_filter_errors_name_the_field() {
-    let cases: [(Value, &str); 5] = [
+    let cases: [(Value, &str); 8] = [
+        (
+            json!({"moderation": {"cluster": "moderation"}}),
+            "routes[0].content_filter.moderation.failure_mode",
+        ),
+        (
+            json!({"moderation": {"cluster": "m", "failure_mode": "maybe"}}),
+            "routes[0].content_filter.moderation.failure_mode",
+        ),
+        (
+            json!({"moderation": {"cluster": "m", "failure_mode": "open", "timeout_ms": 0}}),
+            "routes[0].content_filter.moderation.timeout_ms",
+        ),
         (
             json!({"categories": {"weapon": "block"}}),
             "routes[0].content_filter.categories.weapon",

@@ -243,7 +243,10 @@ fn canary_in_a_response_is_a_leak() {
     else {
         panic!("the leak went through")
     };
-    assert_eq!((leak.status(), leak.code), (502, ErrorCode::PromptLeak));
+    assert_eq!(
+        (leak.status(), leak.code),
+        (502, ErrorCode::SystemPromptLeak)
+    );
     assert_eq!(exchange.record().decision, Decision::Block);
 
     // Streamed, the canary cut across two deltas still ends the stream.

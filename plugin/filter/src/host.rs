@@ -62,6 +62,14 @@ pub fn replace_request_body(old_size: usize, body: &[u8]) {
     }
 }
 
+/// The body of an `http_call`'s answer (`size` bytes).
+pub fn call_response_body(size: usize) -> Vec<u8> {
+    hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, size)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
 /// The response body buffered so far (`size` bytes).
 pub fn response_body(size: usize) -> Vec<u8> {
     hostcalls::get_buffer(BufferType::HttpResponseBody, 0, size)

@@ -7,6 +7,7 @@ use psf_engine::{
     ErrorCode, Exchange, Policy, Rejection, RequestHead, ResponsePlan, ResponseStep, Step,
 };
 use std::rc::Rc;
+use std::time::Duration;
 
 pub struct GuardStream {
     /// `None` only if the host created a stream without a configured policy;
@@ -14,6 +15,8 @@ pub struct GuardStream {
     exchange: Option<Exchange>,
     /// How the response body is read, decided at its headers.
     response: ResponsePlan,
+    /// The moderation call the held request waits on.
+    moderation_call: Option<u32>,
 }
 
 impl GuardStream {
@@ -21,14 +24,16 @@ impl GuardStream {
         Self {
             exchange: policy.map(Exchange::new),
             response: ResponsePlan::PassThrough,
+            moderation_call: None,
         }
     }
 
     fn apply(&mut self, step: Step) -> Action {
         match step {
             Step::Continue => Action::Continue,
-            // NeedBody and Replace only follow a complete body; the body callback handles them.
-            Step::Pause | Step::NeedBody | Step::Replace(_) => Action::Pause,
+            // NeedBody, Replace and Consult only follow a complete body; the body callback
+            // handles them.
+            Step::Pause | Step::NeedBody | Step::Replace(_) | Step::Consult { .. } => Action::Pause,
             Step::Reject(rejection) => {
                 let request_id = match &self.exchange {
                     Some(exchange) => exchange.record().request_id.clone(),
@@ -46,7 +51,30 @@ impl GuardStream {
     }
 }
 
-impl Context for GuardStream {}
+impl Context for GuardStream {
+    fn on_http_call_response(&mut self, token: u32, headers: usize, size: usize, _: usize) {
+        if self.moderation_call != Some(token) {
+            return;
+        }
+        self.moderation_call = None;
+        let Some(exchange) = self.exchange.as_mut() else {
+            return;
+        };
+        // Envoy reports a failed or timed-out call as a response without headers.
+        let status = (headers > 0)
+            .then(|| host::header(MapType::HttpCallResponseHeaders, ":status"))
+            .flatten()
+            .and_then(|s| s.parse().ok());
+        let body = host::call_response_body(size);
+        let step = exchange.on_moderation(status, &body);
+        if step == Step::Continue {
+            set_flags(exchange, MapType::HttpRequestHeaders);
+            self.resume_http_request();
+        } else {
+            self.apply(step);
+        }
+    }
+}
 
 impl HttpContext for GuardStream {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
@@ -121,6 +149,43 @@ impl HttpContext for GuardStream {
             // Envoy does not fix content-length after a filter changes the body.
             host::replace_request_body(body_size, &body);
             return Action::Continue;
+        }
+        if let Step::Consult { call, body } = step {
+            set_flags(exchange, MapType::HttpRequestHeaders);
+            if let Some(body) = body {
+                host::replace_request_body(body_size, &body);
+            }
+            let headers: Vec<(&str, &str)> = call
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            let timeout = Duration::from_millis(call.timeout_ms);
+            match self.dispatch_http_call(&call.cluster, headers, Some(&call.body), vec![], timeout)
+            {
+                Ok(token) => {
+                    self.moderation_call = Some(token);
+                    return Action::Pause;
+                }
+                Err(status) => {
+                    host::log(
+                        LogLevel::Warn,
+                        &format!(
+                            "psf-guard: moderation call to cluster {:?} failed: {status:?}",
+                            call.cluster
+                        ),
+                    );
+                    let Some(exchange) = self.exchange.as_mut() else {
+                        return Action::Pause;
+                    };
+                    let step = exchange.on_moderation(None, &[]);
+                    if step == Step::Continue {
+                        set_flags(exchange, MapType::HttpRequestHeaders);
+                        return Action::Continue;
+                    }
+                    return self.apply(step);
+                }
+            }
         }
         self.apply(step)
     }

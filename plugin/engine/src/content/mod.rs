@@ -5,6 +5,7 @@
 mod compliance;
 mod filter;
 mod lists;
+mod moderation;
 mod settings;
 mod stream;
 mod words;
@@ -12,6 +13,7 @@ mod words;
 pub use compliance::{paragraphs, ComplianceScorer, COMPLIANCE_CATEGORY, DEFAULT_POINTS};
 pub use filter::{CategoryRule, ContentAction, ContentFilter, ContentHit};
 pub use lists::{category_terms, CATEGORIES};
+pub use moderation::{FailureMode, ModerationCall, ModerationSettings, ModerationVerdict};
 pub use settings::ContentSettings;
 pub use stream::ParagraphWindow;
 pub use words::{canonical, WordMatcher};

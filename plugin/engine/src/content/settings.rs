@@ -1,6 +1,6 @@
 //! A route's content-filter settings, compiled.
 
-use super::ContentFilter;
+use super::{ContentFilter, ModerationSettings};
 use std::sync::Arc;
 
 /// Which categories a route filters, in which directions.
@@ -11,6 +11,8 @@ pub struct ContentSettings {
     pub request: bool,
     /// Filter model output (502 `content_filtered`, or the stream's error event).
     pub response: bool,
+    /// Ask an external moderation service about every prompt.
+    pub moderation: Option<ModerationSettings>,
     /// The settings as written, which is what makes two of them equal.
     pub source: String,
 }

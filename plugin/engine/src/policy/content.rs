@@ -75,6 +75,7 @@ pub(super) fn read_content(
             }
         }
     }
+    let moderation = super::moderation::read_moderation(&mut section, errors);
     section.finish(errors);
     let terms: Vec<Vec<String>> = rules
         .iter()
@@ -96,6 +97,7 @@ pub(super) fn read_content(
             filter: Arc::new(filter),
             request,
             response,
+            moderation,
             source: value.to_string(),
         }),
         Err(reason) => {

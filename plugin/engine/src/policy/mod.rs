@@ -5,6 +5,7 @@ mod confidence;
 mod content;
 mod error;
 mod guards;
+mod moderation;
 mod output_errors;
 mod output_schema;
 mod parse;

@@ -19,6 +19,9 @@ pub enum StateAction {
 pub struct OutputErrors {
     /// The upstream answered 5xx (or Envoy could not reach it).
     pub upstream_error: StateAction,
+    /// The upstream did not answer in time (504 from Envoy's route timeout, or 408/504
+    /// from the provider).
+    pub upstream_timeout: StateAction,
     /// A 2xx JSON answer that is not JSON.
     pub malformed_output: StateAction,
     /// A stream that ended without its protocol's final event.
@@ -39,6 +42,7 @@ impl Default for OutputErrors {
     fn default() -> Self {
         Self {
             upstream_error: StateAction::Replace,
+            upstream_timeout: StateAction::Replace,
             malformed_output: StateAction::Replace,
             truncated_stream: StateAction::Replace,
             refusal: StateAction::Flag,
@@ -68,6 +72,7 @@ pub(super) fn read_output_errors(fields: &mut Fields<'_>, errors: &mut Errors) -
     };
     let out = OutputErrors {
         upstream_error: read("upstream_error", defaults.upstream_error),
+        upstream_timeout: read("upstream_timeout", defaults.upstream_timeout),
         malformed_output: read("malformed_output", defaults.malformed_output),
         truncated_stream: read("truncated_stream", defaults.truncated_stream),
         refusal: read("refusal", defaults.refusal),

@@ -215,7 +215,11 @@ fn number(fields: &mut Fields<'_>, name: &'static str, errors: &mut Errors) -> O
 }
 
 /// A score between 0 and 1.
-fn fraction(fields: &mut Fields<'_>, name: &'static str, errors: &mut Errors) -> Option<f32> {
+pub(super) fn fraction(
+    fields: &mut Fields<'_>,
+    name: &'static str,
+    errors: &mut Errors,
+) -> Option<f32> {
     let value = number(fields, name, errors)?;
     if (0.0..=1.0).contains(&value) {
         Some(value as f32)
