@@ -67,11 +67,13 @@ pub enum ErrorCode {
     ModerationUnavailable,
     /// The upstream did not answer within the route's timeout (PSF OV-5).
     UpstreamTimeout,
+    /// The answer touched a forbidden topic or strayed from the route's topics (PSF OV-3).
+    OutOfScope,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 36] = [
+    pub const ALL: [ErrorCode; 37] = [
         ErrorCode::RequestTooLarge,
         ErrorCode::PolicyUnavailable,
         ErrorCode::MethodNotAllowed,
@@ -108,6 +110,7 @@ impl ErrorCode {
         ErrorCode::LowConfidence,
         ErrorCode::ModerationUnavailable,
         ErrorCode::UpstreamTimeout,
+        ErrorCode::OutOfScope,
     ];
 
     /// The code as it appears in error bodies, headers, metrics and records.
@@ -149,6 +152,7 @@ impl ErrorCode {
             ErrorCode::LowConfidence => "low_confidence",
             ErrorCode::ModerationUnavailable => "moderation_unavailable",
             ErrorCode::UpstreamTimeout => "upstream_timeout",
+            ErrorCode::OutOfScope => "out_of_scope",
         }
     }
 
@@ -173,7 +177,8 @@ impl ErrorCode {
             | ErrorCode::EmptyOutput
             | ErrorCode::OutputTruncated
             | ErrorCode::ProviderFiltered
-            | ErrorCode::LowConfidence => 502,
+            | ErrorCode::LowConfidence
+            | ErrorCode::OutOfScope => 502,
             _ => 400,
         }
     }

@@ -10,6 +10,7 @@ use crate::content::{
     ContentAction, ContentFilter, ContentHit, FailureMode, ModerationCall, ModerationVerdict,
     ParagraphWindow,
 };
+use crate::content::{OffScope, Scope, MAX_SCOPE_BYTES};
 use crate::inspect::{inspect_text, Verdict};
 use crate::json_strings::rewrite_strings;
 use crate::llm::LlmRequest;
@@ -19,6 +20,7 @@ use crate::pii::masker::Masker;
 use crate::pii::response::{entity_tail, ResponsePii};
 use crate::policy::Route;
 use crate::policy::{Action, Check, LowConfidence, Mode, Policy, RouteMatch, StateAction};
+use crate::prompt_leak::{LeakWatch, PromptFingerprint};
 use crate::record::{Decision, DecisionRecord, Finding, FindingAction};
 use crate::rejection::Rejection;
 use crate::schema::{check_body, Checked};
@@ -79,8 +81,8 @@ pub struct Exchange {
     flagged: Vec<String>,
     /// A moderation call is out; the request is held until it answers.
     moderating: bool,
-    /// The streamed paragraph the harmful-compliance score is waiting on.
-    paragraph: ParagraphWindow,
+    /// What the output checks that span a whole answer have seen so far.
+    watch: OutputWatch,
     /// The error that replaces the upstream's response, decided at its headers.
     refusal: Option<Rejection>,
     /// The response stream reached its end (rather than being reset).
@@ -130,7 +132,7 @@ impl Exchange {
             response: ResponseRead::None,
             flagged: Vec::new(),
             moderating: false,
-            paragraph: ParagraphWindow::default(),
+            watch: OutputWatch::default(),
             refusal: None,
             stream_ended: false,
             low_confidence: None,
@@ -606,7 +608,7 @@ impl Exchange {
         let mut guard = OutputGuard::new(
             route,
             &mut self.masker,
-            (&mut self.flagged, &mut self.paragraph),
+            (&mut self.flagged, &mut self.watch),
             enforce,
         );
         let result = filter_body(body, &mut guard);
@@ -633,7 +635,7 @@ impl Exchange {
         let mut guard = OutputGuard::new(
             route,
             &mut self.masker,
-            (&mut self.flagged, &mut self.paragraph),
+            (&mut self.flagged, &mut self.watch),
             enforce,
         );
         let mut out = rewriter.push(chunk, end_of_stream, &mut guard);
@@ -693,6 +695,14 @@ impl Exchange {
     fn finish_response(&mut self, route: &Route, refused: Option<&Rejection>) {
         self.record.entities = self.masker.tallies().to_vec();
         let enforced = self.policy.mode == Mode::Enforce;
+        if self.watch.off_scope.take().is_some() {
+            self.record.findings.push(Finding {
+                rule: format!("{}.content_filter.scope", route.id),
+                code: ErrorCode::OutOfScope,
+                action: FindingAction::Flag,
+                enforced: false,
+            });
+        }
         for category in std::mem::take(&mut self.flagged) {
             let rule = format!("{}.content_filter.{category}", route.id);
             if !self.record.findings.iter().any(|f| f.rule == rule) {
@@ -833,15 +843,32 @@ fn body_size_message(bytes: u64, max_bytes: u64, known_length: bool) -> String {
     }
 }
 
+/// State of the output checks that look across a whole answer, kept between the pieces of a
+/// stream.
+#[derive(Debug, Default)]
+struct OutputWatch {
+    paragraph: ParagraphWindow,
+    leak: LeakWatch,
+    /// The answer so far, when the route's scope judges it whole (bounded).
+    answer: String,
+    /// Why a flagged answer is out of scope, for the record.
+    off_scope: Option<String>,
+}
+
 /// Everything the output side checks in model text: the system-prompt canary (IG-5) and
 /// the PII policy (DG-1, OV-1).
 struct OutputGuard<'a> {
+    route: &'a str,
     canary: Option<(&'a str, String)>,
     content: Option<(&'a ContentFilter, &'a str)>,
     /// Where flagged content categories are noted for the record.
     flagged: &'a mut Vec<String>,
     /// The paragraph being scored for harmful compliance, when the route scores it.
     paragraph: Option<&'a mut ParagraphWindow>,
+    /// The pinned prompt's fingerprint and the answer's words so far.
+    leak: Option<(&'a PromptFingerprint, &'a mut LeakWatch)>,
+    /// The route's topics, the answer so far, and where a flagged reason is noted.
+    scope: Option<(&'a Scope, &'a mut String, &'a mut Option<String>)>,
     pii: Option<ResponsePii<'a>>,
 }
 
@@ -849,7 +876,7 @@ impl<'a> OutputGuard<'a> {
     fn new(
         route: &'a Route,
         masker: &'a mut Masker,
-        (flagged, paragraph): (&'a mut Vec<String>, &'a mut ParagraphWindow),
+        (flagged, watch): (&'a mut Vec<String>, &'a mut OutputWatch),
         enforce: bool,
     ) -> Self {
         let canary = route
@@ -868,11 +895,30 @@ impl<'a> OutputGuard<'a> {
             .as_ref()
             .filter(|c| c.response)
             .map(|c| (c.filter.as_ref(), route.id.as_str()));
+        let OutputWatch {
+            paragraph,
+            leak,
+            answer,
+            off_scope,
+        } = watch;
+        let scope = route
+            .content
+            .as_ref()
+            .and_then(|c| c.scope.as_deref())
+            .map(|scope| (scope, answer, off_scope));
         let paragraph = content
             .filter(|(filter, _)| filter.scores_compliance())
             .map(|_| paragraph);
+        let leak = route
+            .system_prompt
+            .as_ref()
+            .and_then(|s| s.fingerprint.as_ref())
+            .map(|fingerprint| (fingerprint, leak));
         Self {
+            route: &route.id,
             canary,
+            leak,
+            scope,
             content,
             flagged,
             paragraph,
@@ -882,6 +928,33 @@ impl<'a> OutputGuard<'a> {
 }
 
 impl OutputGuard<'_> {
+    /// A verbatim run of the pinned prompt: the rule names the run length.
+    fn leak_rejection(&self) -> Rejection {
+        prompt_leak(format!("{}.system_prompt.leak_run_words", self.route))
+    }
+
+    /// An answer out of the route's scope: noted when the scope flags, ended when it blocks.
+    fn off_scope(&mut self, off: Option<OffScope>) -> Result<(), Rejection> {
+        let (Some(off), Some((scope, _, noted))) = (off, self.scope.as_mut()) else {
+            return Ok(());
+        };
+        let action = off.action(scope);
+        let reason = match off {
+            OffScope::Forbidden(topic) => format!("it touches a forbidden topic: {topic}"),
+            OffScope::NoAllowedTopic => "it stays off every topic this route serves".into(),
+        };
+        if action == ContentAction::Flag {
+            noted.get_or_insert(reason);
+            return Ok(());
+        }
+        Err(Rejection {
+            code: ErrorCode::OutOfScope,
+            message: format!("the model's answer is out of this route's scope: {reason}"),
+            rule: format!("{}.content_filter.scope", self.route),
+            param: None,
+        })
+    }
+
     /// Flagged categories are noted; blocking ones end the answer.
     fn judge(&mut self, hits: Vec<ContentHit>) -> Result<(), Rejection> {
         let mut blocked = Vec::new();
@@ -913,13 +986,20 @@ impl OutputFilter for OutputGuard<'_> {
     fn filter(&mut self, text: &str) -> Result<Option<String>, Rejection> {
         if let Some((canary, rule)) = &self.canary {
             if text.contains(canary) {
-                return Err(Rejection {
-                    code: ErrorCode::SystemPromptLeak,
-                    message: "the model's answer contained this route's system prompt, so it was withheld".into(),
-                    rule: rule.clone(),
-                    param: None,
-                });
+                return Err(prompt_leak(rule.clone()));
             }
+        }
+        if let Some((fingerprint, watch)) = self.leak.as_mut() {
+            if watch.push(fingerprint, text) {
+                return Err(self.leak_rejection());
+            }
+        }
+        if let Some((scope, answer, _)) = self.scope.as_mut() {
+            if scope.needs_answer() && answer.len() < MAX_SCOPE_BYTES {
+                answer.push_str(text);
+            }
+            let off = scope.forbidden_in(text);
+            self.off_scope(off)?;
         }
         if let Some((filter, _)) = self.content {
             let mut hits = filter.scan_terms(text);
@@ -935,6 +1015,16 @@ impl OutputFilter for OutputGuard<'_> {
     }
 
     fn finish(&mut self) -> Result<(), Rejection> {
+        if let Some((fingerprint, watch)) = self.leak.as_mut() {
+            if watch.finish(fingerprint) {
+                return Err(self.leak_rejection());
+            }
+        }
+        if let Some((scope, answer, _)) = self.scope.as_mut() {
+            let off = scope.judge_answer(answer);
+            answer.clear();
+            self.off_scope(off)?;
+        }
         let hit = match (self.content, self.paragraph.as_deref_mut()) {
             (Some((filter, _)), Some(window)) => window.finish(filter),
             _ => None,
@@ -951,7 +1041,22 @@ impl OutputFilter for OutputGuard<'_> {
         let for_content = self
             .content
             .map_or(text.len(), |(filter, _)| filter.partial_term_start(text));
-        for_canary.min(for_pii).min(for_content)
+        let for_scope = self
+            .scope
+            .as_ref()
+            .map_or(text.len(), |(scope, _, _)| scope.hold_from(text));
+        for_canary.min(for_pii).min(for_content).min(for_scope)
+    }
+}
+
+/// The answer repeated the route's system prompt (its canary, or a long verbatim run).
+fn prompt_leak(rule: String) -> Rejection {
+    Rejection {
+        code: ErrorCode::SystemPromptLeak,
+        message: "the model's answer contained this route's system prompt, so it was withheld"
+            .into(),
+        rule,
+        param: None,
     }
 }
 

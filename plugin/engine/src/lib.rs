@@ -37,6 +37,7 @@ pub mod output;
 pub mod output_schema;
 pub mod pii;
 pub mod policy;
+pub mod prompt_leak;
 mod record;
 mod rejection;
 mod rewrite;

@@ -108,6 +108,41 @@ fn a_complying_second_voice_is_cut_at_its_paragraph_end() {
     assert_eq!(exchange.record().decision, Decision::Block);
 }
 
+/// Scope (OV-3): a forbidden topic ends the answer, a long answer on none of the allowed
+/// topics is flagged (the default action), an on-topic one passes.
+#[test]
+fn answers_out_of_the_routes_scope() {
+    let policy = policy(
+        "enforce",
+        json!({"categories": {}, "scope": {
+            "allowed_topics": {"billing": ["invoice*", "refund*", "payment*"]},
+            "forbidden_topics": {"legal_advice": ["sue", "lawsuit*"]},
+            "min_words": 8
+        }}),
+    );
+    let run = |text: &str| {
+        let (_, mut exchange) = play_bytes(&policy, "/v1/chat/completions", &user("hello"));
+        exchange.on_response_headers(200, Some("application/json"), None);
+        let step = exchange.on_response_body(&answer(text));
+        (step, exchange.record().to_json(&policy).to_string())
+    };
+    let (step, _) = run("You should sue the bank over that payment.");
+    let ResponseStep::Reject(rejection) = step else {
+        panic!("forbidden topic passed")
+    };
+    assert_eq!(
+        (rejection.status(), rejection.code),
+        (502, ErrorCode::OutOfScope)
+    );
+    let (step, record) = run("The best pasta uses fresh tomatoes, garlic, basil and olive oil.");
+    assert_eq!(step, ResponseStep::Continue);
+    assert!(record.contains("content_filter.scope"), "{record}");
+    assert!(record.contains("out_of_scope"), "{record}");
+    let (step, record) = run("Your invoice was paid and the refund arrives within five days.");
+    assert_eq!(step, ResponseStep::Continue);
+    assert!(!record.contains("out_of_scope"), "{record}");
+}
+
 #[test]
 fn json_answers_are_replaced_or_passed_unchanged() {
     let policy = policy("enforce", json!({"categories": {"weapons": "block"}}));
@@ -186,7 +221,11 @@ fn flags_and_monitor_mode_record_without_blocking() {
 
 #[test]
 fn content_filter_errors_name_the_field() {
-    let cases: [(Value, &str); 8] = [
+    let cases: [(Value, &str); 9] = [
+        (
+            json!({"scope": {"action": "flag"}}),
+            "routes[0].content_filter.scope",
+        ),
         (
             json!({"moderation": {"cluster": "moderation"}}),
             "routes[0].content_filter.moderation.failure_mode",

@@ -262,7 +262,53 @@ fn canary_in_a_response_is_a_leak() {
     out.extend(exchange.on_response_chunk(delta("ary-7f3a9c.").as_bytes(), true));
     let out = String::from_utf8(out).unwrap();
     assert!(!out.contains("7f3a9c"), "{out}");
-    assert!(out.contains("\"code\":\"prompt_leak\""), "{out}");
+    assert!(out.contains("\"code\":\"system_prompt_leak\""), "{out}");
+}
+
+/// A long verbatim run of the pinned prompt is a leak even without the canary, in a JSON
+/// answer and across stream events; shared words without a long run are not.
+#[test]
+fn a_verbatim_run_of_the_pinned_prompt_is_withheld() {
+    let pinned = "You are the support assistant of Acme Bank. Never discuss interest rates \
+                  before the customer has confirmed their identity with the one-time code.";
+    let policy = policy_with(
+        "enforce",
+        json!({"format": "openai_chat", "system_prompt": {"pinned": pinned, "leak_run_words": 10}}),
+    );
+    let answer = |text: &str| {
+        json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]})
+            .to_string()
+    };
+    let (_, mut exchange) = play(&policy, &user("hello"));
+    exchange.on_response_headers(200, Some("application/json"), None);
+    assert_eq!(
+        exchange.on_response_body(
+            answer("As the Acme Bank assistant I can discuss interest rates once you confirm your identity.")
+                .as_bytes()
+        ),
+        ResponseStep::Continue
+    );
+    let (_, mut exchange) = play(&policy, &user("hello"));
+    exchange.on_response_headers(200, Some("application/json"), None);
+    let copied = answer("My rules: never discuss interest rates before the customer has confirmed their identity with the code.");
+    let ResponseStep::Reject(leak) = exchange.on_response_body(copied.as_bytes()) else {
+        panic!("the copied run went through")
+    };
+    assert_eq!(leak.code, ErrorCode::SystemPromptLeak);
+    assert_eq!(leak.rule, "chat.system_prompt.leak_run_words");
+
+    let (_, mut exchange) = play(&policy, &user("hello"));
+    exchange.on_response_headers(200, Some("text/event-stream"), None);
+    let mut out = Vec::new();
+    let text = "Sure. I was told: never discuss interest rates before the customer has confirmed \
+                their identity with the one-time code. So, rates are 4%.";
+    for piece in text.as_bytes().chunks(6) {
+        let delta = json!({"choices": [{"index": 0, "delta": {"content": std::str::from_utf8(piece).unwrap()}}]});
+        out.extend(exchange.on_response_chunk(format!("data: {delta}\n\n").as_bytes(), false));
+    }
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("\"code\":\"system_prompt_leak\""), "{out}");
+    assert!(!out.contains("rates are"), "{out}");
 }
 
 #[test]

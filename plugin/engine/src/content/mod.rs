@@ -6,6 +6,7 @@ mod compliance;
 mod filter;
 mod lists;
 mod moderation;
+mod scope;
 mod settings;
 mod stream;
 mod words;
@@ -14,6 +15,7 @@ pub use compliance::{paragraphs, ComplianceScorer, COMPLIANCE_CATEGORY, DEFAULT_
 pub use filter::{CategoryRule, ContentAction, ContentFilter, ContentHit};
 pub use lists::{category_terms, CATEGORIES};
 pub use moderation::{FailureMode, ModerationCall, ModerationSettings, ModerationVerdict};
+pub use scope::{OffScope, Scope, DEFAULT_MIN_WORDS, MAX_SCOPE_BYTES};
 pub use settings::ContentSettings;
 pub use stream::ParagraphWindow;
 pub use words::{canonical, WordMatcher};

@@ -1,6 +1,6 @@
 //! A route's content-filter settings, compiled.
 
-use super::{ContentFilter, ModerationSettings};
+use super::{ContentFilter, ModerationSettings, Scope};
 use std::sync::Arc;
 
 /// Which categories a route filters, in which directions.
@@ -13,6 +13,8 @@ pub struct ContentSettings {
     pub response: bool,
     /// Ask an external moderation service about every prompt.
     pub moderation: Option<ModerationSettings>,
+    /// The topics answers stay on (`out_of_scope`).
+    pub scope: Option<Arc<Scope>>,
     /// The settings as written, which is what makes two of them equal.
     pub source: String,
 }

@@ -23,7 +23,7 @@ pub(super) fn read_content(
     let value = fields.value("content_filter")?;
     let path = fields.path_of("content_filter");
     let mut section = Fields::open(value, &path, errors)?;
-    let extra = read_terms(&mut section, errors);
+    let extra = read_term_map(&mut section, "terms", errors);
     let mut rules = read_categories(&mut section, errors);
     for (name, _) in &extra {
         if !rules.iter().any(|r| &r.name == name) {
@@ -76,6 +76,7 @@ pub(super) fn read_content(
         }
     }
     let moderation = super::moderation::read_moderation(&mut section, errors);
+    let scope = super::scope::read_scope(&mut section, errors);
     section.finish(errors);
     let terms: Vec<Vec<String>> = rules
         .iter()
@@ -98,6 +99,7 @@ pub(super) fn read_content(
             request,
             response,
             moderation,
+            scope: scope.map(Arc::new),
             source: value.to_string(),
         }),
         Err(reason) => {
@@ -179,10 +181,14 @@ fn default_threshold(category: &str) -> u64 {
     }
 }
 
-/// `{"category": ["term", …]}`: terms added to a built-in category, or a category of the
-/// route's own.
-fn read_terms(section: &mut Fields<'_>, errors: &mut Errors) -> Vec<(String, Vec<String>)> {
-    let Some(entries) = section.entries("terms", errors) else {
+/// `{"name": ["term", …]}`: terms added to a built-in category, a category of the route's
+/// own, or a scope topic's keywords.
+pub(super) fn read_term_map(
+    section: &mut Fields<'_>,
+    field: &'static str,
+    errors: &mut Errors,
+) -> Vec<(String, Vec<String>)> {
+    let Some(entries) = section.entries(field, errors) else {
         return Vec::new();
     };
     let mut out = Vec::new();

@@ -5,6 +5,7 @@ use super::error::PolicyErrorKind;
 use super::reader::{Errors, Fields};
 use crate::injection::{InjectionAction, InjectionSettings, RuleSet};
 use crate::llm::ApiFormat;
+use crate::prompt_leak::{PromptFingerprint, DEFAULT_RUN_WORDS, MIN_RUN_WORDS};
 use serde_json::Value;
 
 /// What happens to hidden characters (zero-width, bidi controls, Unicode tags, controls).
@@ -29,6 +30,8 @@ pub struct SystemPrompt {
     pub client: ClientSystem,
     /// A secret appended to the pinned prompt; a response that contains it leaked the prompt.
     pub canary: Option<String>,
+    /// The pinned prompt's word n-grams, to catch an answer that copies a long run of it.
+    pub fingerprint: Option<PromptFingerprint>,
     /// The policy asked for a random canary (`"canary": true`); it is drawn by
     /// [`crate::Policy::with_random_canaries`] when the host loads the policy.
     pub random_canary: bool,
@@ -168,6 +171,19 @@ pub(super) fn read_system_prompt(
     let path = fields.path_of("system_prompt");
     let mut system = Fields::open(value, &path, errors)?;
     let pinned = system.string("pinned", errors).map(str::to_string);
+    let run = system
+        .count("leak_run_words", errors)
+        .map_or(DEFAULT_RUN_WORDS, |n| {
+            usize::try_from(n).unwrap_or(usize::MAX)
+        });
+    if run < MIN_RUN_WORDS {
+        errors.push(
+            &system.path_of("leak_run_words"),
+            PolicyErrorKind::Invalid(format!(
+                "{run} words is ordinary phrasing; use {MIN_RUN_WORDS} or more"
+            )),
+        );
+    }
     let client = system
         .choice("client_messages", &CLIENT_SYSTEM, errors)
         .unwrap_or(ClientSystem::Reject);
@@ -212,7 +228,11 @@ pub(super) fn read_system_prompt(
             ),
         ),
     }
+    let fingerprint = pinned
+        .as_deref()
+        .and_then(|p| PromptFingerprint::new(p, run.max(MIN_RUN_WORDS)));
     Some(SystemPrompt {
+        fingerprint,
         pinned,
         client,
         canary,

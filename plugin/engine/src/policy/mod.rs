@@ -12,6 +12,7 @@ mod parse;
 mod pii;
 mod reader;
 mod route;
+mod scope;
 mod size;
 
 pub use confidence::{ConfidenceRule, LowConfidence};

@@ -114,7 +114,10 @@ impl Route {
     pub fn reads_responses(&self) -> bool {
         self.format.is_some()
             || self.pii.as_ref().is_some_and(PiiSettings::reads_responses)
-            || self.content.as_ref().is_some_and(|c| c.response)
+            || self
+                .content
+                .as_ref()
+                .is_some_and(|c| c.response || c.scope.is_some())
             || self
                 .system_prompt
                 .as_ref()
