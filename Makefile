@@ -86,6 +86,7 @@ bench: build envoy ## Criterion engine benches, eval throughput, wrk: Envoy+filt
 	$(CARGO) bench -p psf-engine
 	./host-tests/bench/eval-throughput.sh
 	./envoy/bench.sh
+	./envoy/bench-stream.sh
 
 clean: ## Remove build outputs
 	$(CARGO) clean && rm -rf dist

@@ -34,15 +34,15 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+BENCH=bench.sh
 PSF_GUARD="$ROOT/target/debug/psf-guard"
 WASM="${PSF_GUARD_WASM:-$ROOT/dist/psf_guard.wasm}"
 NOOP_WASM="$ROOT/target/wasm32-wasip1/wasm-release/psf_noop_filter.wasm"
-if [ -z "${ENVOY_BIN:-}" ]; then
-  ENVOY_BIN="$(command -v envoy 2>/dev/null || echo "$ROOT/.venv/bin/envoy")"
-fi
-for f in "$PSF_GUARD" "$WASM" "$NOOP_WASM" "$ENVOY_BIN"; do
-  [ -e "$f" ] || { echo "bench.sh: missing $f; run 'make build envoy' first" >&2; exit 1; }
-done
+# ENVOY_BIN, PROXY_CPU and LOAD_CPU (the Envoy under test on a core of its own, wrk and the
+# upstream on the other), free_port, start_proxy, median and the cleanup.
+# shellcheck source=envoy/bench-lib.sh
+. "$ROOT/envoy/bench-lib.sh"
+require "$PSF_GUARD" "$WASM" "$NOOP_WASM" "$ENVOY_BIN"
 
 if ! command -v wrk >/dev/null 2>&1; then
   SUDO=""
@@ -51,39 +51,10 @@ if ! command -v wrk >/dev/null 2>&1; then
   $SUDO apt-get install -y wrk >&2 || { $SUDO apt-get update >&2 && $SUDO apt-get install -y wrk >&2; }
 fi
 
-# The Envoy under test gets a core of its own; wrk and the upstream share the other, so
-# the proxy is the bottleneck and its cost per request is what the ratio shows.
-PROXY_CPU=0
-LOAD_CPU=$(( $(nproc) > 1 ? 1 : 0 ))
-
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/psf-bench.XXXXXX")"
-# The processes this script started and has not yet reaped (only ever these are killed).
-ENVOY_PID=""
-UPSTREAM_PID=""
-cleanup() {
-  local pid
-  for pid in $ENVOY_PID $UPSTREAM_PID; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+# Kills only the processes this script started (ENVOY_PID, UPSTREAM_PID).
+trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
-
-# A port nothing on 127.0.0.1 answers on (the window between this check and the bind is
-# small; a clash makes Envoy fail to start, which the readiness wait reports).
-free_port() {
-  local port
-  while :; do
-    # Below the ephemeral range (32768+), where wrk's own connections would collide.
-    port=$((20000 + RANDOM % 12000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return
-    fi
-  done
-}
 
 # The upstream: a second Envoy answering every request with a fixed chat completion
 # (direct_response). It is far faster than the debug-built mock-llm, so the measured
@@ -127,11 +98,7 @@ YAML
   taskset -c "$LOAD_CPU" "$ENVOY_BIN" -c "$TMP/upstream.yaml" --concurrency 1 --disable-hot-restart \
     --base-id "$(($$ % 10000 * 10 + 9))" --log-path "$TMP/upstream.log" >/dev/null 2>&1 &
   UPSTREAM_PID=$!
-  for _ in $(seq 300); do
-    curl -fsS "http://127.0.0.1:$admin/ready" 2>/dev/null | grep -q LIVE && return
-    kill -0 "$UPSTREAM_PID" 2>/dev/null || break
-    sleep 0.05
-  done
+  wait_envoy "$UPSTREAM_PID" "$admin" && return
   echo "bench.sh: the upstream Envoy did not start:" >&2
   tail -n 30 "$TMP/upstream.log" >&2 || true
   exit 1
@@ -150,30 +117,10 @@ config_args() {
 
 # run_one CONFIG ROUND: start Envoy, warm up, measure, stop; appends a BENCH line to $TMP/CONFIG.
 run_one() {
-  local name="$1" round="$2" listen admin ready="" line
-  listen="$(free_port)"
-  admin="$(free_port)"
+  local name="$1" round="$2" line
   # shellcheck disable=SC2046 # config_args is a word list by design
-  "$PSF_GUARD" envoy-config --listen "$listen" --upstream "$UPSTREAM" --admin "$admin" \
-    $(config_args "$name") >"$TMP/$name.yaml"
-  taskset -c "$PROXY_CPU" "$ENVOY_BIN" -c "$TMP/$name.yaml" --concurrency 1 --disable-hot-restart \
-    --base-id "$(($$ % 10000 * 10 + round))" --log-path "$TMP/envoy-$name-$round.log" \
-    >"$TMP/access-$name-$round.log" 2>&1 &
-  ENVOY_PID=$!
-  for _ in $(seq 300); do
-    if curl -fsS "http://127.0.0.1:$admin/ready" 2>/dev/null | grep -q LIVE; then
-      ready=1
-      break
-    fi
-    kill -0 "$ENVOY_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  if [ -z "$ready" ]; then
-    echo "bench.sh: $name Envoy did not become ready; its log:" >&2
-    tail -n 30 "$TMP/envoy-$name-$round.log" >&2 || true
-    exit 1
-  fi
-  local url="http://127.0.0.1:$listen"
+  start_proxy "$name" "$round" "$UPSTREAM" $(config_args "$name")
+  local url="http://127.0.0.1:$LISTEN"
   local status
   status="$(curl -sS -o /dev/null -w '%{http_code}' -H 'content-type: application/json' \
     --data '{"model":"m","messages":[{"role":"user","content":"hi"}]}' "$url/v1/chat/completions")"
@@ -181,9 +128,7 @@ run_one() {
   taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$WARMUP" -s envoy/bench-post.lua "$url" >/dev/null
   taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s envoy/bench-post.lua "$url" \
     >"$TMP/wrk-$name-$round.out"
-  kill "$ENVOY_PID"
-  wait "$ENVOY_PID" 2>/dev/null || true
-  ENVOY_PID=""
+  stop_proxy
   line="$(grep '^BENCH ' "$TMP/wrk-$name-$round.out")" || {
     echo "bench.sh: no result from wrk:" >&2; cat "$TMP/wrk-$name-$round.out" >&2; exit 1; }
   case "$line" in
@@ -202,12 +147,6 @@ for round in $(seq "$ROUNDS"); do
     run_one "$name" "$round"
   done
 done
-
-# median CONFIG FIELD: the median of FIELD over the config's rounds.
-median() {
-  sed -n "s/.* $2=\([0-9.]*\).*/\1/p" "$TMP/$1.results" | sort -g |
-    awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 BASE_RPS="$(median passthrough rps)"
 BASE_P50="$(median passthrough p50_us)"
@@ -239,7 +178,7 @@ echo
 echo "$VERDICT"
 
 if [ "$RECORD" = 1 ]; then
-  ENVOY_VERSION="$("$ENVOY_BIN" --version | sed -n 's/.*version: [0-9a-f]*\/\([^/]*\)\/.*/\1/p')"
+  ENVOY_VERSION="$(envoy_version)"
   {
     echo
     echo "#### envoy/bench.sh run, $(date -u '+%Y-%m-%d %H:%M UTC')"

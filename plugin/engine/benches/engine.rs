@@ -10,11 +10,12 @@
 
 use criterion::measurement::WallTime;
 use criterion::{
-    black_box, criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput,
+    black_box, criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion, Throughput,
 };
-use psf_engine::{Decision, Exchange, Policy, RequestHead, Step};
+use psf_engine::sse::EventSplitter;
+use psf_engine::{Decision, Exchange, Policy, RequestHead, ResponsePlan, Step};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The policy a new user gets, and the one the Envoy benchmark runs.
 const DEFAULT_POLICY: &[u8] = include_bytes!("../../../policies/default.json");
@@ -192,26 +193,31 @@ fn input_pipeline(c: &mut Criterion) {
 
 /// A routed chat request played through to its body inspection: the step and the exchange.
 fn play_request(policy: &Rc<Policy>, body: &[u8]) -> (Step, Exchange) {
+    play_request_to(policy, "/v1/chat/completions", body)
+}
+
+/// A request to the routed `path` played through to its body inspection.
+fn play_request_to(policy: &Rc<Policy>, path: &'static str, body: &[u8]) -> (Step, Exchange) {
     let mut exchange = Exchange::new(Rc::clone(policy));
     let length = body.len() as u64;
-    assert_eq!(exchange.on_request_headers(chat_head(length)), Step::Pause);
+    let head = RequestHead {
+        path,
+        ..head(Some(length))
+    };
+    assert_eq!(exchange.on_request_headers(head), Step::Pause);
     assert_eq!(exchange.on_request_body(length, true), Step::NeedBody);
     let step = exchange.inspect_request_body(body);
     (step, exchange)
 }
 
-fn chat_head(content_length: u64) -> RequestHead<'static> {
-    RequestHead {
-        path: "/v1/chat/completions",
-        ..head(Some(content_length))
-    }
-}
+/// A paragraph of ordinary prose: no PII, nothing a rule or content category matches.
+const PARAGRAPH: &str = "The committee met on Tuesday to review the budget. Members asked for \
+    clearer figures on travel, training and software licences before the vote, and the \
+    chair agreed to circulate a revised draft with last year's numbers for comparison. ";
 
 /// 64 KB of ordinary prose in detection form (lower case), as the rules see it.
 fn prose_64kb() -> String {
-    let paragraph = "the committee met on tuesday to review the budget. members asked for \
-        clearer figures on travel, training and software licences before the vote, and the \
-        chair agreed to circulate a revised draft with last year's numbers for comparison. ";
+    let paragraph = PARAGRAPH.to_lowercase();
     paragraph.repeat(64 * 1024 / paragraph.len() + 1)[..64 * 1024].to_string()
 }
 
@@ -339,31 +345,10 @@ fn pii(c: &mut Criterion) {
         .as_str()
         .unwrap_or_default()
         .repeat(16);
-    let chars: Vec<char> = reply.chars().collect();
-    let mut stream = String::new();
-    for piece in chars.chunks(4) {
-        let piece: String = piece.iter().collect();
-        let event = serde_json::json!({"id": "c", "object": "chat.completion.chunk",
-            "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": null}]});
-        stream += &format!("data: {event}\n\n");
-        if stream.len() > 64 * 1024 {
-            break;
-        }
-    }
-    stream += "data: [DONE]\n\n";
-    let events: Vec<&str> = stream
-        .split("\n\n")
-        .filter_map(|e| e.strip_prefix("data: "))
-        .collect();
+    let stream = sse_stream(Sse::OpenAi, &reply, 64 * 1024);
     let mut group = c.benchmark_group("pii/restore_64kb_sse");
     group.throughput(Throughput::Bytes(stream.len() as u64));
-    group.bench_function("serde_json_value_per_event", |b| {
-        b.iter(|| {
-            for event in &events {
-                let _ = black_box(serde_json::from_str::<serde_json::Value>(black_box(event)));
-            }
-        })
-    });
+    bench_parse_events(&mut group, "serde_json_value_per_event", &stream);
     group.bench_function("restore", |b| {
         b.iter(|| {
             let (_, mut exchange) = play_request(&policy, &body);
@@ -380,9 +365,214 @@ fn pii(c: &mut Criterion) {
     group.finish();
 }
 
+/// The wire format of a streamed answer.
+#[derive(Debug, Clone, Copy)]
+enum Sse {
+    /// OpenAI Chat Completions: `data:` chunks, then `data: [DONE]`.
+    OpenAi,
+    /// Anthropic Messages: named events from `message_start` to `message_stop`.
+    Anthropic,
+}
+
+/// One SSE event that carries `piece` as a text delta.
+fn sse_delta(format: Sse, piece: &str) -> String {
+    match format {
+        Sse::OpenAi => {
+            let event = serde_json::json!({"id": "c", "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": null}]});
+            format!("data: {event}\n\n")
+        }
+        Sse::Anthropic => {
+            let event = serde_json::json!({"type": "content_block_delta", "index": 0,
+                "delta": {"type": "text_delta", "text": piece}});
+            format!("event: content_block_delta\ndata: {event}\n\n")
+        }
+    }
+}
+
+/// `text` streamed in 4-character deltas until the stream passes `size` bytes, between
+/// the format's opening and closing events.
+fn sse_stream(format: Sse, text: &str, size: usize) -> String {
+    let named = |name: &str, data: serde_json::Value| format!("event: {name}\ndata: {data}\n\n");
+    let mut stream = match format {
+        Sse::OpenAi => String::new(),
+        Sse::Anthropic => {
+            named(
+                "message_start",
+                serde_json::json!({"type": "message_start", "message": {"id": "m",
+                    "type": "message", "role": "assistant", "content": [], "model": "claude",
+                    "stop_reason": null, "usage": {"input_tokens": 10, "output_tokens": 0}}}),
+            ) + &named(
+                "content_block_start",
+                serde_json::json!({"type": "content_block_start", "index": 0,
+                    "content_block": {"type": "text", "text": ""}}),
+            )
+        }
+    };
+    let chars: Vec<char> = text.chars().collect();
+    for piece in chars.chunks(4) {
+        stream += &sse_delta(format, &piece.iter().collect::<String>());
+        if stream.len() > size {
+            break;
+        }
+    }
+    match format {
+        Sse::OpenAi => stream += "data: [DONE]\n\n",
+        Sse::Anthropic => {
+            stream += &named(
+                "content_block_stop",
+                serde_json::json!({"type": "content_block_stop", "index": 0}),
+            );
+            stream += &named(
+                "message_delta",
+                serde_json::json!({"type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+                    "usage": {"output_tokens": 600}}),
+            );
+            stream += &named("message_stop", serde_json::json!({"type": "message_stop"}));
+        }
+    }
+    stream
+}
+
+/// The baseline of the stream benches: a plain `serde_json` parse of each event's data.
+fn bench_parse_events(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, stream: &str) {
+    let events: Vec<&str> = stream
+        .split("\n\n")
+        .filter_map(|e| e.lines().find_map(|line| line.strip_prefix("data: ")))
+        .collect();
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            let parsed = events
+                .iter()
+                .filter(|e| serde_json::from_str::<serde_json::Value>(black_box(e)).is_ok())
+                .count();
+            assert!(parsed > 0);
+            parsed
+        })
+    });
+}
+
+/// A request played to `path` whose streamed (`text/event-stream`) answer has just begun.
+fn streaming_exchange(policy: &Rc<Policy>, path: &'static str, body: &[u8]) -> Exchange {
+    let (step, mut exchange) = play_request_to(policy, path, body);
+    assert_eq!(step, Step::Continue);
+    let plan = exchange.on_response_headers(200, Some("text/event-stream"), None);
+    assert_eq!(plan, ResponsePlan::Stream);
+    exchange
+}
+
+/// Streaming answers under the default policy (PII and the content filter on the response,
+/// held deltas, paragraph scoring), each against a `serde_json` parse of every event's data:
+/// one 16-character delta event at a time, and a whole 64 KB stream of 4-character deltas
+/// arriving in 512-byte chunks, in the OpenAI and the Anthropic format.
+fn streams(c: &mut Criterion) {
+    let policy = default_policy();
+    let chat = chat_body(1024);
+    let anthropic = serde_json::json!({"model": "claude-sonnet-4-5", "max_tokens": 1024,
+        "messages": [{"role": "user", "content": "Summarise the budget meeting."}]})
+    .to_string()
+    .into_bytes();
+    // Clean prose in paragraphs, as an answer reads.
+    let answer = PARAGRAPH.trim_end().to_string() + "\n\n";
+    let answer = answer.repeat(64);
+
+    let chars: Vec<char> = answer.chars().collect();
+    let events: Vec<String> = chars
+        .chunks(16)
+        .take(256)
+        .map(|piece| sse_delta(Sse::OpenAi, &piece.iter().collect::<String>()))
+        .collect();
+    let mut group = c.benchmark_group("stream/event");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("serde_json_value", |b| {
+        let mut next = events.iter().cycle();
+        b.iter(|| {
+            let event = next.next().expect("events");
+            let data = &event["data: ".len()..event.len() - 2];
+            let value: serde_json::Value = serde_json::from_str(black_box(data)).expect("json");
+            assert!(value.is_object());
+            value
+        })
+    });
+    // The SSE parser alone: the event split from the byte stream and its data assembled.
+    group.bench_function("sse_split", |b| {
+        let mut splitter = EventSplitter::default();
+        let mut next = events.iter().cycle();
+        b.iter(|| {
+            let event = next.next().expect("events");
+            let raw = splitter.push(black_box(event.as_bytes()));
+            assert_eq!(raw.len(), 1);
+            raw[0].data()
+        })
+    });
+    // Parser and inspection, mid-stream: each run of 256 events starts a new stream (its
+    // request and response headers are played outside the timing).
+    group.bench_function("on_response_chunk", |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let n = left.min(events.len() as u64);
+                let mut exchange = streaming_exchange(&policy, "/v1/chat/completions", &chat);
+                let start = Instant::now();
+                let mut sent = 0;
+                for event in &events[..n as usize] {
+                    sent += exchange
+                        .on_response_chunk(black_box(event.as_bytes()), false)
+                        .len();
+                }
+                timed += start.elapsed();
+                // Deltas are held only while an entity could run across them.
+                assert!(n < 16 || sent > 0, "{n} events, nothing sent");
+                left -= n;
+            }
+            timed
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("stream/64kb_answer");
+    for (name, format, path, request) in [
+        ("openai", Sse::OpenAi, "/v1/chat/completions", &chat),
+        ("anthropic", Sse::Anthropic, "/v1/messages", &anthropic),
+    ] {
+        let stream = sse_stream(format, &answer, 64 * 1024);
+        // Clean prose goes out unchanged and the exchange is allowed.
+        let mut exchange = streaming_exchange(&policy, path, request);
+        let mut sent = exchange.on_response_chunk(stream.as_bytes(), false);
+        sent.extend(exchange.on_response_chunk(b"", true));
+        assert_eq!(sent, stream.as_bytes(), "{name}");
+        assert_eq!(exchange.record().decision, Decision::Allow, "{name}");
+
+        group.throughput(Throughput::Bytes(stream.len() as u64));
+        bench_parse_events(
+            &mut group,
+            &format!("{name}_serde_json_value_per_event"),
+            &stream,
+        );
+        group.bench_function(format!("{name}_on_response_chunk"), |b| {
+            b.iter_batched(
+                || streaming_exchange(&policy, path, request),
+                |mut exchange| {
+                    let mut sent = 0;
+                    for chunk in stream.as_bytes().chunks(512) {
+                        sent += exchange.on_response_chunk(black_box(chunk), false).len();
+                    }
+                    sent += exchange.on_response_chunk(b"", true).len();
+                    assert_eq!(sent, stream.len());
+                    exchange
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = policy_parse, exchange, record_to_json, input_pipeline, rule_matching, pii
+    targets = policy_parse, exchange, record_to_json, input_pipeline, rule_matching, pii, streams
 }
 criterion_main!(benches);
