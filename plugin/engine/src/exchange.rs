@@ -983,9 +983,17 @@ impl OutputGuard<'_> {
 }
 
 impl OutputFilter for OutputGuard<'_> {
-    fn filter(&mut self, text: &str) -> Result<Option<String>, Rejection> {
+    fn filter(&mut self, context: &str, text: &str) -> Result<Option<String>, Rejection> {
+        // Matches that began in the text already sent are judged with it.
+        let joined;
+        let seen = if context.is_empty() {
+            text
+        } else {
+            joined = format!("{context}{text}");
+            joined.as_str()
+        };
         if let Some((canary, rule)) = &self.canary {
-            if text.contains(canary) {
+            if seen.contains(canary) {
                 return Err(prompt_leak(rule.clone()));
             }
         }
@@ -998,20 +1006,39 @@ impl OutputFilter for OutputGuard<'_> {
             if scope.needs_answer() && answer.len() < MAX_SCOPE_BYTES {
                 answer.push_str(text);
             }
-            let off = scope.forbidden_in(text);
+            let off = scope.forbidden_in(seen);
             self.off_scope(off)?;
         }
         if let Some((filter, _)) = self.content {
-            let mut hits = filter.scan_terms(text);
+            let mut hits = filter.scan_terms(seen);
             if let Some(window) = self.paragraph.as_deref_mut() {
                 hits.extend(window.push(filter, text));
             }
             self.judge(hits)?;
         }
         match &mut self.pii {
-            Some(pii) => pii.filter(text),
+            Some(pii) => pii.filter(context, text),
             None => Ok(None),
         }
+    }
+
+    /// A tail that may still grow into a match waits anyway (see `hold_from`); here only
+    /// matches that the whole text shows running across `at` keep it together.
+    fn settled(&self, text: &str, at: usize) -> bool {
+        let pii = self.pii.as_ref().is_none_or(|p| p.settled(text, at));
+        let canary = self.canary.as_ref().is_none_or(|(canary, _)| {
+            !text
+                .match_indices(canary)
+                .any(|(start, found)| start < at && at < start + found.len())
+        });
+        let content = self
+            .content
+            .is_none_or(|(filter, _)| !filter.term_spans(text, at));
+        let scope = self
+            .scope
+            .as_ref()
+            .is_none_or(|(scope, _, _)| !scope.spans(text, at));
+        pii && canary && content && scope
     }
 
     fn finish(&mut self) -> Result<(), Rejection> {

@@ -4,7 +4,7 @@
 //! still grow into an entity or a placeholder, and untouched events go out byte for byte.
 
 use crate::confidence::token_logprobs;
-use crate::json_strings::rewrite_strings;
+use crate::json_strings::{parsed_strings, rewrite_strings};
 use crate::llm::output::{channel_key, event_role, is_body_text, is_event_text, EventRole};
 use crate::llm::ApiFormat;
 use crate::rejection::{Rejection, ERROR_TYPE};
@@ -14,12 +14,21 @@ use serde_json::{json, Value};
 /// What the output side does to model text.
 pub trait OutputFilter {
     /// The text to send in place of `text`, `Ok(None)` to send it as it is, or the
-    /// rejection that ends the response.
-    fn filter(&mut self, text: &str) -> Result<Option<String>, Rejection>;
+    /// rejection that ends the response. `context` is the text of the same string that
+    /// went out just before (empty for a whole string): detectors that need a keyword
+    /// before a value (`password: …`) read it, but only `text` is rewritten.
+    fn filter(&mut self, context: &str, text: &str) -> Result<Option<String>, Rejection>;
 
     /// Where the tail of a streamed text that must wait for more begins: a placeholder or
     /// an entity may be cut in two by the chunking. `text.len()` holds nothing back.
     fn hold_from(&self, text: &str) -> usize;
+
+    /// Whether a streamed `text` may be sent in two parts cut at `at`, the first now: no
+    /// match runs across `at`. The default asks whether the first part ends in something
+    /// that could still grow; filters that can see past `at` answer more precisely.
+    fn settled(&self, text: &str, at: usize) -> bool {
+        text.get(..at).is_some_and(|p| self.hold_from(p) >= at)
+    }
 
     /// The answer is complete: judge what can only be judged whole (the last paragraph of
     /// a harmful-compliance score). Called before a body or a stream's final event goes out.
@@ -42,7 +51,7 @@ pub fn filter_body(
         if refused.is_some() {
             return None;
         }
-        filter.filter(text).unwrap_or_else(|rejection| {
+        filter.filter("", text).unwrap_or_else(|rejection| {
             refused = Some(rejection);
             None
         })
@@ -70,7 +79,13 @@ struct HeldEvent {
 struct Channel {
     key: String,
     held: Vec<HeldEvent>,
+    /// The end of the text already sent on this channel, the context of what follows.
+    sent: String,
 }
+
+/// How much sent text a channel keeps as context: more than any keyword-to-value gap a
+/// detector looks across.
+const CONTEXT_BYTES: usize = 48;
 
 /// The per-stream state of an SSE response being filtered.
 #[derive(Debug)]
@@ -209,11 +224,10 @@ impl StreamRewriter {
             }
             EventRole::Delta | EventRole::Other => {}
         }
-        let mut texts: Vec<(String, String)> = Vec::new();
-        let _ = rewrite_strings(data.as_bytes(), &is_event_text, &mut |pointer, text| {
-            texts.push((pointer.to_string(), text.to_string()));
-            None
-        });
+        let mut texts: Vec<(String, String)> = parsed_strings(&value, &is_event_text)
+            .into_iter()
+            .map(|(pointer, text)| (pointer, text.to_string()))
+            .collect();
         if role == EventRole::Delta && texts.len() == 1 {
             let (pointer, text) = texts.remove(0);
             let key = channel_key(&value, &pointer);
@@ -244,7 +258,7 @@ impl StreamRewriter {
             if failure.is_some() {
                 return None;
             }
-            filter.filter(text).unwrap_or_else(|rejection| {
+            filter.filter("", text).unwrap_or_else(|rejection| {
                 failure = Some(rejection);
                 None
             })
@@ -274,6 +288,7 @@ impl StreamRewriter {
                 self.channels.push(Channel {
                     key,
                     held: Vec::new(),
+                    sent: String::new(),
                 });
                 self.channels.len() - 1
             }
@@ -282,8 +297,8 @@ impl StreamRewriter {
         channel.held.push(held);
         let pending: String = channel.held.iter().map(|h| h.text.as_str()).collect();
         let cut = filter.hold_from(&pending).min(pending.len());
-        // Event boundaries before the cut; the last one that is itself a safe end (no
-        // entity or mask may run across it) decides what goes out.
+        // Event boundaries before the cut; the last one that is settled (no entity, term or
+        // mask runs across it) decides what goes out.
         let mut boundaries = Vec::with_capacity(channel.held.len());
         let mut length = 0;
         for held in &channel.held {
@@ -295,15 +310,10 @@ impl StreamRewriter {
         }
         let ready = boundaries
             .iter()
-            .rposition(|&end| {
-                end == pending.len()
-                    || pending
-                        .get(..end)
-                        .is_some_and(|p| filter.hold_from(p) >= end)
-            })
+            .rposition(|&end| end == pending.len() || filter.settled(&pending, end))
             .map_or(0, |index| index + 1);
         let released: Vec<HeldEvent> = channel.held.drain(..ready).collect();
-        send(released, filter, out)
+        send(released, &mut channel.sent, filter, out)
     }
 
     /// Sends everything held by the channels `which` selects.
@@ -316,8 +326,8 @@ impl StreamRewriter {
         let mut index = 0;
         while index < self.channels.len() {
             if which(&self.channels[index].key) {
-                let channel = self.channels.remove(index);
-                send(channel.held, filter, out)?;
+                let mut channel = self.channels.remove(index);
+                send(channel.held, &mut channel.sent, filter, out)?;
             } else {
                 index += 1;
             }
@@ -338,6 +348,7 @@ impl StreamRewriter {
 /// so an entity or placeholder cut across events is handled whole.
 fn send(
     events: Vec<HeldEvent>,
+    sent: &mut String,
     filter: &mut dyn OutputFilter,
     out: &mut Vec<u8>,
 ) -> Result<(), Rejection> {
@@ -345,7 +356,16 @@ fn send(
         return Ok(());
     }
     let text: String = events.iter().map(|h| h.text.as_str()).collect();
-    let Some(filtered) = filter.filter(&text)? else {
+    let filtered = filter.filter(sent, &text)?;
+    sent.push_str(&text);
+    if sent.len() > CONTEXT_BYTES {
+        let mut start = sent.len() - CONTEXT_BYTES;
+        while !sent.is_char_boundary(start) {
+            start += 1;
+        }
+        sent.drain(..start);
+    }
+    let Some(filtered) = filtered else {
         for held in &events {
             out.extend_from_slice(&held.event.bytes);
         }
@@ -395,7 +415,7 @@ mod tests {
     struct Toy;
 
     impl OutputFilter for Toy {
-        fn filter(&mut self, text: &str) -> Result<Option<String>, Rejection> {
+        fn filter(&mut self, _: &str, text: &str) -> Result<Option<String>, Rejection> {
             if text.contains("BAD") {
                 return Err(Rejection {
                     code: ErrorCode::PiiDetected,

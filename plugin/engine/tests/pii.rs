@@ -346,3 +346,47 @@ fn pii_policy_errors_name_the_field() {
         );
     }
 }
+
+/// Model tokens carry their leading space, so a word is known to be over only when the
+/// next event starts: clean words go out one event behind, not at the next punctuation,
+/// and a keyword sent earlier still makes the value after it a secret.
+#[test]
+fn word_streams_flow_one_word_behind_and_keep_their_context() {
+    let policy = default_pii();
+    let (_, mut exchange) = play_bytes(&policy, "/v1/chat/completions", &user("hello"));
+    exchange.on_response_headers(200, Some("text/event-stream"), None);
+    let event = |text: &str| {
+        format!(
+            "data: {}\n\n",
+            json!({"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]})
+        )
+    };
+    let words = [
+        "The",
+        " committee",
+        " met",
+        " on",
+        " Monday",
+        " and",
+        " my",
+        " password:",
+        " Tr0ub4dor&3x",
+        " stays",
+        " private",
+    ];
+    let mut client = String::new();
+    for (index, word) in words.iter().enumerate() {
+        client += &stream_text(&exchange.on_response_chunk(event(word).as_bytes(), false));
+        if (1..7).contains(&index) {
+            let before: String = words[..index].concat();
+            assert_eq!(client, before, "one word behind after {word:?}");
+        }
+    }
+    client += &stream_text(&exchange.on_response_chunk(b"data: [DONE]\n\n", true));
+    assert!(!client.contains("Tr0ub4dor"), "{client}");
+    assert!(
+        client.starts_with("The committee met on Monday and my password:"),
+        "{client}"
+    );
+    assert!(client.ends_with(" stays private"), "{client}");
+}

@@ -82,6 +82,11 @@ impl ContentFilter {
         self.terms.partial_start(text).unwrap_or(text.len())
     }
 
+    /// Whether a term runs across byte `at` of `text`.
+    pub fn term_spans(&self, text: &str, at: usize) -> bool {
+        self.terms.spans(text, at)
+    }
+
     /// Whether the route scores answers for harmful compliance (which needs whole
     /// paragraphs, see [`Self::compliance`]).
     pub fn scores_compliance(&self) -> bool {

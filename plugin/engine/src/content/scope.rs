@@ -110,6 +110,13 @@ impl Scope {
             .unwrap_or(text.len())
     }
 
+    /// Whether a forbidden keyword runs across byte `at` of `text`.
+    pub fn spans(&self, text: &str, at: usize) -> bool {
+        self.forbidden
+            .as_ref()
+            .is_some_and(|f| f.matcher.spans(text, at))
+    }
+
     /// The whole answer (or its first [`MAX_SCOPE_BYTES`]): off scope when it is long
     /// enough and names no allowed topic.
     pub fn judge_answer(&self, answer: &str) -> Option<OffScope> {

@@ -5,7 +5,7 @@ use super::compliance::MAX_PARAGRAPH_BYTES;
 use super::{ContentFilter, ContentHit};
 
 /// A paragraph is scored again only after it grew this much, which bounds the rescans.
-const RESCORE_AFTER_BYTES: usize = 256;
+const RESCORE_AFTER_BYTES: usize = 512;
 
 /// Text since the last paragraph break, scored as it grows.
 #[derive(Debug, Default)]
@@ -19,9 +19,20 @@ impl ParagraphWindow {
     /// Adds `text`; the scored category's hit when a finished paragraph, or the growing
     /// one, reaches the threshold.
     pub fn push(&mut self, filter: &ContentFilter, text: &str) -> Option<ContentHit> {
+        // Only the new text (and the byte before it) can complete a break.
+        let mut from = self.text.len().saturating_sub(1);
+        while !self.text.is_char_boundary(from) {
+            from -= 1;
+        }
         self.text.push_str(text);
         let mut hit = None;
-        while let Some(at) = self.text.find("\n\n") {
+        while let Some(at) = self
+            .text
+            .get(from..)
+            .and_then(|t| t.find("\n\n"))
+            .map(|at| at + from)
+        {
+            from = 0;
             hit = hit.or_else(|| filter.compliance(&self.text[..at]));
             self.text.drain(..at + 2);
             self.scored = 0;

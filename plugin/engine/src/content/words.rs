@@ -9,12 +9,12 @@ use aho_corasick::{AhoCorasick, MatchKind};
 #[derive(Debug, Clone)]
 pub struct WordMatcher {
     automaton: AhoCorasick,
-    /// The normalised phrases, without their `*`.
-    phrases: Vec<String>,
     /// Whether each phrase is a word prefix.
     prefix: Vec<bool>,
     /// The longest phrase in bytes.
     longest: usize,
+    /// The phrases sorted, to find one that starts with a tail by binary search.
+    sorted: Vec<String>,
 }
 
 impl WordMatcher {
@@ -48,9 +48,11 @@ impl WordMatcher {
             .build(&patterns)
             .map_err(|e| format!("the term lists do not compile: {e}"))?;
         let longest = normal.iter().map(String::len).max().unwrap_or(0);
+        let mut sorted: Vec<String> = normal.iter().filter(|p| !p.is_empty()).cloned().collect();
+        sorted.sort_unstable();
         Ok(Self {
             automaton,
-            phrases: normal,
+            sorted,
             prefix,
             longest,
         })
@@ -74,6 +76,16 @@ impl WordMatcher {
         })
     }
 
+    /// Whether a phrase in `text` runs across byte `at`: matches of the whole outnumber
+    /// those of the two parts (offsets of normalised text do not map back, so counts do).
+    pub fn spans(&self, text: &str, at: usize) -> bool {
+        let (Some(before), Some(after)) = (text.get(..at), text.get(at..)) else {
+            return true;
+        };
+        let count = |t: &str| self.find_in(&canonical(t)).count();
+        count(text) != count(before) + count(after)
+    }
+
     /// Whether `normal` ends in the beginning of some phrase (at a word start, within the
     /// longest phrase): where that tail begins, or `None`.
     pub fn partial_start(&self, text: &str) -> Option<usize> {
@@ -86,11 +98,13 @@ impl WordMatcher {
         });
         starts.find(|&at| {
             let tail = canonical(text.get(at..).unwrap_or_default());
+            // The first phrase not below `tail` is the one that starts with it, if any does.
+            let index = self.sorted.partition_point(|p| p.as_str() < tail.as_str());
             !tail.is_empty()
                 && self
-                    .phrases
-                    .iter()
-                    .any(|phrase| !phrase.is_empty() && phrase.starts_with(tail.as_str()))
+                    .sorted
+                    .get(index)
+                    .is_some_and(|phrase| phrase.starts_with(tail.as_str()))
         })
     }
 }
@@ -129,5 +143,7 @@ mod tests {
         assert!(found("unstealable").is_empty());
         assert_eq!(m.partial_start("use a pip"), Some(6));
         assert_eq!(m.partial_start("use a wrench"), None);
+        assert!(m.spans("a pipe bomb", 6));
+        assert!(!m.spans("a pipe. Then a bomb", 7));
     }
 }

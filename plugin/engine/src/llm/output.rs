@@ -42,13 +42,39 @@ const EVENT_TEXT: [&str; 16] = [
 
 /// True when `pointer` names model output text in a complete response body.
 pub fn is_body_text(pointer: &str) -> bool {
-    BODY_TEXT.iter().any(|p| pointer_matches(p, pointer))
+    matches_any(&BODY_TEXT, pointer)
 }
 
 /// True when `pointer` names model output text in one stream event's data.
 pub fn is_event_text(pointer: &str) -> bool {
-    EVENT_TEXT.iter().any(|p| pointer_matches(p, pointer))
+    matches_any(&EVENT_TEXT, pointer)
 }
+
+/// Most strings of a body or event (ids, names, finish reasons) differ from every pattern
+/// in their last token, which is compared first: this runs for every string of every event.
+fn matches_any(patterns: &[&str], pointer: &str) -> bool {
+    let last = pointer.rsplit('/').next().unwrap_or_default();
+    let named = LAST_TOKENS.contains(&last);
+    patterns.iter().any(|pattern| {
+        let ends_alike = pattern.ends_with('*')
+            || named
+                && pattern
+                    .strip_suffix(last)
+                    .is_some_and(|head| head.ends_with('/'));
+        ends_alike && pointer_matches(pattern, pointer)
+    })
+}
+
+/// Every last token of a pattern that is a name: a pointer ending in anything else is not
+/// output text (unless a pattern ends in a wildcard).
+const LAST_TOKENS: [&str; 6] = [
+    "content",
+    "refusal",
+    "arguments",
+    "text",
+    "partial_json",
+    "delta",
+];
 
 fn pointer_matches(pattern: &str, pointer: &str) -> bool {
     let mut tokens = pointer.split('/');
@@ -148,6 +174,20 @@ pub fn event_role(data: &Value) -> EventRole {
             }
         }
         _ => EventRole::Other,
+    }
+}
+
+#[cfg(test)]
+mod last_tokens {
+    #[test]
+    fn every_named_last_token_is_listed() {
+        for pattern in super::BODY_TEXT.iter().chain(&super::EVENT_TEXT) {
+            let last = pattern.rsplit('/').next().unwrap();
+            assert!(
+                last.starts_with('*') || super::LAST_TOKENS.contains(&last),
+                "{pattern}"
+            );
+        }
     }
 }
 

@@ -189,6 +189,14 @@ impl Masker {
         Some(out)
     }
 
+    /// Whether a restorable mask in `text` runs across byte `at`.
+    pub fn mask_spans(&self, text: &str, at: usize) -> bool {
+        self.restore.iter().any(|(mask, _)| {
+            text.match_indices(mask.as_str())
+                .any(|(start, _)| start < at && at < start + mask.len())
+        })
+    }
+
     /// Where a tail that may be the start of a restorable mask begins (`text.len()` if none).
     pub fn mask_tail(&self, text: &str) -> usize {
         if self.restore.is_empty() {

@@ -3,6 +3,7 @@
 //! (PSF DG-1, OV-1). Masking comes first, so restored values, which are the client's own,
 //! are given back as they were sent.
 
+use super::detect::Entity;
 use super::masker::Masker;
 use super::settings::{Direction, PiiSettings};
 use crate::code::ErrorCode;
@@ -23,8 +24,11 @@ pub struct ResponsePii<'a> {
 }
 
 impl OutputFilter for ResponsePii<'_> {
-    fn filter(&mut self, text: &str) -> Result<Option<String>, Rejection> {
-        let masked = self.masker.mask(self.settings, Direction::Response, text);
+    fn filter(&mut self, context: &str, text: &str) -> Result<Option<String>, Rejection> {
+        let entities = self.entities_after(context, text);
+        let masked = self
+            .masker
+            .mask_found(self.settings, Direction::Response, text, &entities);
         if !self.enforce {
             return Ok(None);
         }
@@ -51,6 +55,28 @@ impl OutputFilter for ResponsePii<'_> {
         })
     }
 
+    /// Settled at `at` when the part before ends in nothing that the next characters
+    /// continue (a word followed by a space: an entity crosses a space only as digit
+    /// groups, which [`entity_tail`] joins once it sees them), and no entity or mask found
+    /// in the whole runs across it.
+    fn settled(&self, text: &str, at: usize) -> bool {
+        let mut peek = at;
+        for c in text.get(at..).unwrap_or_default().chars().take(2) {
+            peek += c.len_utf8();
+        }
+        let Some(seen) = text.get(..peek) else {
+            return false;
+        };
+        self.hold_from(seen) >= at
+            && !(self.settings.restore && self.masker.mask_spans(text, at))
+            && !self
+                .settings
+                .scanner
+                .find(text)
+                .iter()
+                .any(|e| e.start < at && at < e.end)
+    }
+
     fn hold_from(&self, text: &str) -> usize {
         let for_masks = if self.settings.restore {
             self.masker.mask_tail(text)
@@ -68,6 +94,29 @@ impl OutputFilter for ResponsePii<'_> {
             text.len()
         };
         for_masks.min(for_entities)
+    }
+}
+
+impl ResponsePii<'_> {
+    /// Entities of `text`, read after `context` (so a keyword sent earlier still counts);
+    /// one that began in `context` is cut to its part in `text`.
+    fn entities_after(&self, context: &str, text: &str) -> Vec<Entity> {
+        if context.is_empty() {
+            return self.settings.scanner.find(text);
+        }
+        let joined = format!("{context}{text}");
+        let offset = context.len();
+        self.settings
+            .scanner
+            .find(&joined)
+            .into_iter()
+            .filter(|e| e.end > offset)
+            .map(|e| Entity {
+                start: e.start.max(offset) - offset,
+                end: e.end - offset,
+                ..e
+            })
+            .collect()
     }
 }
 
