@@ -238,7 +238,8 @@ impl Pass<'_, '_> {
             return false;
         };
         let text: Vec<&str> = request.segments.iter().map(|s| s.text.as_str()).collect();
-        let hits = settings.filter.scan(&text.join("\n"));
+        // Only the term lists: harmful compliance is a judgement on answers.
+        let hits = settings.filter.scan_terms(&text.join("\n"));
         let mut blocked = Vec::new();
         for hit in &hits {
             let rule = format!("{}.content_filter.{}", self.route.id, hit.category);

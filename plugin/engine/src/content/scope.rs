@@ -53,6 +53,9 @@ impl Topics {
 
     /// The first topic found in `normal` (canonical text).
     fn first_in(&self, normal: &str) -> Option<&str> {
+        if !self.matcher.may_occur_in(normal) {
+            return None;
+        }
         self.matcher
             .find_in(normal)
             .next()

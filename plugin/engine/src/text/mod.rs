@@ -49,6 +49,12 @@ pub fn normalize(text: &str) -> String {
     out
 }
 
+/// Whether `text` holds a control character other than tab, line feed and carriage
+/// return (which normalising drops, joining the letters around it).
+pub fn has_ascii_control(text: &str) -> bool {
+    any_byte(text, &ASCII_CONTROL)
+}
+
 /// Control characters other than tab, line feed and carriage return.
 const fn is_ascii_control(byte: u8) -> bool {
     (byte < 0x20 && !matches!(byte, b'\t' | b'\n' | b'\r')) || byte == 0x7f
