@@ -34,6 +34,7 @@ mod json_splice;
 mod json_strings;
 pub mod llm;
 pub mod output;
+mod output_guard;
 pub mod output_schema;
 pub mod pii;
 pub mod policy;

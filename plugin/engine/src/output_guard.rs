@@ -1,0 +1,259 @@
+//! Everything the output side checks in model text, as one [`OutputFilter`]: the
+//! system-prompt canary and verbatim runs of the pinned prompt (IG-5), content categories
+//! and harmful compliance, scope (OV-3), and the PII policy (DG-1, OV-1). The state that
+//! spans a whole answer lives in [`OutputWatch`], kept by the exchange between stream events.
+
+use crate::content::{
+    ContentAction, ContentFilter, ContentHit, OffScope, ParagraphWindow, Scope, MAX_SCOPE_BYTES,
+};
+use crate::output::OutputFilter;
+use crate::pii::masker::Masker;
+use crate::pii::response::{entity_tail, ResponsePii};
+use crate::policy::Route;
+use crate::prompt_leak::{LeakWatch, PromptFingerprint};
+use crate::rejection::Rejection;
+use crate::ErrorCode;
+
+/// State of the output checks that look across a whole answer, kept between the pieces of a
+/// stream.
+#[derive(Debug, Default)]
+pub(crate) struct OutputWatch {
+    paragraph: ParagraphWindow,
+    leak: LeakWatch,
+    /// The answer so far, when the route's scope judges it whole (bounded).
+    answer: String,
+    /// Why a flagged answer is out of scope, for the record.
+    pub(crate) off_scope: Option<String>,
+}
+
+/// Everything the output side checks in model text: the system-prompt canary (IG-5) and
+/// the PII policy (DG-1, OV-1).
+pub(crate) struct OutputGuard<'a> {
+    route: &'a str,
+    canary: Option<(&'a str, String)>,
+    content: Option<(&'a ContentFilter, &'a str)>,
+    /// Where flagged content categories are noted for the record.
+    flagged: &'a mut Vec<String>,
+    /// The paragraph being scored for harmful compliance, when the route scores it.
+    paragraph: Option<&'a mut ParagraphWindow>,
+    /// The pinned prompt's fingerprint and the answer's words so far.
+    leak: Option<(&'a PromptFingerprint, &'a mut LeakWatch)>,
+    /// The route's topics, the answer so far, and where a flagged reason is noted.
+    scope: Option<(&'a Scope, &'a mut String, &'a mut Option<String>)>,
+    pii: Option<ResponsePii<'a>>,
+}
+
+impl<'a> OutputGuard<'a> {
+    pub(crate) fn new(
+        route: &'a Route,
+        masker: &'a mut Masker,
+        (flagged, watch): (&'a mut Vec<String>, &'a mut OutputWatch),
+        enforce: bool,
+    ) -> Self {
+        let canary = route
+            .system_prompt
+            .as_ref()
+            .and_then(|s| s.canary.as_deref())
+            .map(|c| (c, format!("{}.system_prompt.canary", route.id)));
+        let pii = route.pii.as_ref().map(|settings| ResponsePii {
+            masker,
+            settings,
+            route: &route.id,
+            enforce,
+        });
+        let content = route
+            .content
+            .as_ref()
+            .filter(|c| c.response)
+            .map(|c| (c.filter.as_ref(), route.id.as_str()));
+        let OutputWatch {
+            paragraph,
+            leak,
+            answer,
+            off_scope,
+        } = watch;
+        let scope = route
+            .content
+            .as_ref()
+            .and_then(|c| c.scope.as_deref())
+            .map(|scope| (scope, answer, off_scope));
+        let paragraph = content
+            .filter(|(filter, _)| filter.scores_compliance())
+            .map(|_| paragraph);
+        let leak = route
+            .system_prompt
+            .as_ref()
+            .and_then(|s| s.fingerprint.as_ref())
+            .map(|fingerprint| (fingerprint, leak));
+        Self {
+            route: &route.id,
+            canary,
+            leak,
+            scope,
+            content,
+            flagged,
+            paragraph,
+            pii,
+        }
+    }
+}
+
+impl OutputGuard<'_> {
+    /// A verbatim run of the pinned prompt: the rule names the run length.
+    fn leak_rejection(&self) -> Rejection {
+        prompt_leak(format!("{}.system_prompt.leak_run_words", self.route))
+    }
+
+    /// An answer out of the route's scope: noted when the scope flags, ended when it blocks.
+    fn off_scope(&mut self, off: Option<OffScope>) -> Result<(), Rejection> {
+        let (Some(off), Some((scope, _, noted))) = (off, self.scope.as_mut()) else {
+            return Ok(());
+        };
+        let action = off.action(scope);
+        let reason = match off {
+            OffScope::Forbidden(topic) => format!("it touches a forbidden topic: {topic}"),
+            OffScope::NoAllowedTopic => "it stays off every topic this route serves".into(),
+        };
+        if action == ContentAction::Flag {
+            noted.get_or_insert(reason);
+            return Ok(());
+        }
+        Err(Rejection {
+            code: ErrorCode::OutOfScope,
+            message: format!("the model's answer is out of this route's scope: {reason}"),
+            rule: format!("{}.content_filter.scope", self.route),
+            param: None,
+        })
+    }
+
+    /// Flagged categories are noted; blocking ones end the answer.
+    fn judge(&mut self, hits: Vec<ContentHit>) -> Result<(), Rejection> {
+        let mut blocked = Vec::new();
+        for hit in hits {
+            match hit.action {
+                ContentAction::Block => blocked.push(hit.category),
+                ContentAction::Flag if !self.flagged.contains(&hit.category) => {
+                    self.flagged.push(hit.category)
+                }
+                ContentAction::Flag => {}
+            }
+        }
+        match (blocked.is_empty(), self.content) {
+            (false, Some((_, route))) => Err(Rejection {
+                code: ErrorCode::ContentFiltered,
+                message: format!(
+                    "the model's answer falls in a category this route refuses: {}",
+                    blocked.join(", ")
+                ),
+                rule: format!("{route}.content_filter"),
+                param: None,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl OutputFilter for OutputGuard<'_> {
+    fn filter(&mut self, context: &str, text: &str) -> Result<Option<String>, Rejection> {
+        // Matches that began in the text already sent are judged with it.
+        let joined;
+        let seen = if context.is_empty() {
+            text
+        } else {
+            joined = format!("{context}{text}");
+            joined.as_str()
+        };
+        if let Some((canary, rule)) = &self.canary {
+            if seen.contains(canary) {
+                return Err(prompt_leak(rule.clone()));
+            }
+        }
+        if let Some((fingerprint, watch)) = self.leak.as_mut() {
+            if watch.push(fingerprint, text) {
+                return Err(self.leak_rejection());
+            }
+        }
+        if let Some((scope, answer, _)) = self.scope.as_mut() {
+            if scope.needs_answer() && answer.len() < MAX_SCOPE_BYTES {
+                answer.push_str(text);
+            }
+            let off = scope.forbidden_in(seen);
+            self.off_scope(off)?;
+        }
+        if let Some((filter, _)) = self.content {
+            let mut hits = filter.scan_terms(seen);
+            if let Some(window) = self.paragraph.as_deref_mut() {
+                hits.extend(window.push(filter, text));
+            }
+            self.judge(hits)?;
+        }
+        match &mut self.pii {
+            Some(pii) => pii.filter(context, text),
+            None => Ok(None),
+        }
+    }
+
+    /// A tail that may still grow into a match waits anyway (see `hold_from`); here only
+    /// matches that the whole text shows running across `at` keep it together.
+    fn settled(&self, text: &str, at: usize) -> bool {
+        let pii = self.pii.as_ref().is_none_or(|p| p.settled(text, at));
+        let canary = self.canary.as_ref().is_none_or(|(canary, _)| {
+            !text
+                .match_indices(canary)
+                .any(|(start, found)| start < at && at < start + found.len())
+        });
+        let content = self
+            .content
+            .is_none_or(|(filter, _)| !filter.term_spans(text, at));
+        let scope = self
+            .scope
+            .as_ref()
+            .is_none_or(|(scope, _, _)| !scope.spans(text, at));
+        pii && canary && content && scope
+    }
+
+    fn finish(&mut self) -> Result<(), Rejection> {
+        if let Some((fingerprint, watch)) = self.leak.as_mut() {
+            if watch.finish(fingerprint) {
+                return Err(self.leak_rejection());
+            }
+        }
+        if let Some((scope, answer, _)) = self.scope.as_mut() {
+            let off = scope.judge_answer(answer);
+            answer.clear();
+            self.off_scope(off)?;
+        }
+        let hit = match (self.content, self.paragraph.as_deref_mut()) {
+            (Some((filter, _)), Some(window)) => window.finish(filter),
+            _ => None,
+        };
+        self.judge(hit.into_iter().collect())
+    }
+
+    fn hold_from(&self, text: &str) -> usize {
+        let for_canary = match &self.canary {
+            Some((canary, _)) => entity_tail(text, canary.len()),
+            None => text.len(),
+        };
+        let for_pii = self.pii.as_ref().map_or(text.len(), |p| p.hold_from(text));
+        let for_content = self
+            .content
+            .map_or(text.len(), |(filter, _)| filter.partial_term_start(text));
+        let for_scope = self
+            .scope
+            .as_ref()
+            .map_or(text.len(), |(scope, _, _)| scope.hold_from(text));
+        for_canary.min(for_pii).min(for_content).min(for_scope)
+    }
+}
+
+/// The answer repeated the route's system prompt (its canary, or a long verbatim run).
+fn prompt_leak(rule: String) -> Rejection {
+    Rejection {
+        code: ErrorCode::SystemPromptLeak,
+        message: "the model's answer contained this route's system prompt, so it was withheld"
+            .into(),
+        rule,
+        param: None,
+    }
+}
