@@ -38,6 +38,7 @@ mod output_guard;
 pub mod output_schema;
 pub mod pii;
 pub mod policy;
+mod policy_regex;
 pub mod prompt_leak;
 mod record;
 mod rejection;

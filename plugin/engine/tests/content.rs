@@ -221,7 +221,11 @@ fn flags_and_monitor_mode_record_without_blocking() {
 
 #[test]
 fn content_filter_errors_name_the_field() {
-    let cases: [(Value, &str); 9] = [
+    let cases: [(Value, &str); 10] = [
+        (
+            json!({"patterns": {"weapons": ["(unclosed"]}}),
+            "routes[0].content_filter.patterns.weapons[0]",
+        ),
         (
             json!({"scope": {"action": "flag"}}),
             "routes[0].content_filter.scope",

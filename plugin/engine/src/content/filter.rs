@@ -5,6 +5,8 @@
 
 use super::compliance::{ComplianceScorer, COMPLIANCE_CATEGORY};
 use super::words::{canonical, WordMatcher};
+use crate::text::normalize;
+use regex::Regex;
 
 /// What a category does when it reaches its threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,14 +44,17 @@ pub struct ContentFilter {
     allowed: Vec<String>,
     /// The scored category, when enabled: its rule's index in `categories`.
     compliance: Option<(usize, ComplianceScorer)>,
+    /// Regex rules on the normalised text, with the category index of each.
+    patterns: Vec<(usize, Regex)>,
 }
 
 impl ContentFilter {
-    /// `terms` gives each rule's terms, in the order of `rules`; a rule named
-    /// [`COMPLIANCE_CATEGORY`] is scored by cues instead.
+    /// `terms` and `patterns` give each rule's terms and regex rules, in the order of
+    /// `rules`; a rule named [`COMPLIANCE_CATEGORY`] is scored by cues instead.
     pub fn new(
         rules: Vec<CategoryRule>,
         terms: &[Vec<String>],
+        patterns: Vec<Vec<Regex>>,
         allowed: &[String],
     ) -> Result<Self, String> {
         let mut phrases = Vec::new();
@@ -73,6 +78,11 @@ impl ContentFilter {
                 .map(|a| canonical(a).trim().to_string())
                 .collect(),
             compliance,
+            patterns: patterns
+                .into_iter()
+                .enumerate()
+                .flat_map(|(index, list)| list.into_iter().map(move |re| (index, re)))
+                .collect(),
         })
     }
 
@@ -95,22 +105,39 @@ impl ContentFilter {
 
     /// Term categories that reached their threshold in `text`.
     pub fn scan_terms(&self, text: &str) -> Vec<ContentHit> {
-        if !self.terms.may_occur_in(text) {
-            return Vec::new();
-        }
-        let mut normal = canonical(text);
-        for allowed in &self.allowed {
-            if !allowed.is_empty() && normal.contains(allowed.as_str()) {
-                normal = normal.replace(allowed.as_str(), " ");
+        // (category, rule): terms by index, regex rules after them.
+        let mut found: Vec<(usize, usize)> = Vec::new();
+        if self.terms.may_occur_in(text) {
+            let mut normal = canonical(text);
+            for allowed in &self.allowed {
+                if !allowed.is_empty() && normal.contains(allowed.as_str()) {
+                    normal = normal.replace(allowed.as_str(), " ");
+                }
+            }
+            for term in self.terms.find_in(&normal) {
+                let Some(&category) = self.term_category.get(term) else {
+                    continue;
+                };
+                if !found.contains(&(category, term)) {
+                    found.push((category, term));
+                }
             }
         }
-        let mut found: Vec<(usize, usize)> = Vec::new();
-        for term in self.terms.find_in(&normal) {
-            let Some(&category) = self.term_category.get(term) else {
-                continue;
-            };
-            if !found.contains(&(category, term)) {
-                found.push((category, term));
+        if !self.patterns.is_empty() {
+            let normal = normalize(text);
+            for (index, (category, regex)) in self.patterns.iter().enumerate() {
+                // A match inside an allowed phrase, or holding one, as whole words.
+                let allowed = |hit: &str| {
+                    let hit = format!(" {} ", canonical(hit));
+                    self.allowed.iter().any(|a| {
+                        let a = format!(" {a} ");
+                        !a.trim().is_empty()
+                            && (a.contains(hit.as_str()) || hit.contains(a.as_str()))
+                    })
+                };
+                if regex.find_iter(&normal).any(|m| !allowed(m.as_str())) {
+                    found.push((*category, self.term_category.len() + index));
+                }
             }
         }
         self.categories
@@ -152,7 +179,11 @@ mod tests {
                 threshold,
             }],
             &[vec!["pipe bomb".into(), "ghost gun".into()]],
-            &["pipe bomb squad".into()],
+            vec![vec![crate::policy_regex::compile(
+                r"\b\d+ ?g of (?:tnt|c-?4)\b",
+            )
+            .unwrap()]],
+            &["pipe bomb squad".into(), "10 g of tnt".into()],
         )
         .unwrap()
     }
@@ -180,6 +211,17 @@ mod tests {
         assert_eq!(&text[f.partial_term_start(text)..], "pipe");
         assert_eq!(f.partial_term_start("we used a wrench"), 16);
         assert_eq!(&"a ghost g"[f.partial_term_start("a ghost g")..], "ghost g");
+    }
+
+    #[test]
+    fn regex_rules_count_toward_their_category_and_respect_allowed_phrases() {
+        let f = filter(2);
+        assert_eq!(f.scan_terms("a pipe bomb with 200 g of TNT")[0].hits, 2);
+        assert!(f.scan_terms("a pipe bomb with 10 g of tnt").is_empty());
+        assert!(
+            f.scan_terms("200g of TNT").is_empty(),
+            "one hit under a threshold of 2"
+        );
     }
 
     #[test]

@@ -68,7 +68,7 @@ mod tests {
             action: ContentAction::Block,
             threshold: 4,
         };
-        ContentFilter::new(vec![rule], &[vec![]], &[]).unwrap()
+        ContentFilter::new(vec![rule], &[vec![]], vec![vec![]], &[]).unwrap()
     }
 
     #[test]

@@ -8,11 +8,7 @@ use super::context::{self, OwnedWords};
 use super::detect::{CustomEntity, CustomValidator};
 use super::hit::Found;
 use super::validate;
-use regex::{Regex, RegexBuilder};
-
-/// Compiled-program limits: a policy pattern must stay small enough for every worker.
-const SIZE_LIMIT: usize = 1 << 20;
-const DFA_SIZE_LIMIT: usize = 2 << 20;
+use regex::Regex;
 
 /// What the context boost adds to a custom entity's score.
 const CONTEXT_BOOST: f32 = 0.35;
@@ -32,20 +28,7 @@ pub struct CustomDetector {
 
 /// Compiles `entity`, or says in a sentence why it cannot be used.
 pub fn compile(entity: &CustomEntity) -> Result<CustomDetector, String> {
-    if entity.pattern.is_empty() {
-        return Err("the pattern is empty".into());
-    }
-    let build = |unicode: bool| {
-        RegexBuilder::new(&entity.pattern)
-            .unicode(unicode)
-            .size_limit(SIZE_LIMIT)
-            .dfa_size_limit(DFA_SIZE_LIMIT)
-            .build()
-    };
-    let regex = match build(false) {
-        Ok(regex) => regex,
-        Err(ascii) => build(true).map_err(|_| describe(&ascii))?,
-    };
+    let regex = crate::policy_regex::compile(&entity.pattern)?;
     let matches_empty = EMPTY_PROBES
         .iter()
         .any(|probe| regex.find_iter(probe).any(|m| m.is_empty()));
@@ -61,20 +44,6 @@ pub fn compile(entity: &CustomEntity) -> Result<CustomDetector, String> {
 }
 
 /// The last line of a regex error ("error: unclosed group"), as a sentence.
-fn describe(error: &regex::Error) -> String {
-    match error {
-        regex::Error::CompiledTooBig(limit) => {
-            format!("the pattern compiles too large (over {limit} bytes); simplify it")
-        }
-        other => {
-            let text = other.to_string();
-            let last = text.lines().last().unwrap_or_default().trim();
-            let reason = last.strip_prefix("error:").unwrap_or(last).trim();
-            format!("the pattern does not compile: {reason}")
-        }
-    }
-}
-
 impl CustomDetector {
     /// Every validated match in `text`, scored.
     pub fn find(&self, text: &str) -> Vec<Found> {

@@ -7,6 +7,7 @@ use crate::content::{
     category_terms, CategoryRule, ContentAction, ContentFilter, ContentSettings, CATEGORIES,
     COMPLIANCE_CATEGORY, DEFAULT_POINTS,
 };
+use regex::Regex;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -24,15 +25,22 @@ pub(super) fn read_content(
     let path = fields.path_of("content_filter");
     let mut section = Fields::open(value, &path, errors)?;
     let extra = read_term_map(&mut section, "terms", errors);
+    let regexes = read_patterns(&mut section, errors);
     let mut rules = read_categories(&mut section, errors);
-    for (name, _) in &extra {
-        if !rules.iter().any(|r| &r.name == name) {
+    // Categories that bring their own terms or regex rules.
+    let named: Vec<&String> = extra
+        .iter()
+        .map(|(name, _)| name)
+        .chain(regexes.iter().map(|(name, _)| name))
+        .collect();
+    for name in &named {
+        if !rules.iter().any(|r| &r.name == *name) {
             if CATEGORIES.contains(&name.as_str()) {
                 continue;
             }
             // A custom category is on, blocking, once it has terms.
             rules.push(CategoryRule {
-                name: name.clone(),
+                name: (*name).clone(),
                 action: ContentAction::Block,
                 threshold: 1,
             });
@@ -40,7 +48,7 @@ pub(super) fn read_content(
     }
     for rule in &rules {
         let known = CATEGORIES.contains(&rule.name.as_str()) || rule.name == COMPLIANCE_CATEGORY;
-        if !known && !extra.iter().any(|(name, _)| *name == rule.name) {
+        if !known && !named.contains(&&rule.name) {
             let mut expected: Vec<&'static str> = CATEGORIES.to_vec();
             expected.push(COMPLIANCE_CATEGORY);
             errors.push(
@@ -93,7 +101,17 @@ pub(super) fn read_content(
             list
         })
         .collect();
-    match ContentFilter::new(rules, &terms, &allowed) {
+    let patterns: Vec<Vec<Regex>> = rules
+        .iter()
+        .map(|rule| {
+            regexes
+                .iter()
+                .filter(|(name, _)| *name == rule.name)
+                .flat_map(|(_, list)| list.iter().cloned())
+                .collect()
+        })
+        .collect();
+    match ContentFilter::new(rules, &terms, patterns, &allowed) {
         Ok(filter) => Some(ContentSettings {
             filter: Arc::new(filter),
             request,
@@ -170,6 +188,27 @@ fn read_categories(section: &mut Fields<'_>, errors: &mut Errors) -> Vec<Categor
         });
     }
     rules
+}
+
+/// `{"name": ["regex", …]}`: regex rules on the normalised text (lower case, look-alikes
+/// folded, punctuation kept), each counting as one hit of its category.
+fn read_patterns(section: &mut Fields<'_>, errors: &mut Errors) -> Vec<(String, Vec<Regex>)> {
+    let path = section.path_of("patterns");
+    let mut out = Vec::new();
+    for (name, sources) in read_term_map(section, "patterns", errors) {
+        let mut compiled = Vec::new();
+        for (index, source) in sources.iter().enumerate() {
+            match crate::policy_regex::compile(source) {
+                Ok(regex) => compiled.push(regex),
+                Err(reason) => errors.push(
+                    &format!("{path}.{name}[{index}]"),
+                    PolicyErrorKind::Invalid(reason),
+                ),
+            }
+        }
+        out.push((name, compiled));
+    }
+    out
 }
 
 /// Term categories act on one hit; the scored category on [`DEFAULT_POINTS`].
