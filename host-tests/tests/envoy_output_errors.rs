@@ -91,6 +91,33 @@ fn a_json_route_with_a_schema_passes_conforming_answers_and_rejects_the_rest() {
     assert!(!String::from_utf8_lossy(&bad.body).contains("warm"));
 }
 
+/// The same route streaming: the answer flows, and one that breaks the schema ends with
+/// the error event (then `[DONE]`) where a conforming one ends with `[DONE]` alone.
+#[test]
+fn a_streamed_answer_is_checked_against_the_schema_when_it_ends() {
+    let mut policy: Value = serde_json::from_str(&default_policy()).unwrap();
+    policy["routes"][0]["output_schema"] = serde_json::json!({"schema": {
+        "type": "object", "required": ["city", "temp_c"], "additionalProperties": false,
+        "properties": {"city": {"type": "string"}, "temp_c": {"type": "number"}}}});
+    let (_mock, envoy) = start_mock_and_envoy(&policy.to_string());
+    let stream = |scenario: &str| {
+        let request = with_scenario(chat("Weather in Paris as JSON", true), scenario);
+        let body = http1::send(envoy.listener_addr(), &request, &SendOptions::default())
+            .unwrap_or_else(|e| panic!("{e}: {}", envoy.log()))
+            .body;
+        String::from_utf8_lossy(&body).to_string()
+    };
+    let good = stream("reply:weather-ok.json.txt");
+    assert!(!good.contains("output_schema_violation"), "{good}");
+    assert!(good.ends_with("data: [DONE]\n\n"), "{good}");
+    let bad = stream("reply:weather-bad.json.txt");
+    assert!(
+        bad.contains("\"code\":\"output_schema_violation\""),
+        "{bad}"
+    );
+    assert!(bad.ends_with("data: [DONE]\n\n"), "{bad}");
+}
+
 /// A provider's gateway timeout (504, the status Envoy's own route timeout also answers
 /// with) becomes the filter's `upstream_timeout` error, not a generic upstream error.
 #[test]

@@ -434,10 +434,13 @@ impl Exchange {
             return self.output_state(StateAction::Replace, rejection);
         }
         self.response = match plan {
-            ResponsePlan::Stream => ResponseRead::Stream(Box::new(StreamRewriter::new(
-                format,
-                &self.record.request_id,
-            ))),
+            ResponsePlan::Stream => {
+                let mut rewriter = StreamRewriter::new(format, &self.record.request_id);
+                if route.output_schema.is_some() {
+                    rewriter.keep_transcript();
+                }
+                ResponseRead::Stream(Box::new(rewriter))
+            }
             _ => ResponseRead::Buffer,
         };
         plan
@@ -690,6 +693,14 @@ impl Exchange {
     fn finish_response(&mut self, route: &Route, refused: Option<&Rejection>) {
         self.record.entities = self.masker.tallies().to_vec();
         let enforced = self.policy.mode == Mode::Enforce;
+        if let Some(flag) = self.watch.schema_flag.take() {
+            self.record.findings.push(Finding {
+                rule: flag.rule,
+                code: flag.code,
+                action: FindingAction::Flag,
+                enforced: false,
+            });
+        }
         if self.watch.off_scope.take().is_some() {
             self.record.findings.push(Finding {
                 rule: format!("{}.content_filter.scope", route.id),

@@ -5,7 +5,9 @@
 
 use crate::confidence::token_logprobs;
 use crate::json_strings::{parsed_strings, rewrite_strings};
-use crate::llm::output::{channel_key, event_role, is_body_text, is_event_text, EventRole};
+use crate::llm::output::{
+    channel_key, event_role, is_answer_delta, is_body_text, is_event_text, EventRole,
+};
 use crate::llm::ApiFormat;
 use crate::rejection::{Rejection, ERROR_TYPE};
 use crate::sse::{EventSplitter, RawEvent};
@@ -31,8 +33,10 @@ pub trait OutputFilter {
     }
 
     /// The answer is complete: judge what can only be judged whole (the last paragraph of
-    /// a harmful-compliance score). Called before a body or a stream's final event goes out.
-    fn finish(&mut self) -> Result<(), Rejection> {
+    /// a harmful-compliance score; a stream's `transcript`, the answer text of each channel
+    /// when the stream keeps one). Called before a body or a stream's final event goes out.
+    fn finish(&mut self, transcript: &[(String, String)]) -> Result<(), Rejection> {
+        let _ = transcript;
         Ok(())
     }
 }
@@ -59,7 +63,7 @@ pub fn filter_body(
     if let Some(rejection) = refused {
         return Err(rejection);
     }
-    filter.finish()?;
+    filter.finish(&[])?;
     Ok(rewritten.ok().flatten())
 }
 
@@ -101,7 +105,13 @@ pub struct StreamRewriter {
     terminated: bool,
     /// Token log-probabilities the events carried (PSF OV-4).
     logprobs: Vec<f64>,
+    /// The answer text of each channel, kept when the route judges the whole answer (its
+    /// output schema): `None` otherwise.
+    transcript: Option<Vec<(String, String)>>,
 }
+
+/// A transcript keeps at most this much text; a longer answer is judged on its start.
+const MAX_TRANSCRIPT_BYTES: usize = 1 << 20;
 
 impl StreamRewriter {
     pub fn new(format: Option<ApiFormat>, request_id: &str) -> Self {
@@ -113,7 +123,13 @@ impl StreamRewriter {
             ended: None,
             terminated: false,
             logprobs: Vec::new(),
+            transcript: None,
         }
+    }
+
+    /// Keeps the answer text of each channel for [`OutputFilter::finish`].
+    pub fn keep_transcript(&mut self) {
+        self.transcript.get_or_insert_with(Vec::new);
     }
 
     /// The token log-probabilities seen so far.
@@ -166,7 +182,8 @@ impl StreamRewriter {
         }
         if end {
             let released = self.release(&|_| true, filter, &mut out);
-            if let Err(rejection) = released.and_then(|()| filter.finish()) {
+            let transcript = self.transcript.as_deref().unwrap_or_default();
+            if let Err(rejection) = released.and_then(|()| filter.finish(transcript)) {
                 self.end_with(rejection, &mut out);
             }
         }
@@ -186,7 +203,7 @@ impl StreamRewriter {
         if data.trim() == "[DONE]" {
             self.terminated = true;
             self.release(&|_| true, filter, out)?;
-            filter.finish()?;
+            filter.finish(self.transcript.as_deref().unwrap_or_default())?;
             out.extend_from_slice(&event.bytes);
             return Ok(());
         }
@@ -220,7 +237,7 @@ impl StreamRewriter {
             )?,
             EventRole::EndsAll => {
                 self.release(&|_| true, filter, out)?;
-                filter.finish()?;
+                filter.finish(self.transcript.as_deref().unwrap_or_default())?;
             }
             EventRole::Delta | EventRole::Other => {}
         }
@@ -231,6 +248,11 @@ impl StreamRewriter {
         if role == EventRole::Delta && texts.len() == 1 {
             let (pointer, text) = texts.remove(0);
             let key = channel_key(&value, &pointer);
+            if let Some(transcript) = self.transcript.as_mut() {
+                if is_answer_delta(&value, &pointer) {
+                    keep(transcript, &key, &text);
+                }
+            }
             return self.delta(
                 key,
                 HeldEvent {
@@ -340,6 +362,18 @@ impl StreamRewriter {
         self.channels.clear();
         out.extend_from_slice(&stream_error(self.format, &rejection, &self.request_id));
         self.ended = Some(rejection);
+    }
+}
+
+/// Appends `text` to the transcript of channel `key`, within [`MAX_TRANSCRIPT_BYTES`].
+fn keep(transcript: &mut Vec<(String, String)>, key: &str, text: &str) {
+    let kept: usize = transcript.iter().map(|(_, t)| t.len()).sum();
+    if kept + text.len() > MAX_TRANSCRIPT_BYTES {
+        return;
+    }
+    match transcript.iter_mut().find(|(k, _)| k == key) {
+        Some((_, all)) => all.push_str(text),
+        None => transcript.push((key.to_string(), text.to_string())),
     }
 }
 

@@ -7,6 +7,7 @@ use crate::content::{
     ContentAction, ContentFilter, ContentHit, OffScope, ParagraphWindow, Scope, MAX_SCOPE_BYTES,
 };
 use crate::output::OutputFilter;
+use crate::output_schema::{OutputSchema, SchemaAction};
 use crate::pii::masker::Masker;
 use crate::pii::response::{entity_tail, ResponsePii};
 use crate::policy::Route;
@@ -24,12 +25,18 @@ pub(crate) struct OutputWatch {
     answer: String,
     /// Why a flagged answer is out of scope, for the record.
     pub(crate) off_scope: Option<String>,
+    /// A streamed answer that broke a flagging output schema, for the record.
+    pub(crate) schema_flag: Option<Rejection>,
 }
 
 /// Everything the output side checks in model text: the system-prompt canary (IG-5) and
 /// the PII policy (DG-1, OV-1).
 pub(crate) struct OutputGuard<'a> {
     route: &'a str,
+    /// The route's output contract, checked on a stream's transcript.
+    schema: Option<&'a OutputSchema>,
+    /// Where a flagged schema breach of a stream is noted.
+    schema_flag: &'a mut Option<Rejection>,
     canary: Option<(&'a str, String)>,
     content: Option<(&'a ContentFilter, &'a str)>,
     /// Where flagged content categories are noted for the record.
@@ -71,6 +78,7 @@ impl<'a> OutputGuard<'a> {
             leak,
             answer,
             off_scope,
+            schema_flag,
         } = watch;
         let scope = route
             .content
@@ -87,6 +95,8 @@ impl<'a> OutputGuard<'a> {
             .map(|fingerprint| (fingerprint, leak));
         Self {
             route: &route.id,
+            schema: route.output_schema.as_ref(),
+            schema_flag,
             canary,
             leak,
             scope,
@@ -99,6 +109,35 @@ impl<'a> OutputGuard<'a> {
 }
 
 impl OutputGuard<'_> {
+    /// OV-2 on a stream: each channel's answer text against the route's output schema,
+    /// when the whole answer is known. A breach blocks (the stream ends with its error
+    /// event instead of its final event) or is noted for the record.
+    fn check_transcript(&mut self, transcript: &[(String, String)]) -> Result<(), Rejection> {
+        let Some(contract) = self.schema else {
+            return Ok(());
+        };
+        for (channel, text) in transcript {
+            let Some(violation) = contract.check_text(&format!("stream:{channel}"), text) else {
+                continue;
+            };
+            let rejection = Rejection {
+                code: ErrorCode::OutputSchemaViolation,
+                message: format!(
+                    "the model's streamed answer breaks this route's output schema at {}: {}",
+                    violation.pointer, violation.reason
+                ),
+                rule: format!("{}.output_schema", self.route),
+                param: Some(violation.pointer),
+            };
+            if contract.action == SchemaAction::Block {
+                return Err(rejection);
+            }
+            self.schema_flag.get_or_insert(rejection);
+            break;
+        }
+        Ok(())
+    }
+
     /// A verbatim run of the pinned prompt: the rule names the run length.
     fn leak_rejection(&self) -> Rejection {
         prompt_leak(format!("{}.system_prompt.leak_run_words", self.route))
@@ -212,7 +251,8 @@ impl OutputFilter for OutputGuard<'_> {
         pii && canary && content && scope
     }
 
-    fn finish(&mut self) -> Result<(), Rejection> {
+    fn finish(&mut self, transcript: &[(String, String)]) -> Result<(), Rejection> {
+        self.check_transcript(transcript)?;
         if let Some((fingerprint, watch)) = self.leak.as_mut() {
             if watch.finish(fingerprint) {
                 return Err(self.leak_rejection());

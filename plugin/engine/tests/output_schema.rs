@@ -119,3 +119,52 @@ fn schema_errors_name_the_field() {
         );
     }
 }
+
+/// A streamed answer is judged whole when the stream ends: one that breaks the schema ends
+/// with the protocol's error event instead of `[DONE]`, a conforming one ends normally,
+/// and `flag` only records. Its text has streamed on meanwhile (no buffering).
+#[test]
+fn streamed_answers_are_checked_when_the_stream_ends() {
+    let stream = |policy: &Rc<Policy>, text: &str| {
+        let request = json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "weather?"}]});
+        let (_, mut exchange) = play_bytes(
+            policy,
+            "/v1/chat/completions",
+            request.to_string().as_bytes(),
+        );
+        exchange.on_response_headers(200, Some("text/event-stream"), None);
+        let mut out = String::new();
+        for piece in text.as_bytes().chunks(4) {
+            let delta = json!({"choices": [{"index": 0, "delta": {"content": std::str::from_utf8(piece).unwrap()}, "finish_reason": null}]});
+            let event = format!("data: {delta}\n\n");
+            out += &String::from_utf8(exchange.on_response_chunk(event.as_bytes(), false)).unwrap();
+        }
+        let end = exchange.on_response_chunk(b"data: [DONE]\n\n", true);
+        (
+            out,
+            String::from_utf8(end).unwrap(),
+            exchange.record().to_json(policy).to_string(),
+        )
+    };
+    let strict = policy(weather());
+    let (_, end, _) = stream(&strict, r#"{"city": "Paris", "temp_c": 21}"#);
+    assert_eq!(end, "data: [DONE]\n\n");
+    let (before, end, record) = stream(&strict, r#"{"city": "Paris", "temp_c": 99}"#);
+    assert!(
+        before.matches("data: ").count() >= 5,
+        "the text streamed on: {before}"
+    );
+    assert!(
+        end.contains("\"code\":\"output_schema_violation\""),
+        "{end}"
+    );
+    assert!(end.contains("stream:choice:0:content:/temp_c"), "{end}");
+    assert!(end.ends_with("data: [DONE]\n\n"), "{end}");
+    assert!(record.contains("\"decision\":\"block\""), "{record}");
+
+    let mut flagging = weather();
+    flagging["action"] = json!("flag");
+    let (_, end, record) = stream(&policy(flagging), "not json");
+    assert_eq!(end, "data: [DONE]\n\n");
+    assert!(record.contains("output_schema_violation"), "{record}");
+}

@@ -133,6 +133,18 @@ fn tool_call_index(data: &Value, pointer: &str) -> Option<u64> {
     data.pointer(call)?.get("index")?.as_u64()
 }
 
+/// Whether the string at `pointer` of a stream event is a delta of the assistant's answer
+/// text (not of a tool call's arguments): OpenAI chat `delta.content`, Anthropic
+/// `text_delta`, Responses `response.output_text.delta`.
+pub fn is_answer_delta(data: &Value, pointer: &str) -> bool {
+    let kind = data.get("type").and_then(Value::as_str);
+    match pointer {
+        "/delta/text" => true,
+        "/delta" => kind == Some("response.output_text.delta"),
+        _ => pointer.starts_with("/choices/") && pointer.ends_with("/delta/content"),
+    }
+}
+
 /// How an event relates to the channels: see [`EventRole`].
 pub fn event_role(data: &Value) -> EventRole {
     if let Some(choices) = data.get("choices").and_then(Value::as_array) {

@@ -38,36 +38,43 @@ impl PartialEq for OutputSchema {
 impl Eq for OutputSchema {}
 
 impl OutputSchema {
+    /// The first place one assistant text (`at` names it) breaks the contract: its length,
+    /// whether it is JSON, and the content schema.
+    pub fn check_text(&self, at: &str, text: &str) -> Option<Violation> {
+        if let Some(max) = self.max_chars {
+            let length = text.chars().count();
+            if length > max {
+                return Some(Violation {
+                    pointer: at.to_string(),
+                    reason: format!("the answer has {length} characters, over the limit of {max}"),
+                });
+            }
+        }
+        if !self.json && self.content.is_none() {
+            return None;
+        }
+        let Ok(value) = serde_json::from_str::<Value>(text) else {
+            return Some(Violation {
+                pointer: at.to_string(),
+                reason: "the answer is not JSON".into(),
+            });
+        };
+        match self.content.as_ref().map(|s| s.check(&value)) {
+            Some(Err(violation)) => Some(Violation {
+                pointer: format!("{at}{}", violation.pointer),
+                reason: violation.reason,
+            }),
+            _ => None,
+        }
+    }
+
     /// The first place a complete answer breaks the contract: where (a JSON pointer into
     /// the body, then into the checked JSON) and why.
     pub fn check(&self, body: &Value) -> Option<Violation> {
         let (texts, calls) = answer_parts(body);
         for (at, text) in &texts {
-            if let Some(max) = self.max_chars {
-                let length = text.chars().count();
-                if length > max {
-                    return Some(Violation {
-                        pointer: at.clone(),
-                        reason: format!(
-                            "the answer has {length} characters, over the limit of {max}"
-                        ),
-                    });
-                }
-            }
-            if !self.json && self.content.is_none() {
-                continue;
-            }
-            let Ok(value) = serde_json::from_str::<Value>(text) else {
-                return Some(Violation {
-                    pointer: at.clone(),
-                    reason: "the answer is not JSON".into(),
-                });
-            };
-            if let Some(Err(violation)) = self.content.as_ref().map(|s| s.check(&value)) {
-                return Some(Violation {
-                    pointer: format!("{at}{}", violation.pointer),
-                    reason: violation.reason,
-                });
+            if let Some(violation) = self.check_text(at, text) {
+                return Some(violation);
             }
         }
         for call in &calls {
