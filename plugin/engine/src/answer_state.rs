@@ -3,7 +3,9 @@
 //! one the provider's own filter stopped.
 
 use crate::output_schema::answer_parts;
+use crate::rejection::Rejection;
 use crate::text::normalize;
+use crate::ErrorCode;
 use regex::{RegexSet, RegexSetBuilder};
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -59,7 +61,6 @@ pub fn is_refusal(text: &str) -> bool {
 
 /// Every state a complete answer is in.
 pub fn answer_states(body: &Value) -> Vec<AnswerState> {
-    let mut states = Vec::new();
     let (texts, calls) = answer_parts(body);
     let structured_refusal = body["choices"]
         .as_array()
@@ -67,12 +68,6 @@ pub fn answer_states(body: &Value) -> Vec<AnswerState> {
         .flatten()
         .any(|c| c["message"]["refusal"].is_string())
         || body["stop_reason"] == "refusal";
-    if structured_refusal || texts.iter().any(|(_, t)| is_refusal(t)) {
-        states.push(AnswerState::Refusal);
-    }
-    if calls.is_empty() && texts.iter().all(|(_, t)| t.trim().is_empty()) && !structured_refusal {
-        states.push(AnswerState::Empty);
-    }
     let reasons: Vec<&str> = body["choices"]
         .as_array()
         .into_iter()
@@ -81,6 +76,27 @@ pub fn answer_states(body: &Value) -> Vec<AnswerState> {
         .chain(body["stop_reason"].as_str())
         .chain(body["incomplete_details"]["reason"].as_str())
         .collect();
+    let texts: Vec<&str> = texts.iter().map(|(_, t)| t.as_str()).collect();
+    states_of(&texts, structured_refusal, !calls.is_empty(), &reasons)
+}
+
+/// The states of an answer given its parts: the assistant texts, whether the provider
+/// marked a refusal, whether it called tools, and its finish or stop reasons. Shared by
+/// JSON answers and streams (which collect the parts as they pass).
+pub fn states_of(
+    texts: &[&str],
+    structured_refusal: bool,
+    tool_calls: bool,
+    reasons: &[&str],
+) -> Vec<AnswerState> {
+    let mut states = Vec::new();
+    let structured_refusal = structured_refusal || reasons.contains(&"refusal");
+    if structured_refusal || texts.iter().any(|t| is_refusal(t)) {
+        states.push(AnswerState::Refusal);
+    }
+    if !tool_calls && texts.iter().all(|t| t.trim().is_empty()) && !structured_refusal {
+        states.push(AnswerState::Empty);
+    }
     if reasons
         .iter()
         .any(|r| matches!(*r, "length" | "max_tokens" | "max_output_tokens"))
@@ -91,6 +107,40 @@ pub fn answer_states(body: &Value) -> Vec<AnswerState> {
         states.push(AnswerState::ProviderFiltered);
     }
     states
+}
+
+impl AnswerState {
+    /// The state's field in `output_errors`, which is also its rule's last part.
+    pub fn name(self) -> &'static str {
+        match self {
+            AnswerState::Refusal => "refusal",
+            AnswerState::Empty => "empty_output",
+            AnswerState::Truncated => "output_truncated",
+            AnswerState::ProviderFiltered => "provider_filtered",
+        }
+    }
+
+    /// The error that reports the state on route `route`.
+    pub fn rejection(self, route: &str) -> Rejection {
+        let (code, message) = match self {
+            AnswerState::Refusal => (ErrorCode::Refusal, "the model declined to answer"),
+            AnswerState::Empty => (ErrorCode::EmptyOutput, "the model's answer is empty"),
+            AnswerState::Truncated => (
+                ErrorCode::OutputTruncated,
+                "the model's answer stopped at its token limit",
+            ),
+            AnswerState::ProviderFiltered => (
+                ErrorCode::ProviderFiltered,
+                "the model provider's content filter stopped the answer",
+            ),
+        };
+        Rejection {
+            code,
+            message: message.into(),
+            rule: format!("{route}.output_errors.{}", self.name()),
+            param: None,
+        }
+    }
 }
 
 #[cfg(test)]

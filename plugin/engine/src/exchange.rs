@@ -4,7 +4,7 @@
 //! The engine never holds body bytes it does not need: on a route that does not inspect
 //! bodies, a request with a trusted `content-length` under every limit streams through.
 
-use crate::answer_state::{answer_states, AnswerState};
+use crate::answer_state::answer_states;
 use crate::confidence::{summarise, token_logprobs};
 use crate::content::{FailureMode, ModerationCall, ModerationVerdict};
 use crate::inspect::{inspect_text, Verdict};
@@ -436,7 +436,8 @@ impl Exchange {
         self.response = match plan {
             ResponsePlan::Stream => {
                 let mut rewriter = StreamRewriter::new(format, &self.record.request_id);
-                if route.output_schema.is_some() {
+                // Every LLM stream: its edge states and output schema are judged whole.
+                if format.is_some() {
                     rewriter.keep_transcript();
                 }
                 ResponseRead::Stream(Box::new(rewriter))
@@ -546,39 +547,8 @@ impl Exchange {
                 return step;
             }
             for state in answer_states(answer) {
-                let (action, code, name, message) = match state {
-                    AnswerState::Refusal => (
-                        route.output_errors.refusal,
-                        ErrorCode::Refusal,
-                        "refusal",
-                        "the model declined to answer",
-                    ),
-                    AnswerState::Empty => (
-                        route.output_errors.empty_output,
-                        ErrorCode::EmptyOutput,
-                        "empty_output",
-                        "the model's answer is empty",
-                    ),
-                    AnswerState::Truncated => (
-                        route.output_errors.output_truncated,
-                        ErrorCode::OutputTruncated,
-                        "output_truncated",
-                        "the model's answer stopped at its token limit",
-                    ),
-                    AnswerState::ProviderFiltered => (
-                        route.output_errors.provider_filtered,
-                        ErrorCode::ProviderFiltered,
-                        "provider_filtered",
-                        "the model provider's content filter stopped the answer",
-                    ),
-                };
-                let rejection = Rejection {
-                    code,
-                    message: message.into(),
-                    rule: format!("{}.output_errors.{name}", route.id),
-                    param: None,
-                };
-                if let Some(step) = self.judge_answer(action, rejection) {
+                let action = route.output_errors.for_state(state);
+                if let Some(step) = self.judge_answer(action, state.rejection(&route.id)) {
                     return step;
                 }
             }
@@ -693,11 +663,11 @@ impl Exchange {
     fn finish_response(&mut self, route: &Route, refused: Option<&Rejection>) {
         self.record.entities = self.masker.tallies().to_vec();
         let enforced = self.policy.mode == Mode::Enforce;
-        if let Some(flag) = self.watch.schema_flag.take() {
+        for (note, action) in std::mem::take(&mut self.watch.notes) {
             self.record.findings.push(Finding {
-                rule: flag.rule,
-                code: flag.code,
-                action: FindingAction::Flag,
+                rule: note.rule,
+                code: note.code,
+                action,
                 enforced: false,
             });
         }

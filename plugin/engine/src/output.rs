@@ -33,9 +33,9 @@ pub trait OutputFilter {
     }
 
     /// The answer is complete: judge what can only be judged whole (the last paragraph of
-    /// a harmful-compliance score; a stream's `transcript`, the answer text of each channel
-    /// when the stream keeps one). Called before a body or a stream's final event goes out.
-    fn finish(&mut self, transcript: &[(String, String)]) -> Result<(), Rejection> {
+    /// a harmful-compliance score; a stream's [`Transcript`], when it keeps one). Called
+    /// before a body or a stream's final event goes out.
+    fn finish(&mut self, transcript: Option<&Transcript>) -> Result<(), Rejection> {
         let _ = transcript;
         Ok(())
     }
@@ -63,7 +63,7 @@ pub fn filter_body(
     if let Some(rejection) = refused {
         return Err(rejection);
     }
-    filter.finish(&[])?;
+    filter.finish(None)?;
     Ok(rewritten.ok().flatten())
 }
 
@@ -105,9 +105,22 @@ pub struct StreamRewriter {
     terminated: bool,
     /// Token log-probabilities the events carried (PSF OV-4).
     logprobs: Vec<f64>,
-    /// The answer text of each channel, kept when the route judges the whole answer (its
-    /// output schema): `None` otherwise.
-    transcript: Option<Vec<(String, String)>>,
+    /// What the stream said, kept when the route judges the whole answer.
+    transcript: Option<Transcript>,
+}
+
+/// What a stream said, for the checks that judge a whole answer (its output schema, its
+/// edge states): collected as the events pass.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Transcript {
+    /// The answer text of each channel (bounded by [`MAX_TRANSCRIPT_BYTES`]).
+    pub texts: Vec<(String, String)>,
+    /// Finish and stop reasons the events gave (`length`, `max_tokens`, `content_filter`…).
+    pub stop_reasons: Vec<String>,
+    /// Tool-call arguments streamed.
+    pub tool_calls: bool,
+    /// The provider marked a refusal (OpenAI `delta.refusal`).
+    pub refusal: bool,
 }
 
 /// A transcript keeps at most this much text; a longer answer is judged on its start.
@@ -127,9 +140,9 @@ impl StreamRewriter {
         }
     }
 
-    /// Keeps the answer text of each channel for [`OutputFilter::finish`].
+    /// Keeps a [`Transcript`] for [`OutputFilter::finish`].
     pub fn keep_transcript(&mut self) {
-        self.transcript.get_or_insert_with(Vec::new);
+        self.transcript.get_or_insert_with(Transcript::default);
     }
 
     /// The token log-probabilities seen so far.
@@ -182,7 +195,7 @@ impl StreamRewriter {
         }
         if end {
             let released = self.release(&|_| true, filter, &mut out);
-            let transcript = self.transcript.as_deref().unwrap_or_default();
+            let transcript = self.transcript.as_ref();
             if let Err(rejection) = released.and_then(|()| filter.finish(transcript)) {
                 self.end_with(rejection, &mut out);
             }
@@ -203,7 +216,7 @@ impl StreamRewriter {
         if data.trim() == "[DONE]" {
             self.terminated = true;
             self.release(&|_| true, filter, out)?;
-            filter.finish(self.transcript.as_deref().unwrap_or_default())?;
+            filter.finish(self.transcript.as_ref())?;
             out.extend_from_slice(&event.bytes);
             return Ok(());
         }
@@ -212,6 +225,13 @@ impl StreamRewriter {
             return Ok(());
         };
         let role = event_role(&value);
+        if let Some(transcript) = self.transcript.as_mut() {
+            for reason in stop_reasons(&value) {
+                if !transcript.stop_reasons.iter().any(|r| r == reason) {
+                    transcript.stop_reasons.push(reason.to_string());
+                }
+            }
+        }
         token_logprobs(&value, &mut self.logprobs);
         let kind = value
             .get("type")
@@ -237,7 +257,7 @@ impl StreamRewriter {
             )?,
             EventRole::EndsAll => {
                 self.release(&|_| true, filter, out)?;
-                filter.finish(self.transcript.as_deref().unwrap_or_default())?;
+                filter.finish(self.transcript.as_ref())?;
             }
             EventRole::Delta | EventRole::Other => {}
         }
@@ -250,7 +270,11 @@ impl StreamRewriter {
             let key = channel_key(&value, &pointer);
             if let Some(transcript) = self.transcript.as_mut() {
                 if is_answer_delta(&value, &pointer) {
-                    keep(transcript, &key, &text);
+                    keep(&mut transcript.texts, &key, &text);
+                } else if pointer.ends_with("/refusal") {
+                    transcript.refusal = true;
+                } else {
+                    transcript.tool_calls = true;
                 }
             }
             return self.delta(
@@ -363,6 +387,22 @@ impl StreamRewriter {
         out.extend_from_slice(&stream_error(self.format, &rejection, &self.request_id));
         self.ended = Some(rejection);
     }
+}
+
+/// The finish or stop reasons one event gives: OpenAI `choices[].finish_reason`, Anthropic
+/// `message_delta`'s `delta.stop_reason`, the Responses API's `incomplete_details.reason`.
+fn stop_reasons(data: &Value) -> Vec<&str> {
+    data.get("choices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("finish_reason").and_then(Value::as_str))
+        .chain(data.pointer("/delta/stop_reason").and_then(Value::as_str))
+        .chain(
+            data.pointer("/response/incomplete_details/reason")
+                .and_then(Value::as_str),
+        )
+        .collect()
 }
 
 /// Appends `text` to the transcript of channel `key`, within [`MAX_TRANSCRIPT_BYTES`].

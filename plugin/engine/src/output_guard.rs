@@ -3,15 +3,18 @@
 //! and harmful compliance, scope (OV-3), and the PII policy (DG-1, OV-1). The state that
 //! spans a whole answer lives in [`OutputWatch`], kept by the exchange between stream events.
 
+use crate::answer_state::states_of;
 use crate::content::{
     ContentAction, ContentFilter, ContentHit, OffScope, ParagraphWindow, Scope, MAX_SCOPE_BYTES,
 };
-use crate::output::OutputFilter;
+use crate::output::{OutputFilter, Transcript};
 use crate::output_schema::{OutputSchema, SchemaAction};
 use crate::pii::masker::Masker;
 use crate::pii::response::{entity_tail, ResponsePii};
 use crate::policy::Route;
+use crate::policy::{OutputErrors, StateAction};
 use crate::prompt_leak::{LeakWatch, PromptFingerprint};
+use crate::record::FindingAction;
 use crate::rejection::Rejection;
 use crate::ErrorCode;
 
@@ -25,8 +28,9 @@ pub(crate) struct OutputWatch {
     answer: String,
     /// Why a flagged answer is out of scope, for the record.
     pub(crate) off_scope: Option<String>,
-    /// A streamed answer that broke a flagging output schema, for the record.
-    pub(crate) schema_flag: Option<Rejection>,
+    /// What a stream's end found that is recorded but does not end it (a flagging output
+    /// schema, edge states set to `flag` or `pass`).
+    pub(crate) notes: Vec<(Rejection, FindingAction)>,
 }
 
 /// Everything the output side checks in model text: the system-prompt canary (IG-5) and
@@ -35,8 +39,10 @@ pub(crate) struct OutputGuard<'a> {
     route: &'a str,
     /// The route's output contract, checked on a stream's transcript.
     schema: Option<&'a OutputSchema>,
-    /// Where a flagged schema breach of a stream is noted.
-    schema_flag: &'a mut Option<Rejection>,
+    /// What to do with each edge state of an answer.
+    output_errors: OutputErrors,
+    /// Where a stream's recorded-only findings are noted.
+    notes: &'a mut Vec<(Rejection, FindingAction)>,
     canary: Option<(&'a str, String)>,
     content: Option<(&'a ContentFilter, &'a str)>,
     /// Where flagged content categories are noted for the record.
@@ -78,7 +84,7 @@ impl<'a> OutputGuard<'a> {
             leak,
             answer,
             off_scope,
-            schema_flag,
+            notes,
         } = watch;
         let scope = route
             .content
@@ -96,7 +102,8 @@ impl<'a> OutputGuard<'a> {
         Self {
             route: &route.id,
             schema: route.output_schema.as_ref(),
-            schema_flag,
+            output_errors: route.output_errors,
+            notes,
             canary,
             leak,
             scope,
@@ -109,31 +116,42 @@ impl<'a> OutputGuard<'a> {
 }
 
 impl OutputGuard<'_> {
-    /// OV-2 on a stream: each channel's answer text against the route's output schema,
-    /// when the whole answer is known. A breach blocks (the stream ends with its error
-    /// event instead of its final event) or is noted for the record.
-    fn check_transcript(&mut self, transcript: &[(String, String)]) -> Result<(), Rejection> {
-        let Some(contract) = self.schema else {
-            return Ok(());
-        };
-        for (channel, text) in transcript {
-            let Some(violation) = contract.check_text(&format!("stream:{channel}"), text) else {
-                continue;
-            };
-            let rejection = Rejection {
-                code: ErrorCode::OutputSchemaViolation,
-                message: format!(
-                    "the model's streamed answer breaks this route's output schema at {}: {}",
-                    violation.pointer, violation.reason
-                ),
-                rule: format!("{}.output_schema", self.route),
-                param: Some(violation.pointer),
-            };
-            if contract.action == SchemaAction::Block {
-                return Err(rejection);
+    /// A stream's end, judged whole: each channel's answer text against the route's output
+    /// schema (OV-2), then the answer's edge states (OV-5). What the route blocks or
+    /// replaces ends the stream with its error event instead of its final event; what it
+    /// flags or passes is noted for the record.
+    fn judge_transcript(&mut self, transcript: &Transcript) -> Result<(), Rejection> {
+        if let Some(contract) = self.schema {
+            for (channel, text) in &transcript.texts {
+                let at = format!("stream:{channel}");
+                let Some(violation) = contract.check_text(&at, text) else {
+                    continue;
+                };
+                let rejection = Rejection {
+                    code: ErrorCode::OutputSchemaViolation,
+                    message: format!(
+                        "the model's streamed answer breaks this route's output schema at {}: {}",
+                        violation.pointer, violation.reason
+                    ),
+                    rule: format!("{}.output_schema", self.route),
+                    param: Some(violation.pointer),
+                };
+                if contract.action == SchemaAction::Block {
+                    return Err(rejection);
+                }
+                self.notes.push((rejection, FindingAction::Flag));
+                break;
             }
-            self.schema_flag.get_or_insert(rejection);
-            break;
+        }
+        let texts: Vec<&str> = transcript.texts.iter().map(|(_, t)| t.as_str()).collect();
+        let reasons: Vec<&str> = transcript.stop_reasons.iter().map(String::as_str).collect();
+        for state in states_of(&texts, transcript.refusal, transcript.tool_calls, &reasons) {
+            let rejection = state.rejection(self.route);
+            match self.output_errors.for_state(state) {
+                StateAction::Replace => return Err(rejection),
+                StateAction::Flag => self.notes.push((rejection, FindingAction::Flag)),
+                StateAction::Pass => self.notes.push((rejection, FindingAction::Log)),
+            }
         }
         Ok(())
     }
@@ -251,8 +269,10 @@ impl OutputFilter for OutputGuard<'_> {
         pii && canary && content && scope
     }
 
-    fn finish(&mut self, transcript: &[(String, String)]) -> Result<(), Rejection> {
-        self.check_transcript(transcript)?;
+    fn finish(&mut self, transcript: Option<&Transcript>) -> Result<(), Rejection> {
+        if let Some(transcript) = transcript {
+            self.judge_transcript(transcript)?;
+        }
         if let Some((fingerprint, watch)) = self.leak.as_mut() {
             if watch.finish(fingerprint) {
                 return Err(self.leak_rejection());

@@ -241,3 +241,67 @@ fn confidence_is_recorded_and_low_confidence_flagged_or_blocked() {
         "{errors}"
     );
 }
+
+/// Streams have the same edge states, judged when they end: a streamed refusal is flagged
+/// by default, a stream stopped at the token limit is replaced by the error event when the
+/// route says so (instead of `[DONE]`), and Anthropic's `max_tokens` stop counts too.
+#[test]
+fn streamed_edge_states_are_judged_at_the_end() {
+    let chat_event = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        )
+    };
+    let run = |policy: &Rc<Policy>, path: &str, events: &[String]| {
+        let body = json!({"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]});
+        let (_, mut exchange) = play_bytes(policy, path, body.to_string().as_bytes());
+        exchange.on_response_headers(200, Some("text/event-stream"), None);
+        let mut out = String::new();
+        for event in events {
+            out += &String::from_utf8(exchange.on_response_chunk(event.as_bytes(), false)).unwrap();
+        }
+        out += &String::from_utf8(exchange.on_response_chunk(b"", true)).unwrap();
+        (out, exchange.record().to_json(policy).to_string())
+    };
+    let refusal = [
+        chat_event(json!({"content": "I'm sorry, but I can't "}), Value::Null),
+        chat_event(json!({"content": "help with that."}), Value::Null),
+        chat_event(json!({}), json!("stop")),
+        "data: [DONE]\n\n".to_string(),
+    ];
+    let (out, record) = run(&policy("enforce", None), "/v1/chat/completions", &refusal);
+    assert!(
+        out.ends_with("data: [DONE]\n\n") && !out.contains("\"error\""),
+        "{out}"
+    );
+    assert!(record.contains("chat.output_errors.refusal"), "{record}");
+
+    let cut = [
+        chat_event(json!({"content": "The first three steps are"}), Value::Null),
+        chat_event(json!({}), json!("length")),
+        "data: [DONE]\n\n".to_string(),
+    ];
+    let replace = policy("enforce", Some(json!({"output_truncated": "replace"})));
+    let (out, record) = run(&replace, "/v1/chat/completions", &cut);
+    assert!(out.contains("\"code\":\"output_truncated\""), "{out}");
+    assert!(
+        out.contains("first three steps"),
+        "the text went out first: {out}"
+    );
+    assert!(record.contains("\"decision\":\"block\""), "{record}");
+
+    let document = json!({"version": 1, "name": "t", "owner": "Ada Lovelace",
+        "routes": [{"id": "messages", "path": "/v1/messages"}]});
+    let anthropic = Rc::new(Policy::from_json(document.to_string().as_bytes()).unwrap());
+    let events = [
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Once upon\"}}\n\n".to_string(),
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"max_tokens\"},\"usage\":{\"output_tokens\":2}}\n\n".to_string(),
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n".to_string(),
+    ];
+    let (_, record) = run(&anthropic, "/v1/messages", &events);
+    assert!(
+        record.contains("output_errors.output_truncated"),
+        "{record}"
+    );
+}

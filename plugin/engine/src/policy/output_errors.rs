@@ -2,6 +2,7 @@
 //! sends output that cannot be read, or ends a stream without its terminator.
 
 use super::reader::{Errors, Fields};
+use crate::answer_state::AnswerState;
 
 /// What the filter does with one failure state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +50,18 @@ impl Default for OutputErrors {
             empty_output: StateAction::Flag,
             output_truncated: StateAction::Flag,
             provider_filtered: StateAction::Flag,
+        }
+    }
+}
+
+impl OutputErrors {
+    /// The action for an edge state of a valid answer.
+    pub fn for_state(&self, state: AnswerState) -> StateAction {
+        match state {
+            AnswerState::Refusal => self.refusal,
+            AnswerState::Empty => self.empty_output,
+            AnswerState::Truncated => self.output_truncated,
+            AnswerState::ProviderFiltered => self.provider_filtered,
         }
     }
 }
