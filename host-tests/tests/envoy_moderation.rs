@@ -115,3 +115,53 @@ fn a_cluster_the_proxy_does_not_know_fails_like_an_outage() {
     assert_eq!(response.status, 503, "{}", envoy.log());
     assert_eq!(error_code(&response.body), "moderation_unavailable");
 }
+
+/// With `directions: ["response"]` the service judges the model's complete JSON answers
+/// (mock-llm echoes the prompt, so the prompt decides what the answer says): a flagged
+/// answer is withheld with 502 `content_filtered`, a clean one passes unchanged, and a
+/// failing service follows the failure mode here too.
+#[test]
+fn answers_are_moderated_when_the_route_asks() {
+    let (mock, envoy) = start_mock_and_envoy(&policy(json!({
+        "cluster": "moderation", "failure_mode": "closed", "directions": ["response"]
+    })));
+    let send = |text: &str| {
+        http1::send(
+            envoy.listener_addr(),
+            &chat(text, false),
+            &SendOptions::default(),
+        )
+        .unwrap()
+    };
+    let flagged = send("Plot of a murder mystery, please.");
+    assert_eq!(flagged.status, 502, "{}", envoy.log());
+    assert_eq!(error_code(&flagged.body), "content_filtered");
+    assert!(!String::from_utf8_lossy(&flagged.body).contains("mystery"));
+    let clean = send("Weather in Paris?");
+    assert_eq!(clean.status, 200, "{}", envoy.log());
+    let answer: Value = serde_json::from_slice(&clean.body).unwrap();
+    assert!(answer["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("Weather in Paris?"));
+    // Only answers went to the service: one call per answer, none per prompt.
+    let calls = mock
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/v1/moderations"))
+        .count();
+    assert_eq!(calls, 2);
+
+    let (_mock, envoy) = start_mock_and_envoy(&policy(json!({
+        "cluster": "moderation", "path": "/v1/moderations/status/503",
+        "failure_mode": "closed", "directions": ["response"]
+    })));
+    let response = http1::send(
+        envoy.listener_addr(),
+        &chat("Hello there.", false),
+        &SendOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(response.status, 503, "{}", envoy.log());
+    assert_eq!(error_code(&response.body), "moderation_unavailable");
+}

@@ -12,6 +12,7 @@ use crate::json_strings::rewrite_strings;
 use crate::llm::LlmRequest;
 use crate::output::{filter_body, StreamRewriter};
 use crate::output_guard::{OutputGuard, OutputWatch};
+use crate::output_schema::answer_parts;
 use crate::output_schema::SchemaAction;
 use crate::pii::masker::Masker;
 use crate::policy::Route;
@@ -76,6 +77,8 @@ pub struct Exchange {
     flagged: Vec<String>,
     /// A moderation call is out; the request is held until it answers.
     moderating: bool,
+    /// What the answer does once the moderation service has said it is clear.
+    pending_answer: Option<ResponseStep>,
     /// What the output checks that span a whole answer have seen so far.
     watch: OutputWatch,
     /// The error that replaces the upstream's response, decided at its headers.
@@ -112,6 +115,9 @@ pub enum ResponseStep {
     Continue,
     Replace(Vec<u8>),
     Reject(Rejection),
+    /// Keep holding the answer and make this call; its answer goes to
+    /// [`Exchange::on_response_moderation`], which gives the step to take then.
+    Consult(ModerationCall),
 }
 
 impl Exchange {
@@ -127,6 +133,7 @@ impl Exchange {
             response: ResponseRead::None,
             flagged: Vec::new(),
             moderating: false,
+            pending_answer: None,
             watch: OutputWatch::default(),
             refusal: None,
             stream_ended: false,
@@ -278,6 +285,7 @@ impl Exchange {
             .content
             .as_ref()
             .and_then(|c| c.moderation.as_ref())
+            .filter(|m| m.requests)
             .map(|_| request.segments.iter().map(|s| s.pointer.clone()).collect());
         let inspection = inspect_text(route, request, body, changed, enforce, &mut self.masker);
         self.record.entities = self.masker.tallies().to_vec();
@@ -365,6 +373,49 @@ impl Exchange {
                 Step::Continue
             }
         }
+    }
+
+    /// The moderation service answered about the model's answer (`status` is `None` when
+    /// the call failed or timed out): the step the answer takes.
+    pub fn on_response_moderation(&mut self, status: Option<u16>, body: &[u8]) -> ResponseStep {
+        let Some(pending) = self.pending_answer.take() else {
+            return ResponseStep::Continue;
+        };
+        let policy = Rc::clone(&self.policy);
+        let Some(route) = self.route.and_then(|i| policy.routes.get(i)) else {
+            return pending;
+        };
+        let Some(settings) = route.content.as_ref().and_then(|c| c.moderation.as_ref()) else {
+            return pending;
+        };
+        let rule = format!("{}.content_filter.moderation", route.id);
+        let rejection = match settings.verdict(status, body) {
+            ModerationVerdict::Clear => return pending,
+            ModerationVerdict::Flagged(categories) => Rejection {
+                code: ErrorCode::ContentFiltered,
+                message: format!(
+                    "the moderation service flagged the model's answer: {}",
+                    categories.join(", ")
+                ),
+                rule,
+                param: None,
+            },
+            ModerationVerdict::Failed(reason) => {
+                let rejection = Rejection {
+                    code: ErrorCode::ModerationUnavailable,
+                    message: format!("{reason}, and this route does not pass unmoderated answers"),
+                    rule,
+                    param: None,
+                };
+                if settings.failure_mode == FailureMode::Open {
+                    self.output_state(StateAction::Flag, rejection);
+                    return pending;
+                }
+                rejection
+            }
+        };
+        self.judge_answer(StateAction::Replace, rejection)
+            .unwrap_or(pending)
     }
 
     /// Whether the upstream should be asked for an uncompressed body (the adapter then
@@ -581,6 +632,23 @@ impl Exchange {
         );
         let result = filter_body(body, &mut guard);
         self.finish_response(route, result.as_ref().err());
+        let moderation = route
+            .content
+            .as_ref()
+            .and_then(|c| c.moderation.as_ref())
+            .filter(|m| m.responses);
+        if let (Some(settings), Ok(_), Ok(answer)) = (moderation, &result, &parsed) {
+            // The model's own words: placeholders stay masked for the service.
+            let (texts, _) = answer_parts(answer);
+            let texts: Vec<String> = texts.into_iter().map(|(_, t)| t).collect();
+            if !texts.iter().all(|t| t.trim().is_empty()) {
+                self.pending_answer = Some(match result {
+                    Ok(Some(body)) if enforce => ResponseStep::Replace(body),
+                    _ => ResponseStep::Continue,
+                });
+                return ResponseStep::Consult(settings.call(&texts));
+            }
+        }
         match result {
             Ok(Some(body)) if enforce => ResponseStep::Replace(body),
             Err(rejection) if enforce => ResponseStep::Reject(rejection),

@@ -221,7 +221,11 @@ fn flags_and_monitor_mode_record_without_blocking() {
 
 #[test]
 fn content_filter_errors_name_the_field() {
-    let cases: [(Value, &str); 10] = [
+    let cases: [(Value, &str); 11] = [
+        (
+            json!({"moderation": {"cluster": "m", "failure_mode": "open", "directions": ["both"]}}),
+            "routes[0].content_filter.moderation.directions[0]",
+        ),
         (
             json!({"patterns": {"weapons": ["(unclosed"]}}),
             "routes[0].content_filter.patterns.weapons[0]",

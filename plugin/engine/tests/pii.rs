@@ -115,7 +115,7 @@ fn respond_json(exchange: &mut Exchange, body: &Value) -> Value {
     match exchange.on_response_body(body.to_string().as_bytes()) {
         ResponseStep::Replace(out) => serde_json::from_slice(&out).unwrap(),
         ResponseStep::Continue => body.clone(),
-        ResponseStep::Reject(rejection) => panic!("{rejection:?}"),
+        other => panic!("{other:?}"),
     }
 }
 

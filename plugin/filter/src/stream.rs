@@ -17,6 +17,8 @@ pub struct GuardStream {
     response: ResponsePlan,
     /// The moderation call the held request waits on.
     moderation_call: Option<u32>,
+    /// The moderation call the held answer waits on, and the answer's buffered size.
+    answer_call: Option<(u32, usize)>,
 }
 
 impl GuardStream {
@@ -25,6 +27,7 @@ impl GuardStream {
             exchange: policy.map(Exchange::new),
             response: ResponsePlan::PassThrough,
             moderation_call: None,
+            answer_call: None,
         }
     }
 
@@ -53,6 +56,23 @@ impl GuardStream {
 
 impl Context for GuardStream {
     fn on_http_call_response(&mut self, token: u32, headers: usize, size: usize, _: usize) {
+        // Envoy reports a failed or timed-out call as a response without headers.
+        let status = (headers > 0)
+            .then(|| host::header(MapType::HttpCallResponseHeaders, ":status"))
+            .flatten()
+            .and_then(|s| s.parse().ok());
+        if let Some((call, body_size)) = self.answer_call {
+            if call == token {
+                self.answer_call = None;
+                if let Some(exchange) = self.exchange.as_mut() {
+                    let step =
+                        exchange.on_response_moderation(status, &host::call_response_body(size));
+                    apply_answer(exchange, step, body_size);
+                }
+                self.resume_http_response();
+            }
+            return;
+        }
         if self.moderation_call != Some(token) {
             return;
         }
@@ -60,11 +80,6 @@ impl Context for GuardStream {
         let Some(exchange) = self.exchange.as_mut() else {
             return;
         };
-        // Envoy reports a failed or timed-out call as a response without headers.
-        let status = (headers > 0)
-            .then(|| host::header(MapType::HttpCallResponseHeaders, ":status"))
-            .flatten()
-            .and_then(|s| s.parse().ok());
         let body = host::call_response_body(size);
         let step = exchange.on_moderation(status, &body);
         if step == Step::Continue {
@@ -251,15 +266,36 @@ impl HttpContext for GuardStream {
                         Some(value),
                     );
                 }
-                match step {
-                    ResponseStep::Continue => {}
-                    ResponseStep::Replace(new) => {
-                        host::replace_response_body(body_size, &new, true)
-                    }
-                    ResponseStep::Reject(rejection) => {
-                        replace_response(exchange, &rejection, body_size);
+                if let ResponseStep::Consult(call) = step {
+                    let headers: Vec<(&str, &str)> = call
+                        .headers
+                        .iter()
+                        .map(|(n, v)| (n.as_str(), v.as_str()))
+                        .collect();
+                    let timeout = Duration::from_millis(call.timeout_ms);
+                    let sent = self.dispatch_http_call(
+                        &call.cluster,
+                        headers,
+                        Some(&call.body),
+                        vec![],
+                        timeout,
+                    );
+                    let Some(exchange) = self.exchange.as_mut() else {
+                        return Action::Continue;
+                    };
+                    match sent {
+                        Ok(token) => {
+                            self.answer_call = Some((token, body_size));
+                            return Action::Pause;
+                        }
+                        Err(_) => {
+                            let step = exchange.on_response_moderation(None, &[]);
+                            apply_answer(exchange, step, body_size);
+                            return Action::Continue;
+                        }
                     }
                 }
+                apply_answer(exchange, step, body_size);
                 Action::Continue
             }
             ResponsePlan::Stream => {
@@ -279,6 +315,15 @@ impl HttpContext for GuardStream {
             let record = exchange.record().to_json(exchange.policy());
             host::log(LogLevel::Info, &format!("psf.decision {record}"));
         }
+    }
+}
+
+/// Carries out the step for a complete, held answer of `body_size` bytes.
+fn apply_answer(exchange: &Exchange, step: ResponseStep, body_size: usize) {
+    match step {
+        ResponseStep::Continue | ResponseStep::Consult(_) => {}
+        ResponseStep::Replace(new) => host::replace_response_body(body_size, &new, true),
+        ResponseStep::Reject(rejection) => replace_response(exchange, &rejection, body_size),
     }
 }
 

@@ -28,6 +28,10 @@ pub struct ModerationSettings {
     pub failure_mode: FailureMode,
     /// Block when any category score reaches this, besides the service's own `flagged`.
     pub min_score: Option<f64>,
+    /// Ask about prompts (before they reach the model).
+    pub requests: bool,
+    /// Ask about complete JSON answers (before they reach the client).
+    pub responses: bool,
 }
 
 /// A call for the proxy to make.
@@ -140,6 +144,8 @@ mod tests {
             timeout_ms: 500,
             failure_mode: FailureMode::Closed,
             min_score,
+            requests: true,
+            responses: false,
         }
     }
 

@@ -47,6 +47,24 @@ pub(super) fn read_moderation(
     fields.required("failure_mode", errors);
     let failure_mode = fields.choice("failure_mode", &FAILURE_MODES, errors);
     let min_score = fraction(&mut fields, "min_score", errors).map(f64::from);
+    let (mut requests, mut responses) = (true, false);
+    if fields.value("directions").is_some() {
+        requests = false;
+        for (at, item) in fields.array("directions", errors) {
+            match item.as_str() {
+                Some("request") => requests = true,
+                Some("response") => responses = true,
+                _ => errors.push(
+                    &at,
+                    PolicyErrorKind::UnknownValue {
+                        what: "direction",
+                        found: item.to_string(),
+                        expected: vec!["request", "response"],
+                    },
+                ),
+            }
+        }
+    }
     fields.finish(errors);
     let cluster = cluster?;
     Some(ModerationSettings {
@@ -57,5 +75,7 @@ pub(super) fn read_moderation(
         timeout_ms,
         failure_mode: failure_mode?,
         min_score,
+        requests,
+        responses,
     })
 }
