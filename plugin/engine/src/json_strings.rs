@@ -2,7 +2,7 @@
 //! the changed strings stays as it was sent: re-serialising would reorder keys, change number
 //! formatting and turn a masked request into a diff far larger than the masking itself.
 
-use crate::llm::pointer_escape;
+use crate::llm::{push_index, push_token};
 
 /// Deeper documents are refused rather than walked (serde_json's own limit is 128).
 const MAX_DEPTH: usize = 256;
@@ -61,16 +61,14 @@ pub fn parsed_strings<'v>(
             }
             serde_json::Value::Object(members) => {
                 for (key, member) in members {
-                    pointer.push('/');
-                    pointer.push_str(&pointer_escape(key));
+                    push_token(pointer, key);
                     walk(member, pointer, select, out);
                     pointer.truncate(base);
                 }
             }
             serde_json::Value::Array(items) => {
                 for (index, item) in items.iter().enumerate() {
-                    pointer.push('/');
-                    pointer.push_str(&index.to_string());
+                    push_index(pointer, index);
                     walk(item, pointer, select, out);
                     pointer.truncate(base);
                 }
@@ -150,8 +148,7 @@ impl Walk<'_, '_> {
             self.skip_ws();
             let (start, end) = self.raw_string()?;
             let key = decode(&self.bytes[start..end])?;
-            self.pointer.push('/');
-            self.pointer.push_str(&pointer_escape(&key));
+            push_token(&mut self.pointer, &key);
             self.expect(b':')?;
             self.value(depth + 1)?;
             self.pointer.truncate(base);
@@ -177,8 +174,7 @@ impl Walk<'_, '_> {
         let base = self.pointer.len();
         let mut index = 0usize;
         loop {
-            self.pointer.push('/');
-            self.pointer.push_str(&index.to_string());
+            push_index(&mut self.pointer, index);
             self.value(depth + 1)?;
             self.pointer.truncate(base);
             index += 1;

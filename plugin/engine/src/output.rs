@@ -115,6 +115,8 @@ pub struct StreamRewriter {
 pub struct Transcript {
     /// The answer text of each channel (bounded by [`MAX_TRANSCRIPT_BYTES`]).
     pub texts: Vec<(String, String)>,
+    /// The bytes of all texts.
+    pub bytes: usize,
     /// Finish and stop reasons the events gave (`length`, `max_tokens`, `content_filter`…).
     pub stop_reasons: Vec<String>,
     /// Tool-call arguments streamed.
@@ -226,11 +228,7 @@ impl StreamRewriter {
         };
         let role = event_role(&value);
         if let Some(transcript) = self.transcript.as_mut() {
-            for reason in stop_reasons(&value) {
-                if !transcript.stop_reasons.iter().any(|r| r == reason) {
-                    transcript.stop_reasons.push(reason.to_string());
-                }
-            }
+            stop_reasons(&value, &mut transcript.stop_reasons);
         }
         token_logprobs(&value, &mut self.logprobs);
         let kind = value
@@ -270,7 +268,7 @@ impl StreamRewriter {
             let key = channel_key(&value, &pointer);
             if let Some(transcript) = self.transcript.as_mut() {
                 if is_answer_delta(&value, &pointer) {
-                    keep(&mut transcript.texts, &key, &text);
+                    keep(transcript, &key, &text);
                 } else if pointer.ends_with("/refusal") {
                     transcript.refusal = true;
                 } else {
@@ -389,31 +387,39 @@ impl StreamRewriter {
     }
 }
 
-/// The finish or stop reasons one event gives: OpenAI `choices[].finish_reason`, Anthropic
-/// `message_delta`'s `delta.stop_reason`, the Responses API's `incomplete_details.reason`.
-fn stop_reasons(data: &Value) -> Vec<&str> {
-    data.get("choices")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c.get("finish_reason").and_then(Value::as_str))
-        .chain(data.pointer("/delta/stop_reason").and_then(Value::as_str))
-        .chain(
-            data.pointer("/response/incomplete_details/reason")
-                .and_then(Value::as_str),
-        )
-        .collect()
+/// Adds the finish or stop reasons one event gives to `reasons`: OpenAI
+/// `choices[].finish_reason`, Anthropic `message_delta`'s `delta.stop_reason`, the
+/// Responses API's `response.incomplete_details.reason`. Runs on every event, so it looks
+/// the fields up directly.
+fn stop_reasons(data: &Value, reasons: &mut Vec<String>) {
+    let mut add = |reason: Option<&Value>| {
+        if let Some(reason) = reason.and_then(Value::as_str) {
+            if !reasons.iter().any(|r| r == reason) {
+                reasons.push(reason.to_string());
+            }
+        }
+    };
+    if let Some(choices) = data.get("choices").and_then(Value::as_array) {
+        for choice in choices {
+            add(choice.get("finish_reason"));
+        }
+    }
+    add(data.get("delta").and_then(|d| d.get("stop_reason")));
+    add(data
+        .get("response")
+        .and_then(|r| r.get("incomplete_details"))
+        .and_then(|d| d.get("reason")));
 }
 
 /// Appends `text` to the transcript of channel `key`, within [`MAX_TRANSCRIPT_BYTES`].
-fn keep(transcript: &mut Vec<(String, String)>, key: &str, text: &str) {
-    let kept: usize = transcript.iter().map(|(_, t)| t.len()).sum();
-    if kept + text.len() > MAX_TRANSCRIPT_BYTES {
+fn keep(transcript: &mut Transcript, key: &str, text: &str) {
+    if transcript.bytes + text.len() > MAX_TRANSCRIPT_BYTES {
         return;
     }
-    match transcript.iter_mut().find(|(k, _)| k == key) {
+    transcript.bytes += text.len();
+    match transcript.texts.iter_mut().find(|(k, _)| k == key) {
         Some((_, all)) => all.push_str(text),
-        None => transcript.push((key.to_string(), text.to_string())),
+        None => transcript.texts.push((key.to_string(), text.to_string())),
     }
 }
 

@@ -11,7 +11,7 @@ mod openai_responses;
 pub mod output;
 mod selectors;
 
-pub use json_ptr::pointer_escape;
+pub use json_ptr::{pointer_escape, push_index, push_token};
 pub use selectors::SelectorFormat;
 
 use serde_json::Value;
