@@ -33,8 +33,8 @@ pub(crate) struct OutputWatch {
     pub(crate) notes: Vec<(Rejection, FindingAction)>,
 }
 
-/// Everything the output side checks in model text: the system-prompt canary (IG-5) and
-/// the PII policy (DG-1, OV-1).
+/// The output checks of one route, over one answer's text (a JSON answer's strings, or a
+/// stream's released pieces): built per call from the route and the exchange's state.
 pub(crate) struct OutputGuard<'a> {
     route: &'a str,
     /// The route's output contract, checked on a stream's transcript.
