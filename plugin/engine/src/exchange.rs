@@ -6,7 +6,7 @@
 
 use crate::answer_state::answer_states;
 use crate::confidence::{summarise, token_logprobs};
-use crate::content::{FailureMode, ModerationCall, ModerationVerdict};
+use crate::content::{Judgement, ModerationCall, Subject};
 use crate::inspect::{inspect_text, Verdict};
 use crate::json_strings::rewrite_strings;
 use crate::llm::LlmRequest;
@@ -337,30 +337,10 @@ impl Exchange {
         let Some(settings) = route.content.as_ref().and_then(|c| c.moderation.as_ref()) else {
             return Step::Continue;
         };
-        let rule = format!("{}.content_filter.moderation", route.id);
-        match settings.verdict(status, body) {
-            ModerationVerdict::Clear => Step::Continue,
-            ModerationVerdict::Flagged(categories) => self.violation(Rejection {
-                code: ErrorCode::HarmfulRequest,
-                message: format!(
-                    "the moderation service flagged the prompt: {}",
-                    categories.join(", ")
-                ),
-                rule,
-                param: None,
-            }),
-            ModerationVerdict::Failed(reason) => {
-                let rejection = Rejection {
-                    code: ErrorCode::ModerationUnavailable,
-                    message: format!(
-                        "{reason}, and this route does not forward unmoderated prompts"
-                    ),
-                    rule,
-                    param: None,
-                };
-                if settings.failure_mode == FailureMode::Closed {
-                    return self.violation(rejection);
-                }
+        match settings.judge(status, body, &route.id, Subject::Prompt) {
+            Judgement::Clear => Step::Continue,
+            Judgement::Refuse(rejection) => self.violation(rejection),
+            Judgement::Flag(rejection) => {
                 self.record.findings.push(Finding {
                     rule: rejection.rule,
                     code: rejection.code,
@@ -388,30 +368,12 @@ impl Exchange {
         let Some(settings) = route.content.as_ref().and_then(|c| c.moderation.as_ref()) else {
             return pending;
         };
-        let rule = format!("{}.content_filter.moderation", route.id);
-        let rejection = match settings.verdict(status, body) {
-            ModerationVerdict::Clear => return pending,
-            ModerationVerdict::Flagged(categories) => Rejection {
-                code: ErrorCode::ContentFiltered,
-                message: format!(
-                    "the moderation service flagged the model's answer: {}",
-                    categories.join(", ")
-                ),
-                rule,
-                param: None,
-            },
-            ModerationVerdict::Failed(reason) => {
-                let rejection = Rejection {
-                    code: ErrorCode::ModerationUnavailable,
-                    message: format!("{reason}, and this route does not pass unmoderated answers"),
-                    rule,
-                    param: None,
-                };
-                if settings.failure_mode == FailureMode::Open {
-                    self.output_state(StateAction::Flag, rejection);
-                    return pending;
-                }
-                rejection
+        let rejection = match settings.judge(status, body, &route.id, Subject::Answer) {
+            Judgement::Clear => return pending,
+            Judgement::Refuse(rejection) => rejection,
+            Judgement::Flag(rejection) => {
+                self.output_state(StateAction::Flag, rejection);
+                return pending;
             }
         };
         self.judge_answer(StateAction::Replace, rejection)

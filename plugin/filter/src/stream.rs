@@ -2,7 +2,8 @@
 
 use crate::host;
 use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::{Action, LogLevel, MapType};
+use proxy_wasm::types::{Action, LogLevel, MapType, Status};
+use psf_engine::content::ModerationCall;
 use psf_engine::{
     ErrorCode, Exchange, Policy, Rejection, RequestHead, ResponsePlan, ResponseStep, Step,
 };
@@ -51,6 +52,19 @@ impl GuardStream {
                 Action::Pause
             }
         }
+    }
+}
+
+impl GuardStream {
+    /// Sends a moderation call the engine asked for: its token, or why the host refused it.
+    fn consult(&self, call: &ModerationCall) -> Result<u32, Status> {
+        let headers: Vec<(&str, &str)> = call
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let timeout = Duration::from_millis(call.timeout_ms);
+        self.dispatch_http_call(&call.cluster, headers, Some(&call.body), vec![], timeout)
     }
 }
 
@@ -170,14 +184,7 @@ impl HttpContext for GuardStream {
             if let Some(body) = body {
                 host::replace_request_body(body_size, &body);
             }
-            let headers: Vec<(&str, &str)> = call
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str()))
-                .collect();
-            let timeout = Duration::from_millis(call.timeout_ms);
-            match self.dispatch_http_call(&call.cluster, headers, Some(&call.body), vec![], timeout)
-            {
+            match self.consult(&call) {
                 Ok(token) => {
                     self.moderation_call = Some(token);
                     return Action::Pause;
@@ -267,19 +274,7 @@ impl HttpContext for GuardStream {
                     );
                 }
                 if let ResponseStep::Consult(call) = step {
-                    let headers: Vec<(&str, &str)> = call
-                        .headers
-                        .iter()
-                        .map(|(n, v)| (n.as_str(), v.as_str()))
-                        .collect();
-                    let timeout = Duration::from_millis(call.timeout_ms);
-                    let sent = self.dispatch_http_call(
-                        &call.cluster,
-                        headers,
-                        Some(&call.body),
-                        vec![],
-                        timeout,
-                    );
+                    let sent = self.consult(&call);
                     let Some(exchange) = self.exchange.as_mut() else {
                         return Action::Continue;
                     };

@@ -14,7 +14,9 @@ mod words;
 pub use compliance::{paragraphs, ComplianceScorer, COMPLIANCE_CATEGORY, DEFAULT_POINTS};
 pub use filter::{CategoryRule, ContentAction, ContentFilter, ContentHit};
 pub use lists::{category_terms, CATEGORIES};
-pub use moderation::{FailureMode, ModerationCall, ModerationSettings, ModerationVerdict};
+pub use moderation::{
+    FailureMode, Judgement, ModerationCall, ModerationSettings, ModerationVerdict, Subject,
+};
 pub use scope::{OffScope, Scope, DEFAULT_MIN_WORDS, MAX_SCOPE_BYTES};
 pub use settings::ContentSettings;
 pub use stream::ParagraphWindow;

@@ -4,6 +4,8 @@
 //! the call and reads the answer; the proxy adapter makes the call. A service that fails or
 //! times out is handled by the route's explicit `failure_mode`.
 
+use crate::rejection::Rejection;
+use crate::ErrorCode;
 use serde_json::{json, Value};
 
 /// What happens when the service cannot give an answer.
@@ -54,7 +56,71 @@ pub enum ModerationVerdict {
     Failed(String),
 }
 
+/// What was moderated: the prompt, or the model's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    Prompt,
+    Answer,
+}
+
+/// What a verdict means for the exchange.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Judgement {
+    Clear,
+    /// Refused (flagged, or the service failed and the route fails closed).
+    Refuse(Rejection),
+    /// The service failed and the route fails open: recorded, and the exchange goes on.
+    Flag(Rejection),
+}
+
 impl ModerationSettings {
+    /// The judgement of the service's answer about `subject` on route `route`.
+    pub fn judge(
+        &self,
+        status: Option<u16>,
+        body: &[u8],
+        route: &str,
+        subject: Subject,
+    ) -> Judgement {
+        let rule = format!("{route}.content_filter.moderation");
+        let (code, what, unmoderated) = match subject {
+            Subject::Prompt => (
+                ErrorCode::HarmfulRequest,
+                "the prompt",
+                "forward unmoderated prompts",
+            ),
+            Subject::Answer => (
+                ErrorCode::ContentFiltered,
+                "the model's answer",
+                "pass unmoderated answers",
+            ),
+        };
+        match self.verdict(status, body) {
+            ModerationVerdict::Clear => Judgement::Clear,
+            ModerationVerdict::Flagged(categories) => Judgement::Refuse(Rejection {
+                code,
+                message: format!(
+                    "the moderation service flagged {what}: {}",
+                    categories.join(", ")
+                ),
+                rule,
+                param: None,
+            }),
+            ModerationVerdict::Failed(reason) => {
+                let rejection = Rejection {
+                    code: ErrorCode::ModerationUnavailable,
+                    message: format!("{reason}, and this route does not {unmoderated}"),
+                    rule,
+                    param: None,
+                };
+                match self.failure_mode {
+                    FailureMode::Closed => Judgement::Refuse(rejection),
+                    FailureMode::Open => Judgement::Flag(rejection),
+                }
+            }
+        }
+    }
+
     /// The call that moderates `texts` (the strings the model would read, already masked).
     pub fn call(&self, texts: &[String]) -> ModerationCall {
         let mut body = json!({ "input": texts });
