@@ -568,15 +568,7 @@ impl Exchange {
         }
         if let (Some(contract), Ok(answer)) = (&route.output_schema, &parsed) {
             if let Some(violation) = contract.check(answer) {
-                let rejection = Rejection {
-                    code: ErrorCode::OutputSchemaViolation,
-                    message: format!(
-                        "the model's answer breaks this route's output schema at {}: {}",
-                        violation.pointer, violation.reason
-                    ),
-                    rule: format!("{}.output_schema", route.id),
-                    param: Some(violation.pointer),
-                };
+                let rejection = violation.rejection(&route.id);
                 let action = match contract.action {
                     SchemaAction::Block => StateAction::Replace,
                     SchemaAction::Flag => StateAction::Flag,

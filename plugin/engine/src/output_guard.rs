@@ -127,15 +127,7 @@ impl OutputGuard<'_> {
                 let Some(violation) = contract.check_text(&at, text) else {
                     continue;
                 };
-                let rejection = Rejection {
-                    code: ErrorCode::OutputSchemaViolation,
-                    message: format!(
-                        "the model's streamed answer breaks this route's output schema at {}: {}",
-                        violation.pointer, violation.reason
-                    ),
-                    rule: format!("{}.output_schema", self.route),
-                    param: Some(violation.pointer),
-                };
+                let rejection = violation.rejection(self.route);
                 if contract.action == SchemaAction::Block {
                     return Err(rejection);
                 }

@@ -3,6 +3,8 @@
 
 use super::compile::{Additional, Schema};
 use crate::llm::pointer_escape;
+use crate::rejection::Rejection;
+use crate::ErrorCode;
 use serde_json::Value;
 
 /// Where an answer breaks its schema, and why.
@@ -11,6 +13,22 @@ pub struct Violation {
     /// JSON pointer into the checked value (`""` for the value itself).
     pub pointer: String,
     pub reason: String,
+}
+
+impl Violation {
+    /// The error that reports it on route `route`: 502 `output_schema_violation`, with the
+    /// pointer as `param` and never the offending value.
+    pub fn rejection(self, route: &str) -> Rejection {
+        Rejection {
+            code: ErrorCode::OutputSchemaViolation,
+            message: format!(
+                "the model's answer breaks this route's output schema at {}: {}",
+                self.pointer, self.reason
+            ),
+            rule: format!("{route}.output_schema"),
+            param: Some(self.pointer),
+        }
+    }
 }
 
 impl Schema {
