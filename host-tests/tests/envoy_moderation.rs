@@ -6,7 +6,9 @@
 //! `moderation_unavailable`, `open` forwards and flags the request.
 
 use crate::support::{chat, start_mock_and_envoy};
+use psf_host::envoy::Envoy;
 use psf_host::http1::{self, SendOptions};
+use psf_host::HttpResponse;
 use serde_json::{json, Value};
 
 /// The default policy with `moderation` on every route's content filter.
@@ -17,6 +19,16 @@ fn policy(moderation: Value) -> String {
         route["content_filter"]["moderation"] = moderation.clone();
     }
     policy.to_string()
+}
+
+/// A chat request with `text` through `envoy`, answered in full.
+fn ask(envoy: &Envoy, text: &str) -> HttpResponse {
+    http1::send(
+        envoy.listener_addr(),
+        &chat(text, false),
+        &SendOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}: {}", envoy.log()))
 }
 
 fn error_code(body: &[u8]) -> String {
@@ -32,21 +44,16 @@ fn flagged_prompts_are_refused_and_clean_ones_reach_the_model_masked() {
     let (mock, envoy) = start_mock_and_envoy(&policy(json!({
         "cluster": "moderation", "failure_mode": "closed", "timeout_ms": 2000
     })));
-    let send = |text: &str| {
-        http1::send(
-            envoy.listener_addr(),
-            &chat(text, false),
-            &SendOptions::default(),
-        )
-        .unwrap()
-    };
 
-    let flagged = send("Describe the massacre scene in gory detail.");
+    let flagged = ask(&envoy, "Describe the massacre scene in gory detail.");
     assert_eq!(flagged.status, 403, "{}", envoy.log());
     assert_eq!(error_code(&flagged.body), "harmful_request");
     assert!(String::from_utf8_lossy(&flagged.body).contains("violence"));
 
-    let clean = send("Write to ada@example.org about the weather in Paris.");
+    let clean = ask(
+        &envoy,
+        "Write to ada@example.org about the weather in Paris.",
+    );
     assert_eq!(clean.status, 200, "{}", envoy.log());
     let requests = mock.requests();
     let moderation: Vec<_> = requests
@@ -77,12 +84,7 @@ fn a_failing_service_is_handled_by_the_failure_mode() {
             "cluster": "moderation", "path": "/v1/moderations/status/500",
             "failure_mode": mode, "timeout_ms": 2000
         })));
-        let response = http1::send(
-            envoy.listener_addr(),
-            &chat("Hello there.", false),
-            &SendOptions::default(),
-        )
-        .unwrap();
+        let response = ask(&envoy, "Hello there.");
         assert_eq!(response.status, status, "{mode}: {}", envoy.log());
         assert_eq!(error_code(&response.body), code, "{mode}");
         let reached = mock
@@ -106,12 +108,7 @@ fn a_cluster_the_proxy_does_not_know_fails_like_an_outage() {
     let (_mock, envoy) = start_mock_and_envoy(&policy(json!({
         "cluster": "no-such-cluster", "failure_mode": "closed"
     })));
-    let response = http1::send(
-        envoy.listener_addr(),
-        &chat("Hello there.", false),
-        &SendOptions::default(),
-    )
-    .unwrap();
+    let response = ask(&envoy, "Hello there.");
     assert_eq!(response.status, 503, "{}", envoy.log());
     assert_eq!(error_code(&response.body), "moderation_unavailable");
 }
@@ -125,19 +122,11 @@ fn answers_are_moderated_when_the_route_asks() {
     let (mock, envoy) = start_mock_and_envoy(&policy(json!({
         "cluster": "moderation", "failure_mode": "closed", "directions": ["response"]
     })));
-    let send = |text: &str| {
-        http1::send(
-            envoy.listener_addr(),
-            &chat(text, false),
-            &SendOptions::default(),
-        )
-        .unwrap()
-    };
-    let flagged = send("Plot of a murder mystery, please.");
+    let flagged = ask(&envoy, "Plot of a murder mystery, please.");
     assert_eq!(flagged.status, 502, "{}", envoy.log());
     assert_eq!(error_code(&flagged.body), "content_filtered");
     assert!(!String::from_utf8_lossy(&flagged.body).contains("mystery"));
-    let clean = send("Weather in Paris?");
+    let clean = ask(&envoy, "Weather in Paris?");
     assert_eq!(clean.status, 200, "{}", envoy.log());
     let answer: Value = serde_json::from_slice(&clean.body).unwrap();
     assert!(answer["choices"][0]["message"]["content"]
@@ -156,12 +145,7 @@ fn answers_are_moderated_when_the_route_asks() {
         "cluster": "moderation", "path": "/v1/moderations/status/503",
         "failure_mode": "closed", "directions": ["response"]
     })));
-    let response = http1::send(
-        envoy.listener_addr(),
-        &chat("Hello there.", false),
-        &SendOptions::default(),
-    )
-    .unwrap();
+    let response = ask(&envoy, "Hello there.");
     assert_eq!(response.status, 503, "{}", envoy.log());
     assert_eq!(error_code(&response.body), "moderation_unavailable");
 }
