@@ -358,6 +358,10 @@ fn guard_config_errors_name_the_field() {
             json!({"path": "/upload", "injection": {}}),
             "routes[0].injection: inspecting text needs a body to read",
         ),
+        (
+            json!({"system_prompt": {"pinned": "x", "leak_run_words": 3}}),
+            "routes[0].system_prompt.leak_run_words: 3 words is ordinary phrasing",
+        ),
     ];
     for (route, expected) in cases {
         let mut chat = json!({"id": "chat", "path": "/v1/chat/completions"});
