@@ -69,11 +69,15 @@ pub enum ErrorCode {
     UpstreamTimeout,
     /// The answer touched a forbidden topic or strayed from the route's topics (PSF OV-3).
     OutOfScope,
+    /// The key is over one of its rate or token limits (PSF IG-4). Answered with 429.
+    RateLimitExceeded,
+    /// The key is suspended after repeated violations (PSF IG-4, OM-3).
+    AbuseSuspended,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 37] = [
+    pub const ALL: [ErrorCode; 39] = [
         ErrorCode::RequestTooLarge,
         ErrorCode::PolicyUnavailable,
         ErrorCode::MethodNotAllowed,
@@ -111,6 +115,8 @@ impl ErrorCode {
         ErrorCode::ModerationUnavailable,
         ErrorCode::UpstreamTimeout,
         ErrorCode::OutOfScope,
+        ErrorCode::RateLimitExceeded,
+        ErrorCode::AbuseSuspended,
     ];
 
     /// The code as it appears in error bodies, headers, metrics and records.
@@ -153,6 +159,8 @@ impl ErrorCode {
             ErrorCode::ModerationUnavailable => "moderation_unavailable",
             ErrorCode::UpstreamTimeout => "upstream_timeout",
             ErrorCode::OutOfScope => "out_of_scope",
+            ErrorCode::RateLimitExceeded => "rate_limit_exceeded",
+            ErrorCode::AbuseSuspended => "abuse_suspended",
         }
     }
 
@@ -164,7 +172,11 @@ impl ErrorCode {
             ErrorCode::RequestTooLarge => 413,
             ErrorCode::PolicyUnavailable | ErrorCode::ModerationUnavailable => 503,
             ErrorCode::UpstreamTimeout => 504,
-            ErrorCode::PromptInjection | ErrorCode::PiiDetected | ErrorCode::HarmfulRequest => 403,
+            ErrorCode::RateLimitExceeded => 429,
+            ErrorCode::PromptInjection
+            | ErrorCode::PiiDetected
+            | ErrorCode::HarmfulRequest
+            | ErrorCode::AbuseSuspended => 403,
             ErrorCode::SystemPromptLeak
             | ErrorCode::PiiInOutput
             | ErrorCode::OutputUnreadable

@@ -8,8 +8,10 @@ use crate::answer_state::answer_states;
 use crate::confidence::{summarise, token_logprobs};
 use crate::content::{Judgement, ModerationCall, Subject};
 use crate::inspect::{inspect_text, Verdict};
+use crate::json_splice::{insert_top_level, replace_top_level_number};
 use crate::json_strings::rewrite_strings;
-use crate::llm::LlmRequest;
+use crate::llm::usage::Usage;
+use crate::llm::{ApiFormat, LlmRequest};
 use crate::output::{filter_body, StreamRewriter};
 use crate::output_guard::{OutputGuard, OutputWatch};
 use crate::output_schema::answer_parts;
@@ -17,9 +19,16 @@ use crate::output_schema::SchemaAction;
 use crate::pii::masker::Masker;
 use crate::policy::Route;
 use crate::policy::{Action, Check, LowConfidence, Mode, Policy, RouteMatch, StateAction};
+use crate::ratelimit::alert::Alert;
+use crate::ratelimit::key::ClientFacts;
+use crate::ratelimit::limiter::Demand;
+use crate::ratelimit::settings::Strike;
+use crate::ratelimit::store::{thread_store, SharedStore};
+use crate::ratelimit::RateState;
 use crate::record::{Decision, DecisionRecord, Finding, FindingAction};
 use crate::rejection::Rejection;
 use crate::schema::{check_body, Checked};
+use crate::tokens::estimate_prompt_tokens;
 use crate::ErrorCode;
 use serde_json::Value;
 use std::rc::Rc;
@@ -87,6 +96,26 @@ pub struct Exchange {
     stream_ended: bool,
     /// The value of `x-psf-low-confidence`, when the answer is under the threshold.
     low_confidence: Option<String>,
+    /// Where limit and abuse counters live (the host's shared data in Envoy).
+    store: Rc<dyn SharedStore>,
+    /// This request's part in the rate limits and abuse counting.
+    rate: RateState,
+    /// What admission reserved: estimated prompt tokens and completion tokens.
+    reserved: Demand,
+    /// The token usage the answer reported (JSON answers; streams keep their own).
+    usage: Usage,
+    /// Characters of answer text, for the completion estimate when no usage came.
+    answer_chars: usize,
+    /// The filter asked an OpenAI stream for its usage chunk, which the client did not.
+    hide_usage_chunk: bool,
+    /// Limits settled and strikes counted (once, at the end).
+    settled: bool,
+}
+
+impl std::fmt::Debug for dyn SharedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedStore")
+    }
 }
 
 /// How the filter reads a response body.
@@ -121,7 +150,14 @@ pub enum ResponseStep {
 }
 
 impl Exchange {
+    /// An exchange whose limits count in this thread's [`crate::ratelimit::MemoryStore`].
     pub fn new(policy: Rc<Policy>) -> Self {
+        Self::with_store(policy, thread_store())
+    }
+
+    /// An exchange whose limit and abuse counters live in `store`, shared with every
+    /// other exchange (and, through the host, every worker) that uses it.
+    pub fn with_store(policy: Rc<Policy>, store: Rc<dyn SharedStore>) -> Self {
         Self {
             policy,
             record: DecisionRecord::default(),
@@ -138,6 +174,32 @@ impl Exchange {
             refusal: None,
             stream_ended: false,
             low_confidence: None,
+            store,
+            rate: RateState::default(),
+            reserved: Demand::default(),
+            usage: Usage::default(),
+            answer_chars: 0,
+            hide_usage_chunk: false,
+            settled: false,
+        }
+    }
+
+    /// Whether the policy has rate limits or abuse counting, so the host should pass the
+    /// client facts ([`Exchange::set_client`]).
+    fn limits(&self) -> bool {
+        self.policy.rate_limits.is_some() || self.policy.abuse.is_some()
+    }
+
+    /// The client facts limit keys read: the headers [`Policy::limit_headers`] names (found
+    /// by `header`) and the peer address. Call it before [`Exchange::on_request_headers`].
+    pub fn set_client<'a>(
+        &mut self,
+        header: &dyn Fn(&str) -> Option<&'a str>,
+        source_address: Option<&str>,
+    ) {
+        if self.limits() {
+            let names = self.policy.limit_headers();
+            self.rate = RateState::new(ClientFacts::new(&names, header, source_address));
         }
     }
 
@@ -201,6 +263,31 @@ impl Exchange {
             }
             RouteMatch::Unrouted => false,
         };
+        if self.limits() {
+            let route = self.current_route().map(|r| r.id.clone());
+            self.rate.set_route(route.as_deref());
+            let (policy, store) = (Rc::clone(&self.policy), Rc::clone(&self.store));
+            if let Some(rejection) =
+                self.rate
+                    .check_suspension(&policy, store.as_ref(), head.request_id)
+            {
+                let step = self.violation(rejection);
+                if step != Step::Continue {
+                    return step;
+                }
+            }
+            if !inspects_body {
+                if let Err(rejection) =
+                    self.rate
+                        .admit(&policy, store.as_ref(), None, None, head.request_id)
+                {
+                    let step = self.violation(rejection);
+                    if step != Step::Continue {
+                        return step;
+                    }
+                }
+            }
+        }
         if head.end_of_stream {
             return if inspects_body {
                 self.inspect_request_body(b"")
@@ -251,8 +338,8 @@ impl Exchange {
         let Some(route) = self.route.and_then(|i| policy.routes.get(i)) else {
             return Step::Continue;
         };
-        match check_body(route, body) {
-            Checked::Pass(request) => self.inspect_text(route, request, body, false),
+        let (request, mut rewritten) = match check_body(route, body) {
+            Checked::Pass(request) => (request, None),
             Checked::Rewrite(request, rewritten) => {
                 let rule = format!("{}.max_tokens", route.id);
                 let enforced = policy.mode == Mode::Enforce;
@@ -262,10 +349,106 @@ impl Exchange {
                     action: FindingAction::Clamp,
                     enforced,
                 });
-                self.inspect_text(route, request, &rewritten, true)
+                (request, Some(rewritten))
             }
-            Checked::Reject(rejection) => self.violation(rejection),
+            Checked::Reject(rejection) => return self.violation(rejection),
+        };
+        if self.limits() {
+            let current = rewritten.as_deref().unwrap_or(body);
+            match self.admit_body(route, &request, current) {
+                Ok(Some(new)) => rewritten = Some(new),
+                Ok(None) => {}
+                Err(step) => return step,
+            }
         }
+        match rewritten {
+            Some(new) => self.inspect_text(route, request, &new, true),
+            None => self.inspect_text(route, request, body, false),
+        }
+    }
+
+    /// Admits a read request against its limits: reserves its estimated prompt and its
+    /// `max_tokens` (or the policy's default), lowering `max_tokens` in the forwarded body
+    /// when a limit clamps it, and asks OpenAI streams for their usage. `Ok(Some(body))`
+    /// when the body changed.
+    fn admit_body(
+        &mut self,
+        route: &Route,
+        request: &LlmRequest,
+        body: &[u8],
+    ) -> Result<Option<Vec<u8>>, Step> {
+        let policy = Rc::clone(&self.policy);
+        let store = Rc::clone(&self.store);
+        let default_max = policy
+            .rate_limits
+            .as_ref()
+            .map_or(0, |r| r.default_max_tokens);
+        let demand = Demand {
+            prompt: estimate_prompt_tokens(request),
+            completion: request.max_tokens.as_ref().map_or(default_max, |m| m.value),
+        };
+        self.reserved = demand;
+        let model = request.model.as_ref().map(|m| m.value.as_str());
+        let request_id = self.record.request_id.clone();
+        let clamp = match self
+            .rate
+            .admit(&policy, store.as_ref(), model, Some(demand), &request_id)
+        {
+            Ok(clamp) => clamp,
+            Err(rejection) => {
+                let step = self.violation(rejection);
+                return if step == Step::Continue {
+                    Ok(None)
+                } else {
+                    Err(step)
+                };
+            }
+        };
+        let enforce = policy.mode == Mode::Enforce;
+        let mut out: Option<Vec<u8>> = None;
+        if let Some(max) = clamp {
+            self.reserved.completion = max;
+            self.record.findings.push(Finding {
+                rule: "rate_limits.max_tokens".into(),
+                code: ErrorCode::RateLimitExceeded,
+                action: FindingAction::Clamp,
+                enforced: enforce,
+            });
+            if enforce {
+                let rewritten = match &request.max_tokens {
+                    Some(asked) => {
+                        replace_top_level_number(body, asked.pointer.trim_start_matches('/'), max)
+                    }
+                    None => route.api_format().and_then(|api| {
+                        insert_top_level(body, max_tokens_field(api), &max.to_string())
+                    }),
+                };
+                if rewritten.is_some() {
+                    self.record.decision = Decision::Modify;
+                }
+                out = rewritten;
+            }
+        }
+        let wants_usage = request.stream
+            && enforce
+            && matches!(
+                route.api_format(),
+                Some(ApiFormat::OpenAiChat | ApiFormat::Completions)
+            )
+            && policy.rate_limits.as_ref().is_some_and(|r| {
+                r.stream_usage
+                    && r.limits
+                        .iter()
+                        .any(|l| l.counts_tokens() && l.applies_to(Some(&route.id)))
+            });
+        if wants_usage {
+            let current = out.as_deref().unwrap_or(body);
+            if let Some(with_usage) = ask_for_stream_usage(current) {
+                self.hide_usage_chunk = true;
+                out = Some(with_usage);
+            }
+        }
+        Ok(out)
     }
 
     /// Codes of the findings that flag this request, for the `x-psf-flags` header.
@@ -453,6 +636,9 @@ impl Exchange {
                 if format.is_some() {
                     rewriter.keep_transcript();
                 }
+                if self.hide_usage_chunk {
+                    rewriter.hide_usage_chunk();
+                }
                 ResponseRead::Stream(Box::new(rewriter))
             }
             _ => ResponseRead::Buffer,
@@ -552,6 +738,11 @@ impl Exchange {
             return self
                 .judge_answer(route.output_errors.malformed_output, rejection)
                 .unwrap_or(ResponseStep::Continue);
+        }
+        if let (Ok(answer), true) = (&parsed, self.limits()) {
+            self.usage.read(answer);
+            let (texts, _) = answer_parts(answer);
+            self.answer_chars = texts.iter().map(|(_, t)| t.chars().count()).sum();
         }
         if let Ok(answer) = &parsed {
             let mut logprobs = Vec::new();
@@ -664,6 +855,11 @@ impl Exchange {
     /// The stream is over, ended or reset: a response stream that never reached its end
     /// (the upstream went away) is recorded as truncated. Call it before the record is read.
     pub fn on_stream_done(&mut self) {
+        self.note_truncation();
+        self.settle_limits();
+    }
+
+    fn note_truncation(&mut self) {
         let streaming = matches!(self.response, ResponseRead::Stream(_));
         if !streaming || self.stream_ended {
             return;
@@ -679,6 +875,71 @@ impl Exchange {
                 enforced: false,
             });
         }
+    }
+
+    /// Settles the request's limits with the tokens it used and counts its strike, once.
+    /// Used tokens are the provider's usage, or the estimates where it reported none.
+    fn settle_limits(&mut self) {
+        if !self.limits() || std::mem::replace(&mut self.settled, true) {
+            return;
+        }
+        let (mut usage, mut answer_chars) = (self.usage, self.answer_chars);
+        if let ResponseRead::Stream(rewriter) = &self.response {
+            usage = rewriter.usage();
+            answer_chars = rewriter.answer_bytes();
+        }
+        // A request the filter refused never reached the model: it used nothing.
+        let used = (!self.rejected).then(|| {
+            let prompt = usage.prompt.unwrap_or(self.reserved.prompt);
+            let completion = usage
+                .completion
+                .unwrap_or((answer_chars as u64).div_ceil(4));
+            self.record.tokens = Some(crate::record::Tokens {
+                prompt,
+                completion,
+                reported: usage.is_complete(),
+            });
+            (prompt, completion)
+        });
+        let strike = self.record.findings.iter().find_map(strike_of);
+        let policy = Rc::clone(&self.policy);
+        let request_id = self.record.request_id.clone();
+        self.rate
+            .finish(&policy, self.store.as_ref(), used, strike, &request_id);
+        self.record.limit_key = self.rate.key().map(str::to_string);
+    }
+
+    /// Alerts raised while the request ran (suspensions, contention), for the host to log,
+    /// count and post; taken once.
+    pub fn take_alerts(&mut self) -> Vec<Alert> {
+        self.rate.take_alerts()
+    }
+
+    /// Headers for the client about its limits: `x-ratelimit-*` on admitted responses when
+    /// the policy says so, and with `retry-after` on a refusal.
+    pub fn limit_headers(&self) -> &[(&'static str, String)] {
+        let refused = self
+            .rate
+            .headers()
+            .first()
+            .is_some_and(|(name, _)| *name == "retry-after");
+        let on_admitted = self
+            .policy
+            .rate_limits
+            .as_ref()
+            .is_some_and(|r| r.response_headers);
+        if refused || on_admitted {
+            self.rate.headers()
+        } else {
+            &[]
+        }
+    }
+
+    /// The export header and its value (`<limit id>:<key hash>`), for a fleet-wide
+    /// rate-limit service after this filter.
+    pub fn limit_export(&self) -> Option<(&str, &str)> {
+        let name = self.policy.rate_limits.as_ref()?.export_header.as_deref()?;
+        Some((name, self.rate.export()?))
     }
 
     /// Records what the output side found.
@@ -838,6 +1099,61 @@ fn body_size_message(bytes: u64, max_bytes: u64, known_length: bool) -> String {
         format!("request body of {bytes} bytes is over the limit of {max_bytes} bytes")
     } else {
         format!("request body is over the limit of {max_bytes} bytes")
+    }
+}
+
+/// The field that caps the completion in each format.
+fn max_tokens_field(api: ApiFormat) -> &'static str {
+    match api {
+        ApiFormat::OpenAiResponses => "max_output_tokens",
+        ApiFormat::OpenAiChat | ApiFormat::AnthropicMessages | ApiFormat::Completions => {
+            "max_tokens"
+        }
+    }
+}
+
+/// The body with `stream_options.include_usage` set, or `None` when the client already
+/// asked for usage (or the body cannot be changed).
+fn ask_for_stream_usage(body: &[u8]) -> Option<Vec<u8>> {
+    let mut value: Value = serde_json::from_slice(body).ok()?;
+    let object = value.as_object_mut()?;
+    match object.get_mut("stream_options") {
+        None => insert_top_level(body, "stream_options", r#"{"include_usage":true}"#),
+        Some(Value::Object(options)) => {
+            if options.get("include_usage") == Some(&Value::Bool(true)) {
+                return None;
+            }
+            options.insert("include_usage".into(), Value::Bool(true));
+            serde_json::to_vec(&value).ok()
+        }
+        Some(_) => None,
+    }
+}
+
+/// The abuse strike an enforced finding counts as, if any.
+fn strike_of(finding: &Finding) -> Option<Strike> {
+    if !finding.enforced || finding.action != FindingAction::Block {
+        return None;
+    }
+    match finding.code {
+        ErrorCode::PromptInjection => Some(Strike::Injection),
+        ErrorCode::PiiDetected | ErrorCode::PiiInOutput => Some(Strike::Pii),
+        ErrorCode::RateLimitExceeded => Some(Strike::RateLimited),
+        ErrorCode::InvalidJson
+        | ErrorCode::InvalidRequest
+        | ErrorCode::InvalidUtf8
+        | ErrorCode::UnsupportedContentType
+        | ErrorCode::RequestTooLarge
+        | ErrorCode::TooManyMessages
+        | ErrorCode::MessageTooLong
+        | ErrorCode::PromptTooLong
+        | ErrorCode::TooManyTokens
+        | ErrorCode::MaxTokensExceeded
+        | ErrorCode::ModelNotAllowed
+        | ErrorCode::StreamNotAllowed
+        | ErrorCode::TooManyChoices
+        | ErrorCode::ToolNotAllowed => Some(Strike::Schema),
+        _ => None,
     }
 }
 

@@ -1,4 +1,4 @@
-//! Rewrites one top-level number in a JSON object in place, leaving every other byte as the
+//! Rewrites one top-level member of a JSON object in place, leaving every other byte as the
 //! client sent it (re-serialising would reorder keys and change formatting).
 
 /// The body with the top-level `key`'s numeric value replaced by `value`, or `None` if the
@@ -38,6 +38,27 @@ pub fn replace_top_level_number(body: &[u8], key: &str, value: u64) -> Option<Ve
             _ => return None,
         }
     }
+}
+
+/// The body with `"key":value_json` added as the object's first member, or `None` if the
+/// body is not an object. The caller makes sure `key` is not there already.
+pub fn insert_top_level(body: &[u8], key: &str, value_json: &str) -> Option<Vec<u8>> {
+    let mut scan = Scanner { bytes: body, at: 0 };
+    scan.skip_ws();
+    scan.expect(b'{')?;
+    let open = scan.at;
+    scan.skip_ws();
+    let empty = scan.peek()? == b'}';
+    let mut out = Vec::with_capacity(body.len() + key.len() + value_json.len() + 4);
+    out.extend_from_slice(&body[..open]);
+    out.extend_from_slice(serde_json::to_string(key).ok()?.as_bytes());
+    out.push(b':');
+    out.extend_from_slice(value_json.as_bytes());
+    if !empty {
+        out.push(b',');
+    }
+    out.extend_from_slice(&body[open..]);
+    Some(out)
 }
 
 struct Scanner<'a> {

@@ -40,6 +40,7 @@ pub mod pii;
 pub mod policy;
 mod policy_regex;
 pub mod prompt_leak;
+pub mod ratelimit;
 mod record;
 mod rejection;
 mod rewrite;

@@ -8,6 +8,7 @@ use crate::json_strings::{parsed_strings, rewrite_strings};
 use crate::llm::output::{
     channel_key, event_role, is_answer_delta, is_body_text, is_event_text, EventRole,
 };
+use crate::llm::usage::Usage;
 use crate::llm::ApiFormat;
 use crate::rejection::{Rejection, ERROR_TYPE};
 use crate::sse::{EventSplitter, RawEvent};
@@ -107,6 +108,10 @@ pub struct StreamRewriter {
     logprobs: Vec<f64>,
     /// What the stream said, kept when the route judges the whole answer.
     transcript: Option<Transcript>,
+    /// The token usage the events reported.
+    usage: Usage,
+    /// Drop OpenAI's usage-only chunk: the filter asked for it, the client did not.
+    hide_usage_chunk: bool,
 }
 
 /// What a stream said, for the checks that judge a whole answer (its output schema, its
@@ -139,7 +144,25 @@ impl StreamRewriter {
             terminated: false,
             logprobs: Vec::new(),
             transcript: None,
+            usage: Usage::default(),
+            hide_usage_chunk: false,
         }
+    }
+
+    /// Keeps OpenAI's final usage-only chunk (`choices: []`) from the client, for a stream
+    /// whose request the filter made ask for it.
+    pub fn hide_usage_chunk(&mut self) {
+        self.hide_usage_chunk = true;
+    }
+
+    /// The token usage the stream reported so far.
+    pub fn usage(&self) -> Usage {
+        self.usage
+    }
+
+    /// Bytes of answer text the stream carried (0 without a transcript).
+    pub fn answer_bytes(&self) -> usize {
+        self.transcript.as_ref().map_or(0, |t| t.bytes)
     }
 
     /// Keeps a [`Transcript`] for [`OutputFilter::finish`].
@@ -226,6 +249,10 @@ impl StreamRewriter {
             out.extend_from_slice(&event.bytes);
             return Ok(());
         };
+        self.usage.read(&value);
+        if self.hide_usage_chunk && is_usage_chunk(&value) {
+            return Ok(());
+        }
         let role = event_role(&value);
         if let Some(transcript) = self.transcript.as_mut() {
             stop_reasons(&value, &mut transcript.stop_reasons);
@@ -391,6 +418,15 @@ impl StreamRewriter {
 /// `choices[].finish_reason`, Anthropic `message_delta`'s `delta.stop_reason`, the
 /// Responses API's `response.incomplete_details.reason`. Runs on every event, so it looks
 /// the fields up directly.
+/// OpenAI's last chunk when usage is asked for: no choices, only `usage`.
+fn is_usage_chunk(value: &Value) -> bool {
+    value.get("usage").is_some_and(|u| !u.is_null())
+        && value
+            .get("choices")
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty)
+}
+
 fn stop_reasons(data: &Value, reasons: &mut Vec<String>) {
     let mut add = |reason: Option<&Value>| {
         if let Some(reason) = reason.and_then(Value::as_str) {

@@ -96,6 +96,19 @@ pub struct DecisionRecord {
     pub entities: Vec<EntityTally>,
     /// The answer's token log-probabilities, when the provider sent them (PSF OV-4).
     pub confidence: Option<Confidence>,
+    /// Tokens the request used, for limits and accounting.
+    pub tokens: Option<Tokens>,
+    /// The hashed key of the first rate limit that applied (never the key itself).
+    pub limit_key: Option<String>,
+}
+
+/// Tokens one request used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tokens {
+    pub prompt: u64,
+    pub completion: u64,
+    /// True when the provider reported both counts; false when some are estimates.
+    pub reported: bool,
 }
 
 impl DecisionRecord {
@@ -130,6 +143,12 @@ impl DecisionRecord {
                 min_logprob: c.min,
                 tokens: c.tokens,
             }),
+            tokens: self.tokens.map(|t| TokensView {
+                prompt: t.prompt,
+                completion: t.completion,
+                source: if t.reported { "usage" } else { "estimate" },
+            }),
+            limit_key: self.limit_key.as_deref(),
         };
         // Serialising plain strings and numbers cannot fail.
         serde_json::to_string(&view).unwrap_or_default()
@@ -159,6 +178,17 @@ struct RecordView<'a> {
     entities: Vec<EntityView<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     confidence: Option<ConfidenceView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tokens: Option<TokensView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit_key: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct TokensView {
+    prompt: u64,
+    completion: u64,
+    source: &'static str,
 }
 
 #[derive(Serialize)]

@@ -13,4 +13,5 @@ mod output_errors;
 mod output_schema;
 mod pii;
 mod policy_parsing;
+mod ratelimit;
 mod routes;

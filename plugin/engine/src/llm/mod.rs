@@ -10,6 +10,7 @@ mod openai_chat;
 mod openai_responses;
 pub mod output;
 mod selectors;
+pub mod usage;
 
 pub use json_ptr::{pointer_escape, push_index, push_token};
 pub use selectors::SelectorFormat;

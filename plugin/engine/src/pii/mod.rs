@@ -18,7 +18,7 @@ pub mod masker;
 mod network;
 mod phone;
 pub mod response;
-mod secret;
+pub(crate) mod secret;
 mod seeds;
 pub mod settings;
 mod skip;

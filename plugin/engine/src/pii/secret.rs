@@ -197,7 +197,7 @@ pub fn jwt(hit: Hit<'_>) -> Option<Found> {
 }
 
 /// Decodes unpadded base64url; `None` on a character outside the alphabet.
-fn base64url(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn base64url(text: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len() * 3 / 4);
     let (mut acc, mut bits) = (0u32, 0u32);
     for c in text.bytes() {

@@ -10,11 +10,13 @@ mod output_errors;
 mod output_schema;
 mod parse;
 mod pii;
+mod rate_limits;
 mod reader;
 mod route;
 mod scope;
 mod size;
 
+use crate::ratelimit::settings::{Abuse, KeyPart, RateLimits};
 pub use confidence::{ConfidenceRule, LowConfidence};
 pub use error::{PolicyError, PolicyErrorKind, PolicyErrors};
 pub use guards::{ClientSystem, HiddenCharacters, SystemPrompt};
@@ -35,6 +37,10 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     /// Per-endpoint parsing and checks; the first route whose path matches applies.
     pub routes: Vec<Route>,
+    /// Rate and token limits per key (PSF IG-4); `None` means none.
+    pub rate_limits: Option<RateLimits>,
+    /// Strikes and suspension per key (PSF OM-3); `None` means off.
+    pub abuse: Option<Abuse>,
 }
 
 /// Which route, if any, applies to a request.
@@ -124,6 +130,35 @@ impl Policy {
             system.canary = Some(format!("psf-canary-{:016x}", z ^ (z >> 31)));
         }
         self
+    }
+
+    /// Every key part of the limits and the abuse section.
+    fn key_parts(&self) -> impl Iterator<Item = &KeyPart> {
+        let limits = self.rate_limits.iter().flat_map(|r| &r.limits);
+        let abuse = self.abuse.iter().flat_map(|a| &a.key);
+        limits.flat_map(|l| &l.key).chain(abuse)
+    }
+
+    /// The request headers limit keys read; the host passes their values in.
+    pub fn limit_headers(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.key_parts().filter_map(KeyPart::header).collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// Whether some limit key is the peer address, which the host then reads.
+    pub fn needs_client_address(&self) -> bool {
+        self.key_parts()
+            .any(|p| matches!(p, KeyPart::ClientIp { trusted_hops: 0 }))
+    }
+
+    /// The shared table that limit and abuse state live in, when the policy has either.
+    pub fn limit_table(&self) -> Option<&crate::ratelimit::table::Table> {
+        self.rate_limits
+            .as_ref()
+            .map(|r| &r.table)
+            .or(self.abuse.as_ref().map(|a| &a.table))
     }
 
     /// A one-line description for logs and `psf-guard check`.

@@ -8,6 +8,7 @@ use super::guards::{read_injection, read_sanitize, read_system_prompt};
 use super::output_errors::read_output_errors;
 use super::output_schema::read_output_schema;
 use super::pii::read_pii;
+use super::rate_limits::{read_abuse, read_rate_limits};
 use super::reader::{Errors, Fields};
 use super::route::{BodyFormat, Limits, MaxTokens, OverCap, PathMatch, Route, ROLES};
 use super::size::parse_size;
@@ -67,6 +68,19 @@ fn read_policy(value: &Value, errors: &mut Errors) -> Option<Policy> {
     let mode = fields.choice("mode", &MODES, errors).unwrap_or_default();
     let rules = read_rules(&mut fields, errors);
     let routes = read_routes(&mut fields, errors);
+    let rate_limits = read_rate_limits(&mut fields, name, errors);
+    let max_keys = rate_limits.as_ref().map(|r| r.max_keys);
+    let abuse = read_abuse(&mut fields, name, max_keys, errors);
+    for (i, limit) in rate_limits.iter().flat_map(|r| r.limits.iter().enumerate()) {
+        for route in &limit.routes {
+            if !routes.iter().any(|r| &r.id == route) {
+                errors.push(
+                    &format!("rate_limits.limits[{i}].routes"),
+                    PolicyErrorKind::Invalid(format!("no route has id {route:?}")),
+                );
+            }
+        }
+    }
     fields.finish(errors);
     Some(Policy {
         name: name?.to_string(),
@@ -75,6 +89,8 @@ fn read_policy(value: &Value, errors: &mut Errors) -> Option<Policy> {
         mode,
         rules,
         routes,
+        rate_limits,
+        abuse,
     })
 }
 
