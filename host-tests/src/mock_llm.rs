@@ -162,6 +162,10 @@ pub fn respond(req: &HttpRequest, ctx: &MockContext) -> MockResponse {
     if let Some(rest) = path.strip_prefix("/v1/moderations") {
         return moderation(req, rest);
     }
+    if path == "/v1/alerts" {
+        // An alert webhook: accepted, and kept in the request log like everything else.
+        return single(202, "application/json", b"{}".to_vec());
+    }
     let api = match path {
         "/v1/chat/completions" => Api::ChatCompletions,
         "/v1/responses" => Api::Responses,

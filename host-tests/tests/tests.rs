@@ -15,6 +15,7 @@ mod envoy_moderation;
 mod envoy_output_errors;
 mod envoy_passthrough;
 mod envoy_pii;
+mod envoy_ratelimit;
 mod filter;
 mod host_abi;
 mod http_mock;

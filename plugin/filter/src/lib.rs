@@ -1,8 +1,10 @@
 //! psf-guard: the proxy-wasm adapter. It only translates host events into `psf_engine`
 //! calls and carries out the engine's steps; every decision lives in the engine.
 
+mod alerts;
 mod host;
 mod root;
+mod shared;
 mod stream;
 
 use proxy_wasm::types::LogLevel;

@@ -1,19 +1,47 @@
 //! The root context: reads the policy once in `on_configure` and hands it to every stream.
 
+use crate::alerts;
 use crate::host;
+use crate::shared::HostStore;
 use crate::stream::GuardStream;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{BufferType, ContextType, LogLevel};
+use proxy_wasm::types::{BufferType, ContextType, LogLevel, MapType};
 use psf_engine::Policy;
+use std::collections::HashMap;
 use std::rc::Rc;
+use std::time::Duration;
+
+/// How often the root sweeps expired keys and posts queued alerts.
+const TICK: Duration = Duration::from_secs(1);
+/// Slots of the shared table swept per tick: a 100,000-key table in about 25 s.
+const SWEEP_PER_TICK: u32 = 256;
 
 #[derive(Default)]
 pub struct GuardRoot {
     policy: Option<Rc<Policy>>,
+    /// The next slot of the shared table to sweep.
+    sweep_from: u32,
+    /// Webhook posts in flight: the alert and its attempt.
+    webhook_calls: HashMap<u32, (String, u8)>,
 }
 
-impl Context for GuardRoot {}
+impl Context for GuardRoot {
+    fn on_http_call_response(&mut self, token: u32, headers: usize, _: usize, _: usize) {
+        let Some((body, attempt)) = self.webhook_calls.remove(&token) else {
+            return;
+        };
+        let status = (headers > 0)
+            .then(|| host::header(MapType::HttpCallResponseHeaders, ":status"))
+            .flatten()
+            .and_then(|s| s.parse::<u16>().ok());
+        match status {
+            Some(200..=299) => {}
+            Some(status) => alerts::failed(body, attempt, &format!("webhook answered {status}")),
+            None => alerts::failed(body, attempt, "webhook call failed or timed out"),
+        }
+    }
+}
 
 impl GuardRoot {
     fn load(&mut self, policy: Policy) {
@@ -21,7 +49,48 @@ impl GuardRoot {
             LogLevel::Info,
             &format!("psf-guard: loaded {}", policy.summary()),
         );
+        if let Some(table) = policy.limit_table() {
+            table.create_slots(&HostStore);
+            self.set_tick_period(TICK);
+        }
         self.policy = Some(Rc::new(policy));
+    }
+
+    /// Posts queued alerts to the policy's webhook.
+    fn post_alerts(&mut self) {
+        let Some(hook) = self
+            .policy
+            .as_ref()
+            .and_then(|p| p.abuse.as_ref())
+            .and_then(|a| a.webhook.clone())
+        else {
+            return;
+        };
+        for (body, attempt) in alerts::take_pending() {
+            let headers = vec![
+                (":method", "POST"),
+                (":path", hook.path.as_str()),
+                (":authority", hook.authority.as_str()),
+                ("content-type", "application/json"),
+            ];
+            let timeout = Duration::from_millis(hook.timeout_ms);
+            match self.dispatch_http_call(
+                &hook.cluster,
+                headers,
+                Some(body.as_bytes()),
+                vec![],
+                timeout,
+            ) {
+                Ok(token) => {
+                    self.webhook_calls.insert(token, (body, attempt));
+                }
+                Err(status) => alerts::failed(
+                    body,
+                    attempt,
+                    &format!("could not call cluster {:?}: {status:?}", hook.cluster),
+                ),
+            }
+        }
     }
 }
 
@@ -77,6 +146,14 @@ impl RootContext for GuardRoot {
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         Some(Box::new(GuardStream::new(self.policy.clone())))
+    }
+
+    /// Expiry on ticks: idle keys leave the shared table; queued alerts are posted.
+    fn on_tick(&mut self) {
+        if let Some(table) = self.policy.as_ref().and_then(|p| p.limit_table()) {
+            self.sweep_from = table.sweep(&HostStore, self.sweep_from, SWEEP_PER_TICK);
+        }
+        self.post_alerts();
     }
 
     fn get_type(&self) -> Option<ContextType> {

@@ -1,6 +1,8 @@
 //! One HTTP stream: reads what the engine needs from the host and carries out its steps.
 
+use crate::alerts;
 use crate::host;
+use crate::shared::HostStore;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel, MapType, Status};
 use psf_engine::content::ModerationCall;
@@ -25,7 +27,7 @@ pub struct GuardStream {
 impl GuardStream {
     pub fn new(policy: Option<Rc<Policy>>) -> Self {
         Self {
-            exchange: policy.map(Exchange::new),
+            exchange: policy.map(|p| Exchange::with_store(p, Rc::new(HostStore))),
             response: ResponsePlan::PassThrough,
             moderation_call: None,
             answer_call: None,
@@ -44,9 +46,18 @@ impl GuardStream {
                     None => host::header(MapType::HttpRequestHeaders, "x-request-id")
                         .unwrap_or_default(),
                 };
+                let mut headers = rejection.headers().to_vec();
+                if let Some(exchange) = &self.exchange {
+                    headers.extend(
+                        exchange
+                            .limit_headers()
+                            .iter()
+                            .map(|(n, v)| (*n, v.as_str())),
+                    );
+                }
                 host::send_local_response(
                     rejection.status(),
-                    &rejection.headers(),
+                    &headers,
                     &rejection.body(&request_id),
                 );
                 Action::Pause
@@ -146,6 +157,23 @@ impl HttpContext for GuardStream {
             // Only the filter speaks for the filter: upstreams may trust this header.
             host::set_header(MapType::HttpRequestHeaders, FLAGS_HEADER, None);
         }
+        let policy = exchange.policy();
+        if policy.rate_limits.is_some() || policy.abuse.is_some() {
+            if let Some(name) = policy
+                .rate_limits
+                .as_ref()
+                .and_then(|r| r.export_header.as_deref())
+            {
+                if header(name).is_some() {
+                    host::set_header(MapType::HttpRequestHeaders, name, None);
+                }
+            }
+            let source = policy
+                .needs_client_address()
+                .then(|| host::property(&["source", "address"]))
+                .flatten();
+            exchange.set_client(&header, source.as_deref());
+        }
         let step = exchange.on_request_headers(RequestHead {
             method,
             path,
@@ -154,6 +182,9 @@ impl HttpContext for GuardStream {
             content_type,
             end_of_stream,
         });
+        if step == Step::Continue {
+            set_flags(exchange, MapType::HttpRequestHeaders);
+        }
         if exchange.wants_identity_response() && header("accept-encoding").is_some() {
             // A compressed answer could not be checked, so ask for a plain one.
             host::set_header(MapType::HttpRequestHeaders, "accept-encoding", None);
@@ -230,6 +261,9 @@ impl HttpContext for GuardStream {
             header("content-encoding"),
         );
         set_flags(exchange, MapType::HttpResponseHeaders);
+        for (name, value) in exchange.limit_headers() {
+            host::set_header(MapType::HttpResponseHeaders, name, Some(value));
+        }
         self.response = if end_of_stream {
             ResponsePlan::PassThrough
         } else {
@@ -307,6 +341,14 @@ impl HttpContext for GuardStream {
     fn on_log(&mut self) {
         if let Some(exchange) = &mut self.exchange {
             exchange.on_stream_done();
+            let webhook = exchange
+                .policy()
+                .abuse
+                .as_ref()
+                .is_some_and(|a| a.webhook.is_some());
+            for alert in exchange.take_alerts() {
+                alerts::raise(&alert, webhook);
+            }
             let record = exchange.record().to_json(exchange.policy());
             host::log(LogLevel::Info, &format!("psf.decision {record}"));
         }
@@ -343,6 +385,11 @@ fn replace_response(exchange: &Exchange, rejection: &Rejection, body_size: usize
 fn set_flags(exchange: &Exchange, map: MapType) {
     if !exchange.flags().is_empty() {
         host::set_header(map, FLAGS_HEADER, Some(&exchange.flags().join(",")));
+    }
+    if map == MapType::HttpRequestHeaders {
+        if let Some((name, value)) = exchange.limit_export() {
+            host::set_header(map, name, Some(value));
+        }
     }
 }
 
