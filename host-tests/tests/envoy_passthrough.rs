@@ -190,3 +190,11 @@ fn policy_json_becomes_an_indented_block_scalar() {
     .unwrap();
     assert!(!pt.contains("wasm") && !pt.contains("${"));
 }
+
+/// The fleet example (docs/fleet-rate-limits.md): psf-guard, then Envoy's global ratelimit
+/// filter and its gRPC cluster. Validation loads the wasm and runs its configure, so this
+/// also checks that the filter accepts the example's policy with `rate_limits`.
+#[test]
+fn global_ratelimit_example_validates() {
+    envoy::validate(&repo_root().join("examples/envoy-global-ratelimit.yaml")).unwrap();
+}
