@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Throughput and latency of Envoy with psf-guard against the same Envoy without it.
 #
-#   envoy/bench.sh [--record] [--rounds N] [--duration 10s]
+#   envoy/bench.sh [--record] [--rounds N] [--duration 10s] [--limits] [--configs a,b,…]
 #
 # For N rounds (default 3) runs, one after another: a pass-through Envoy; Envoy with the
 # no-op baseline filter (host-tests/noop-filter: buffers both bodies, decides nothing);
@@ -9,6 +9,9 @@
 # All sit in front of the same fast upstream (an Envoy with a direct_response). Each Envoy
 # under test runs alone on its own core with --concurrency 1, gets a 2 s warm-up, then
 # `wrk -t1 -c16 -d10s --latency` POSTs a 4 KB chat-completions request (envoy/bench-post.lua).
+# --configs runs only the named configs (pass-through is always kept as the baseline).
+# With --limits, a fifth config adds a per-key rate limit to the default policy (limits too
+# high to bind), so every request also takes the shared-data path: admission, settling.
 # Prints the median of each config and the ratio to pass-through; with --record also
 # appends the table to BENCHMARKS.md. Everything binds 127.0.0.1.
 #
@@ -19,6 +22,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 RECORD=0
+LIMITS=0
+ONLY=""
 ROUNDS=3
 DURATION=10s
 WARMUP=2s
@@ -28,6 +33,8 @@ while [ $# -gt 0 ]; do
     --record) RECORD=1 ;;
     --rounds) ROUNDS="$2"; shift ;;
     --duration) DURATION="$2"; shift ;;
+    --limits) LIMITS=1 ;;
+    --configs) ONLY="$2"; shift ;;
     -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -106,12 +113,30 @@ YAML
 
 echo '{"version":1,"name":"noop","owner":"Bench","rules":[]}' >"$TMP/noop.json"
 CONFIGS=(passthrough noop filter norules)
+if [ "$LIMITS" = 1 ]; then
+  CONFIGS+=(limits)
+  # The default policy plus a per-key request and token limit keyed on the bench's bearer token.
+  python3 - "$TMP/limits.json" <<'PY'
+import json, sys
+policy = json.load(open("policies/default.json"))
+policy["rate_limits"] = {"limits": [{"id": "per-key", "key": [{"header": "authorization"}],
+    "window": "1m", "requests": 10**9, "total_tokens": 10**12, "over_budget": "clamp"}]}
+policy["abuse"] = {"key": [{"header": "authorization"}],
+    "strikes": {"prompt_injection": 5, "rate_limited": 1000}}
+json.dump(policy, open(sys.argv[1], "w"))
+PY
+fi
+if [ -n "$ONLY" ]; then
+  # A subset, e.g. `--configs passthrough,filter,limits`: pass-through stays, as the baseline.
+  IFS=, read -r -a CONFIGS <<<"passthrough,${ONLY#passthrough,}"
+fi
 config_args() {
   case "$1" in
     passthrough) echo "--passthrough" ;;
     filter) echo "--policy policies/default.json --wasm $WASM" ;;
     norules) echo "--policy $TMP/noop.json --wasm $WASM" ;;
     noop) echo "--policy $TMP/noop.json --wasm $NOOP_WASM" ;;
+    limits) echo "--policy $TMP/limits.json --wasm $WASM" ;;
   esac
 }
 
@@ -160,6 +185,7 @@ TABLE="$TMP/table.md"
       filter) policy="policies/default.json" ;;
       norules) policy="psf-guard, a policy without rules" ;;
       noop) policy="baseline: a no-op filter that buffers both bodies" ;;
+      limits) policy="policies/default.json plus a per-key rate and token limit" ;;
     esac
     awk -v n="$name" -v pol="$policy" -v rps="$(median "$name" rps)" -v base="$BASE_RPS" \
       -v p50="$(median "$name" p50_us)" -v bp50="$BASE_P50" -v p99="$(median "$name" p99_us)" \
@@ -183,7 +209,7 @@ if [ "$RECORD" = 1 ]; then
     echo
     echo "#### envoy/bench.sh run, $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
-    echo "Command: \`envoy/bench.sh --record\` (rounds $ROUNDS, wrk -t1 -c$CONNECTIONS -d$DURATION," \
+    echo "Command: \`envoy/bench.sh --record$([ "$LIMITS" = 1 ] && echo ' --limits')\` (rounds $ROUNDS, wrk -t1 -c$CONNECTIONS -d$DURATION," \
       "4096-byte body); nproc $(nproc); Envoy ${ENVOY_VERSION:-unknown}, --concurrency 1."
     echo
     cat "$TABLE"

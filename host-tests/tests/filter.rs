@@ -635,3 +635,49 @@ fn a_moderation_timeout_follows_the_failure_mode() {
     assert_eq!(sent[0].header(":path"), Some("/moderate"));
     assert_eq!(sent[0].timeout_ms, 250);
 }
+
+#[test]
+fn two_worker_vms_share_one_limit_and_ticks_sweep_expired_keys() {
+    let mut policy: Value = serde_json::from_str(&default_policy()).unwrap();
+    policy["name"] = "harness-limits".into();
+    policy["rate_limits"] = serde_json::json!({"limits": [{"id": "k",
+        "key": [{"header": "x-api-key"}], "window": "1m", "requests": 3}]});
+    let policy = policy.to_string();
+    // Two VMs of one host, as two Envoy workers: one shared store between them.
+    let mut workers = [player(&policy), player(&policy)];
+    let mut send = |worker: usize| {
+        let mut request = chat("Hello there.", false);
+        request
+            .headers
+            .push(("x-api-key".into(), "sk-harness".into()));
+        let played = workers[worker]
+            .play(
+                &with_length(request),
+                &mut mock_upstream(MockContext::default()),
+            )
+            .unwrap();
+        played.outcome.response.status
+    };
+    let statuses: Vec<u16> = (0..6).map(|i| send(i % 2)).collect();
+    assert_eq!(statuses, [200, 200, 200, 429, 429, 429]);
+    let slots = |host: &psf_host::host::Host| -> Vec<usize> {
+        host.shared_data("psf-guard")
+            .into_iter()
+            .filter(|(key, _)| key.starts_with("psf.limits."))
+            .map(|(_, (value, _))| value.len())
+            .collect()
+    };
+    let host = filter_host();
+    let used: Vec<usize> = slots(&host).into_iter().filter(|len| *len > 4).collect();
+    assert_eq!(
+        used,
+        [4 + 64],
+        "one entry, in one slot: {} slots",
+        slots(&host).len()
+    );
+    // Once the bucket is full again the entry expires, and the ticks sweep it out.
+    host.advance_time(std::time::Duration::from_secs(90))
+        .unwrap();
+    assert!(slots(&host).iter().all(|len| *len == 4), "swept");
+    assert_eq!(send(1), 200);
+}

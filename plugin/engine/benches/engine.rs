@@ -570,9 +570,85 @@ fn streams(c: &mut Criterion) {
     group.finish();
 }
 
+/// The rate limiter's decision (read, decide, compare-and-swap write) for one request, with
+/// 1, 1,000 and 100,000 keys in the table: the slot a key lands in holds about 16 entries
+/// whatever the key count, so the cost should not grow with it. Then the whole admitted
+/// request through the demo policy, against the default policy without limits.
+fn limiter(c: &mut Criterion) {
+    use psf_engine::ratelimit::key::hash_key;
+    use psf_engine::ratelimit::limiter::{admit, Decided, Demand};
+    use psf_engine::ratelimit::MemoryStore;
+    let document = serde_json::json!({"version": 1, "name": "bench", "owner": "Ada Lovelace",
+        "rate_limits": {"limits": [{"id": "k", "key": [{"header": "x-api-key"}],
+            "window": "1m", "requests": 1_000_000_000u64, "total_tokens": 1_000_000_000_000u64}]}});
+    let policy = Policy::from_json(document.to_string().as_bytes()).expect("bench policy");
+    let rates = policy.rate_limits.as_ref().expect("limits");
+    let (limit, table) = (&rates.limits[0], &rates.table);
+    let demand = Demand {
+        prompt: 1000,
+        completion: 256,
+    };
+    let mut group = c.benchmark_group("limiter/decision");
+    for keys in [1usize, 1_000, 100_000] {
+        let store = MemoryStore::new(1_800_000_000_000);
+        let hashes: Vec<_> = (0..keys)
+            .map(|i| hash_key(&rates.hash_secret, &limit.id, &format!("sk-{i}")))
+            .collect();
+        for key in &hashes {
+            admit(&store, table, limit, *key, demand);
+        }
+        let mut next = 0usize;
+        group.bench_function(format!("{keys}_keys"), |b| {
+            b.iter(|| {
+                next = (next + 7919) % hashes.len();
+                let decided = admit(&store, table, limit, black_box(hashes[next]), demand);
+                assert!(matches!(decided, Decided::Admit { .. }));
+                decided
+            })
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("limiter/exchange_4kb");
+    let body = chat_body(BODY_4KB as usize);
+    let demo_text = include_bytes!("../../../policies/ratelimit-demo.json");
+    let mut demo: serde_json::Value = serde_json::from_slice(demo_text).expect("demo policy");
+    demo["rate_limits"]["limits"][0]["requests"] = serde_json::json!(1_000_000_000u64);
+    demo["rate_limits"]["limits"][0]["total_tokens"] = serde_json::json!(1_000_000_000_000u64);
+    let demo = Rc::new(Policy::from_json(demo.to_string().as_bytes()).expect("demo"));
+    for (name, policy) in [("default", default_policy()), ("ratelimit_demo", demo)] {
+        let store: Rc<dyn psf_engine::ratelimit::SharedStore> =
+            Rc::new(MemoryStore::new(1_800_000_000_000));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut exchange = Exchange::with_store(Rc::clone(&policy), Rc::clone(&store));
+                exchange.set_client(&|h| (h == "x-api-key").then_some("sk-bench"), None);
+                let step = exchange.on_request_headers(RequestHead {
+                    method: "POST",
+                    path: "/v1/chat/completions",
+                    request_id: "bench",
+                    content_length: Some(body.len() as u64),
+                    content_type: Some("application/json"),
+                    end_of_stream: false,
+                });
+                assert_eq!(step, Step::Pause);
+                assert_eq!(
+                    exchange.on_request_body(body.len() as u64, true),
+                    Step::NeedBody
+                );
+                let step = exchange.inspect_request_body(black_box(&body));
+                assert!(!matches!(step, Step::Reject(_)), "{step:?}");
+                exchange.on_stream_done();
+                step
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = policy_parse, exchange, record_to_json, input_pipeline, rule_matching, pii, streams
+    targets = policy_parse, exchange, record_to_json, input_pipeline, rule_matching, pii, streams, limiter
 }
 criterion_main!(benches);

@@ -171,10 +171,22 @@ impl Policy {
         let plural = if rules == 1 { "" } else { "s" };
         let routes = self.routes.len();
         let route_plural = if routes == 1 { "" } else { "s" };
-        format!(
+        let mut summary = format!(
             "policy {:?} (version {POLICY_VERSION}, owner {:?}): mode {mode}, {rules} rule{plural}, {routes} route{route_plural}",
             self.name, self.owner
-        )
+        );
+        if let Some(rates) = &self.rate_limits {
+            let limits = rates.limits.len();
+            let plural = if limits == 1 { "" } else { "s" };
+            summary += &format!(
+                ", {limits} rate limit{plural} (up to {} keys)",
+                rates.max_keys
+            );
+        }
+        if self.abuse.is_some() {
+            summary += ", abuse suspension on";
+        }
+        summary
     }
 }
 
