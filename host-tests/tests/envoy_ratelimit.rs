@@ -238,6 +238,16 @@ fn repeated_injections_suspend_the_key_with_an_alert_line_a_metric_and_a_webhook
         stats.contains("psf_alerts_total.kind.abuse_suspended: 1"),
         "{stats}"
     );
+    // envoy.yaml's stats_tags turn the kind into a Prometheus label.
+    let prometheus = envoy.admin_get("/stats/prometheus").unwrap();
+    let alerts: Vec<&str> = prometheus
+        .lines()
+        .filter(|l| l.contains("psf_alerts"))
+        .collect();
+    assert!(
+        alerts.contains(&"psf_alerts_total{kind=\"abuse_suspended\"} 1"),
+        "{alerts:?}"
+    );
     // The webhook gets the same alert from the next tick.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     let posted = loop {
