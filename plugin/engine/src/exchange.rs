@@ -18,7 +18,7 @@ use crate::output_schema::answer_parts;
 use crate::output_schema::SchemaAction;
 use crate::pii::masker::Masker;
 use crate::policy::Route;
-use crate::policy::{Action, Check, LowConfidence, Mode, Policy, RouteMatch, StateAction};
+use crate::policy::{Action, Check, LowConfidence, Mode, OverCap, Policy, RouteMatch, StateAction};
 use crate::ratelimit::alert::Alert;
 use crate::ratelimit::key::ClientFacts;
 use crate::ratelimit::limiter::Demand;
@@ -383,9 +383,17 @@ impl Exchange {
             .rate_limits
             .as_ref()
             .map_or(0, |r| r.default_max_tokens);
+        // What the model will be allowed: the client's value, after the route's own cap.
+        let asked = request
+            .max_tokens
+            .as_ref()
+            .map(|m| match route.limits.max_tokens {
+                Some(cap) if cap.over == OverCap::Clamp => m.value.min(cap.max),
+                _ => m.value,
+            });
         let demand = Demand {
             prompt: estimate_prompt_tokens(request),
-            completion: request.max_tokens.as_ref().map_or(default_max, |m| m.value),
+            completion: asked.unwrap_or(default_max),
         };
         self.reserved = demand;
         let model = request.model.as_ref().map(|m| m.value.as_str());

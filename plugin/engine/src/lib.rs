@@ -24,6 +24,7 @@
 //! ```
 
 pub mod answer_state;
+pub mod audit;
 mod code;
 pub mod confidence;
 pub mod content;

@@ -570,3 +570,33 @@ fn bad_limits_are_refused_with_their_paths() {
         "{listed}"
     );
 }
+
+#[test]
+fn the_reservation_is_what_the_route_lets_through_not_what_was_asked() {
+    let document = json!({"version": 1, "name": "t", "owner": "Ada Lovelace",
+        "routes": [{"id": "chat", "path": "/v1/chat/completions",
+                    "limits": {"max_tokens": {"max": 100, "action": "clamp"}}}],
+        "rate_limits": {"limits": [{"id": "t", "key": ["route"], "total_tokens": 20000}]}});
+    let policy = Rc::new(Policy::from_json(document.to_string().as_bytes()).unwrap());
+    let store = Rc::new(MemoryStore::new(NOW));
+    let (step, exchange) = Client::new(policy, &store, &[]).send(&chat("Hi", Some(5000)));
+    let Step::Replace(body) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap()["max_tokens"],
+        100
+    );
+    let remaining: u64 = exchange
+        .limit_headers()
+        .iter()
+        .find(|(n, _)| *n == "x-ratelimit-remaining-tokens")
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
+    assert!(
+        remaining > 20000 - 120,
+        "reserved the route's 100, not 5000: {remaining}"
+    );
+}

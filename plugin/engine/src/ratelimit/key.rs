@@ -118,7 +118,13 @@ impl KeyHash {
     }
 
     pub fn hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = String::with_capacity(32);
+        for byte in self.0 {
+            hex.push(DIGITS[usize::from(byte >> 4)] as char);
+            hex.push(DIGITS[usize::from(byte & 15)] as char);
+        }
+        hex
     }
 }
 
@@ -209,6 +215,34 @@ mod tests {
         assert_eq!(claim("sub").as_deref(), Some("user-42"));
         assert_eq!(claim("org.id").as_deref(), Some("7"));
         assert_eq!(claim("missing"), None);
+    }
+
+    #[test]
+    fn hostile_tokens_give_no_key_rather_than_an_error() {
+        let long = format!("Bearer a.{}.c", "A".repeat(100_000));
+        for value in [
+            "",
+            "Bearer",
+            "Bearer !!!",
+            "Bearer a.b",
+            "x.%%%.y",
+            "a.W10.c",
+            long.as_str(),
+        ] {
+            let client = facts(&[("authorization", value)], None);
+            let part = KeyPart::JwtClaim {
+                header: "authorization".into(),
+                claim: "sub".into(),
+            };
+            assert_eq!(
+                key_material(&[part], &client, None, None),
+                None,
+                "{value:.20}"
+            );
+        }
+        let spaces = facts(&[("x-api-key", "   ")], None);
+        let header = KeyPart::Header("x-api-key".into());
+        assert_eq!(key_material(&[header], &spaces, None, None), None);
     }
 
     #[test]

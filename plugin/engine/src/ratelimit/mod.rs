@@ -122,9 +122,12 @@ impl RateState {
             let Some(key) = self.limit_key(policy, limit) else {
                 continue;
             };
-            if self.export.is_none() {
-                self.export = Some(format!("{}:{}", limit.id, key.hex()));
-                self.key = Some(key.hex());
+            if self.key.is_none() {
+                let hex = key.hex();
+                if rates.export_header.is_some() {
+                    self.export = Some(format!("{}:{hex}", limit.id));
+                }
+                self.key = Some(hex);
             }
             match admit(store, &rates.table, limit, key, demand) {
                 Decided::Admit {

@@ -1,0 +1,4 @@
+//! The audit trail (PSF IG-3, OM-5, DG-2, DG-3, EA-4): one record per request, redacted by
+//! construction, chained per VM so edits and deletions show.
+
+pub mod chain;
