@@ -11,7 +11,7 @@ use anyhow::Result;
 use serde_json::Value;
 
 /// The prefix of the filter's decision log line.
-pub const DECISION_PREFIX: &str = "psf.decision ";
+pub const DECISION_PREFIX: &str = "psf.audit ";
 
 /// A VM configured with one policy, ready to play exchanges.
 pub struct Player {
@@ -32,6 +32,12 @@ pub struct Played {
     pub logs: Vec<LogEntry>,
 }
 
+/// The fields of a filter log line `psf.log {…}` whose `event` is `event`.
+pub fn log_event(message: &str, event: &str) -> Option<Value> {
+    let json: Value = serde_json::from_str(message.strip_prefix("psf.log ")?).ok()?;
+    (json["event"] == event).then_some(json)
+}
+
 impl Player {
     /// Starts a VM with `policy` as plugin configuration, as Envoy does.
     pub fn start(
@@ -48,16 +54,16 @@ impl Player {
         if vm.configured() {
             let summary = logs
                 .iter()
-                .find_map(|l| l.message.strip_prefix("psf-guard: loaded "))
-                .unwrap_or("policy loaded")
-                .to_string();
+                .find_map(|l| log_event(&l.message, "policy_loaded"))
+                .and_then(|e| e["summary"].as_str().map(str::to_string))
+                .unwrap_or_else(|| "policy loaded".to_string());
             return Ok(Ok((Player { vm }, summary)));
         }
         let errors = logs
             .iter()
             .filter(|l| l.level >= LogLevel::Error)
-            .filter_map(|l| l.message.strip_prefix("psf-guard: invalid policy: "))
-            .map(str::to_string)
+            .filter_map(|l| log_event(&l.message, "policy_invalid"))
+            .filter_map(|e| e["error"].as_str().map(str::to_string))
             .collect();
         Ok(Err(Refused { errors }))
     }

@@ -70,7 +70,9 @@ fn envoy_refuses_a_policy_without_owner_and_logs_why() {
     let log =
         Envoy::start_expect_failure(&filter_envoy_config(&policy.to_string(), &mock)).unwrap();
     assert!(
-        log.contains("psf-guard: invalid policy: owner: required field is missing"),
+        log.lines().any(|l| l.contains("psf.log {")
+            && l.contains("\"policy_invalid\"")
+            && l.contains("owner: required field is missing")),
         "{log}"
     );
     assert!(

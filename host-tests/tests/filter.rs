@@ -213,22 +213,22 @@ fn refused_policy_fails_configure_with_every_error_at_error_level() {
         !vm.configured(),
         "Envoy refuses a config whose on_configure returns false"
     );
+    // One structured line per error: `psf.log {"event":"policy_invalid","error":"path: reason"}`.
     let errors: Vec<String> = vm
         .logs()
         .into_iter()
         .filter(|l| l.level == LogLevel::Error)
-        .map(|l| l.message)
+        .filter_map(|l| psf_host::play::log_event(&l.message, "policy_invalid"))
+        .filter_map(|e| e["error"].as_str().map(str::to_string))
         .collect();
     assert!(
-        errors
-            .iter()
-            .any(|m| m.ends_with("owner: required field is missing")),
+        errors.contains(&"owner: required field is missing".to_string()),
         "{errors:#?}"
     );
     assert!(
         errors
             .iter()
-            .any(|m| m.contains("rules[0].action: unknown action \"blok\"")),
+            .any(|m| m.starts_with("rules[0].action: unknown action \"blok\"")),
         "{errors:#?}"
     );
 }
@@ -246,7 +246,7 @@ fn every_decision_is_logged_once_at_info() {
         let records: Vec<_> = played
             .logs
             .iter()
-            .filter(|l| l.message.starts_with("psf.decision "))
+            .filter(|l| l.message.starts_with("psf.audit "))
             .collect();
         assert_eq!(records.len(), 1);
         assert_eq!(records[0].level, LogLevel::Info);
@@ -271,6 +271,13 @@ fn the_filter_makes_only_the_host_calls_it_needs() {
         "proxy_get_header_map_value",
         "proxy_get_buffer_bytes",
         "proxy_send_local_response",
+        // The audit record and the metrics: the clock for latencies, filter state for the
+        // access log, and the counters and histograms.
+        "proxy_get_current_time_nanoseconds",
+        "proxy_set_property",
+        "proxy_define_metric",
+        "proxy_increment_metric",
+        "proxy_record_metric",
     ]);
     for request in [
         with_length(chat("hi", false)),

@@ -680,7 +680,7 @@ fn real_filter_smoke() {
     assert_eq!(out.response.status, 200, "{out:?}");
     assert_eq!(out.upstream_request.unwrap().body, body.as_bytes());
     assert_eq!(out.response.body, answer.as_bytes());
-    assert!(vm.logs().iter().any(|l| l.message.contains("psf.decision")));
+    assert!(vm.logs().iter().any(|l| l.message.contains("psf.audit")));
     // Over the default 1MiB request-body limit: blocked before the upstream.
     let big = format!(
         r#"{{"messages":[{{"role":"user","content":"{}"}}]}}"#,

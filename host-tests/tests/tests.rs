@@ -7,6 +7,7 @@ mod support;
 
 mod cli;
 mod conformance;
+mod envoy_audit;
 mod envoy_content;
 mod envoy_e2e;
 mod envoy_guards;

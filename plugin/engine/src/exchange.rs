@@ -5,6 +5,8 @@
 //! bodies, a request with a trusted `content-length` under every limit streams through.
 
 use crate::answer_state::answer_states;
+use crate::audit::chain::{hmac_hex, sha256_hex};
+use crate::audit::redact::redact_all;
 use crate::confidence::{summarise, token_logprobs};
 use crate::content::{Judgement, ModerationCall, Subject};
 use crate::inspect::{inspect_text, Verdict};
@@ -16,6 +18,7 @@ use crate::output::{filter_body, StreamRewriter};
 use crate::output_guard::{OutputGuard, OutputWatch};
 use crate::output_schema::answer_parts;
 use crate::output_schema::SchemaAction;
+use crate::pii::detect::Scanner;
 use crate::pii::masker::Masker;
 use crate::policy::Route;
 use crate::policy::{Action, Check, LowConfidence, Mode, OverCap, Policy, RouteMatch, StateAction};
@@ -25,7 +28,7 @@ use crate::ratelimit::limiter::Demand;
 use crate::ratelimit::settings::Strike;
 use crate::ratelimit::store::{thread_store, SharedStore};
 use crate::ratelimit::RateState;
-use crate::record::{Decision, DecisionRecord, Finding, FindingAction};
+use crate::record::{Decision, DecisionRecord, Finding, FindingAction, Redacted};
 use crate::rejection::Rejection;
 use crate::schema::{check_body, Checked};
 use crate::tokens::estimate_prompt_tokens;
@@ -110,6 +113,15 @@ pub struct Exchange {
     hide_usage_chunk: bool,
     /// Limits settled and strikes counted (once, at the end).
     settled: bool,
+    /// The audit record was made.
+    finished: bool,
+    /// When the request left for the upstream (Unix ms).
+    forwarded_ms: Option<u64>,
+    /// The record carries the redacted texts (sampled, or the policy's `include_text`).
+    wants_text: bool,
+    /// The prompt's text and the answer's, for redaction into the record.
+    prompt_text: Option<String>,
+    answer_text: Option<String>,
 }
 
 impl std::fmt::Debug for dyn SharedStore {
@@ -181,6 +193,11 @@ impl Exchange {
             answer_chars: 0,
             hide_usage_chunk: false,
             settled: false,
+            finished: false,
+            forwarded_ms: None,
+            wants_text: false,
+            prompt_text: None,
+            answer_text: None,
         }
     }
 
@@ -197,10 +214,77 @@ impl Exchange {
         header: &dyn Fn(&str) -> Option<&'a str>,
         source_address: Option<&str>,
     ) {
+        let audit = &self.policy.audit;
+        if let (Some(name), Some(key)) = (&audit.subject_header, &audit.subject_key) {
+            self.record.subject =
+                header(name).map(|v| hmac_hex(key.as_bytes(), v.trim().as_bytes()));
+        }
         if self.limits() {
-            let names = self.policy.limit_headers();
+            let names = self.policy.client_headers();
             self.rate = RateState::new(ClientFacts::new(&names, header, source_address));
         }
+    }
+
+    /// Adds the filter's own processing time of one host callback, in µs: `response` for
+    /// the response side.
+    pub fn add_filter_time(&mut self, response: bool, micros: u64) {
+        let latency = &mut self.record.latency;
+        if response {
+            latency.filter_response_us += micros;
+        } else {
+            latency.filter_request_us += micros;
+        }
+    }
+
+    /// The request left the filter for the upstream.
+    pub fn mark_forwarded(&mut self) {
+        self.forwarded_ms.get_or_insert(self.store.now_ms());
+    }
+
+    /// The first byte of the response body arrived.
+    pub fn mark_first_byte(&mut self) {
+        if let (Some(sent), None) = (self.forwarded_ms, self.record.latency.first_byte_ms) {
+            self.record.latency.first_byte_ms = Some(self.store.now_ms().saturating_sub(sent));
+        }
+    }
+
+    /// The exchange is over (the answer ended, the filter answered, or the stream was reset):
+    /// settles limits and returns the audit record, once; later calls return `None`.
+    pub fn finish(&mut self) -> Option<String> {
+        if self.finished {
+            return None;
+        }
+        self.finished = true;
+        self.on_stream_done();
+        let now = self.store.now_ms();
+        self.record.latency.total_ms = Some(now.saturating_sub(self.record.started_ms));
+        if let ResponseRead::Stream(rewriter) = &mut self.response {
+            self.record.response_sha256 = rewriter.take_hash();
+            if self.wants_text {
+                self.answer_text = rewriter.transcript().map(|t| {
+                    t.texts
+                        .iter()
+                        .map(|(_, text)| text.as_str())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                });
+            }
+        }
+        if self.wants_text {
+            let scanner = self.scanner();
+            self.record.redacted = Some(Redacted {
+                prompt: redact_all(scanner, self.prompt_text.as_deref().unwrap_or_default()),
+                response: redact_all(scanner, self.answer_text.as_deref().unwrap_or_default()),
+            });
+        }
+        Some(self.record.to_json(&self.policy))
+    }
+
+    /// The scanner redaction uses: the route's, with its custom entities, else the default.
+    fn scanner(&self) -> &Scanner {
+        self.current_route()
+            .and_then(|r| r.pii.as_ref())
+            .map_or(Scanner::default_scanner(), |p| &p.scanner)
     }
 
     pub fn policy(&self) -> &Policy {
@@ -215,6 +299,9 @@ impl Exchange {
 
     pub fn on_request_headers(&mut self, head: RequestHead<'_>) -> Step {
         self.record.request_id = head.request_id.to_string();
+        self.record.started_ms = self.store.now_ms();
+        self.record.sample = sampled(head.request_id, self.policy.audit.sample_per_million);
+        self.wants_text = self.record.sample || self.policy.audit.include_text;
         self.record.method = head.method.to_string();
         self.record.path = head.path.to_string();
         let policy = Rc::clone(&self.policy);
@@ -338,6 +425,7 @@ impl Exchange {
         let Some(route) = self.route.and_then(|i| policy.routes.get(i)) else {
             return Step::Continue;
         };
+        self.record.prompt_sha256 = Some(sha256_hex(body));
         let (request, mut rewritten) = match check_body(route, body) {
             Checked::Pass(request) => (request, None),
             Checked::Rewrite(request, rewritten) => {
@@ -353,6 +441,11 @@ impl Exchange {
             }
             Checked::Reject(rejection) => return self.violation(rejection),
         };
+        self.record.model = request.model.as_ref().map(|m| m.value.clone());
+        if self.wants_text {
+            let texts: Vec<&str> = request.segments.iter().map(|s| s.text.as_str()).collect();
+            self.prompt_text = Some(texts.join("\n"));
+        }
         if self.limits() {
             let current = rewritten.as_deref().unwrap_or(body);
             match self.admit_body(route, &request, current) {
@@ -585,6 +678,9 @@ impl Exchange {
         content_encoding: Option<&str>,
     ) -> ResponsePlan {
         self.record.status = Some(status);
+        if let Some(sent) = self.forwarded_ms {
+            self.record.latency.upstream_ms = Some(self.store.now_ms().saturating_sub(sent));
+        }
         let policy = Rc::clone(&self.policy);
         let Some(route) = self
             .route
@@ -647,6 +743,7 @@ impl Exchange {
                 if self.hide_usage_chunk {
                     rewriter.hide_usage_chunk();
                 }
+                rewriter.hash_input();
                 ResponseRead::Stream(Box::new(rewriter))
             }
             _ => ResponseRead::Buffer,
@@ -747,10 +844,15 @@ impl Exchange {
                 .judge_answer(route.output_errors.malformed_output, rejection)
                 .unwrap_or(ResponseStep::Continue);
         }
-        if let (Ok(answer), true) = (&parsed, self.limits()) {
+        self.record.response_sha256 = Some(sha256_hex(body));
+        if let Ok(answer) = &parsed {
             self.usage.read(answer);
             let (texts, _) = answer_parts(answer);
             self.answer_chars = texts.iter().map(|(_, t)| t.chars().count()).sum();
+            if self.wants_text {
+                let texts: Vec<&str> = texts.iter().map(|(_, t)| t.as_str()).collect();
+                self.answer_text = Some(texts.join("\n"));
+            }
         }
         if let Ok(answer) = &parsed {
             let mut logprobs = Vec::new();
@@ -888,7 +990,7 @@ impl Exchange {
     /// Settles the request's limits with the tokens it used and counts its strike, once.
     /// Used tokens are the provider's usage, or the estimates where it reported none.
     fn settle_limits(&mut self) {
-        if !self.limits() || std::mem::replace(&mut self.settled, true) {
+        if std::mem::replace(&mut self.settled, true) {
             return;
         }
         let (mut usage, mut answer_chars) = (self.usage, self.answer_chars);
@@ -909,6 +1011,9 @@ impl Exchange {
             });
             (prompt, completion)
         });
+        if !self.limits() {
+            return;
+        }
         let strike = self.record.findings.iter().find_map(strike_of);
         let policy = Rc::clone(&self.policy);
         let request_id = self.record.request_id.clone();
@@ -1108,6 +1213,15 @@ fn body_size_message(bytes: u64, max_bytes: u64, known_length: bool) -> String {
     } else {
         format!("request body is over the limit of {max_bytes} bytes")
     }
+}
+
+/// Whether the request with `request_id` is in the audit sample: decided from the id, so a
+/// request is in or out the same way wherever its record is looked at.
+fn sampled(request_id: &str, per_million: u32) -> bool {
+    let hash = request_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    hash % 1_000_000 < u64::from(per_million)
 }
 
 /// The field that caps the completion in each format.

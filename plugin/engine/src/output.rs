@@ -13,6 +13,7 @@ use crate::llm::ApiFormat;
 use crate::rejection::{Rejection, ERROR_TYPE};
 use crate::sse::{EventSplitter, RawEvent};
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 /// What the output side does to model text.
 pub trait OutputFilter {
@@ -112,6 +113,8 @@ pub struct StreamRewriter {
     usage: Usage,
     /// Drop OpenAI's usage-only chunk: the filter asked for it, the client did not.
     hide_usage_chunk: bool,
+    /// SHA-256 of the stream as the upstream sent it, for the audit record.
+    hash: Option<Sha256>,
 }
 
 /// What a stream said, for the checks that judge a whole answer (its output schema, its
@@ -146,7 +149,24 @@ impl StreamRewriter {
             transcript: None,
             usage: Usage::default(),
             hide_usage_chunk: false,
+            hash: None,
         }
+    }
+
+    /// Hashes the stream as it comes from the upstream ([`StreamRewriter::take_hash`]).
+    pub fn hash_input(&mut self) {
+        self.hash.get_or_insert_with(Sha256::new);
+    }
+
+    /// The SHA-256 (hex) of everything pushed, once.
+    pub fn take_hash(&mut self) -> Option<String> {
+        let digest = self.hash.take()?.finalize();
+        Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// What the stream said, when a transcript is kept.
+    pub fn transcript(&self) -> Option<&Transcript> {
+        self.transcript.as_ref()
     }
 
     /// Keeps OpenAI's final usage-only chunk (`choices: []`) from the client, for a stream
@@ -194,6 +214,9 @@ impl StreamRewriter {
 
     /// Bytes to send for `chunk`; at `end` everything held is released.
     pub fn push(&mut self, chunk: &[u8], end: bool, filter: &mut dyn OutputFilter) -> Vec<u8> {
+        if let Some(hash) = self.hash.as_mut() {
+            hash.update(chunk);
+        }
         let mut out = Vec::with_capacity(chunk.len());
         if self.ended.is_some() {
             return out;

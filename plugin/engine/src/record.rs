@@ -1,6 +1,8 @@
-//! The decision record: one JSON object per request saying what the filter decided and why
-//! (PSF EA-1, EA-4). It never carries request or response content.
+//! The audit record: one JSON object per request saying what the filter decided and why
+//! (PSF IG-3, EA-1, EA-4, OM-5). It carries no request or response content, only hashes,
+//! counts and, for sampled requests, text redacted by construction (see `audit::redact`).
 
+use crate::audit::time::rfc3339;
 use crate::code::ErrorCode;
 use crate::confidence::Confidence;
 use crate::pii::masker::EntityTally;
@@ -98,8 +100,43 @@ pub struct DecisionRecord {
     pub confidence: Option<Confidence>,
     /// Tokens the request used, for limits and accounting.
     pub tokens: Option<Tokens>,
+    /// When the request arrived (Unix ms, the host's clock).
+    pub started_ms: u64,
+    /// The model the request named.
+    pub model: Option<String>,
+    /// HMAC of the data subject named by the policy's `subject_header`.
+    pub subject: Option<String>,
+    /// SHA-256 of the request body as the client sent it, and of the answer as the model
+    /// sent it.
+    pub prompt_sha256: Option<String>,
+    pub response_sha256: Option<String>,
+    pub latency: Latency,
+    /// Picked for quality review (PSF OM-2): the record then carries the redacted texts.
+    pub sample: bool,
+    pub redacted: Option<Redacted>,
     /// The hashed key of the first rate limit that applied (never the key itself).
     pub limit_key: Option<String>,
+}
+
+/// Where the time went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Latency {
+    /// The filter's own processing of the request and of the response, in µs.
+    pub filter_request_us: u64,
+    pub filter_response_us: u64,
+    /// From the request leaving the filter to the response headers.
+    pub upstream_ms: Option<u64>,
+    /// From the request leaving the filter to the first byte of the answer's body.
+    pub first_byte_ms: Option<u64>,
+    /// From the request's arrival to the end of the answer (or of the stream).
+    pub total_ms: Option<u64>,
+}
+
+/// The prompt and the answer with every entity replaced by its type.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Redacted {
+    pub prompt: String,
+    pub response: String,
 }
 
 /// Tokens one request used.
@@ -117,18 +154,24 @@ impl DecisionRecord {
     pub fn to_json(&self, policy: &Policy) -> String {
         let mut codes: Vec<&str> = self.findings.iter().map(|f| f.code.as_str()).collect();
         codes.dedup();
+        let retention_ms = policy.audit.retention_days * 86_400_000;
         let view = RecordView {
-            kind: "psf.decision",
+            kind: "psf.audit",
+            timestamp: rfc3339(self.started_ms),
             request_id: &self.request_id,
             policy: PolicyView {
                 name: &policy.name,
                 version: POLICY_VERSION,
+                digest: &policy.digest,
                 owner: &policy.owner,
             },
             mode: policy.mode.as_str(),
             method: &self.method,
             path: &self.path,
             route: self.route.as_deref(),
+            model: self.model.as_deref(),
+            key: self.limit_key.as_deref(),
+            subject: self.subject.as_deref(),
             decision: self.decision.as_str(),
             status: self.status,
             codes,
@@ -148,7 +191,19 @@ impl DecisionRecord {
                 completion: t.completion,
                 source: if t.reported { "usage" } else { "estimate" },
             }),
-            limit_key: self.limit_key.as_deref(),
+            latency_ms: LatencyView {
+                filter_request: self.latency.filter_request_us as f64 / 1000.0,
+                filter_response: self.latency.filter_response_us as f64 / 1000.0,
+                upstream: self.latency.upstream_ms,
+                first_byte: self.latency.first_byte_ms,
+                total: self.latency.total_ms,
+            },
+            autonomy: None,
+            prompt_sha256: self.prompt_sha256.as_deref(),
+            response_sha256: self.response_sha256.as_deref(),
+            retention_until: rfc3339(self.started_ms + retention_ms),
+            sample: self.sample,
+            redacted: self.redacted.as_ref(),
         };
         // Serialising plain strings and numbers cannot fail.
         serde_json::to_string(&view).unwrap_or_default()
@@ -159,12 +214,17 @@ impl DecisionRecord {
 struct RecordView<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
+    timestamp: String,
     request_id: &'a str,
     policy: PolicyView<'a>,
     mode: &'static str,
     method: &'a str,
     path: &'a str,
     route: Option<&'a str>,
+    model: Option<&'a str>,
+    /// The hashed key of the first rate limit that applied.
+    key: Option<&'a str>,
+    subject: Option<&'a str>,
     decision: &'static str,
     status: Option<u16>,
     codes: Vec<&'static str>,
@@ -180,8 +240,24 @@ struct RecordView<'a> {
     confidence: Option<ConfidenceView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tokens: Option<TokensView>,
+    latency_ms: LatencyView,
+    /// The route's autonomy level (PSF HO-1), once routes declare one (#8).
+    autonomy: Option<&'a str>,
+    prompt_sha256: Option<&'a str>,
+    response_sha256: Option<&'a str>,
+    retention_until: String,
+    sample: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    limit_key: Option<&'a str>,
+    redacted: Option<&'a Redacted>,
+}
+
+#[derive(Serialize)]
+struct LatencyView {
+    filter_request: f64,
+    filter_response: f64,
+    upstream: Option<u64>,
+    first_byte: Option<u64>,
+    total: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -226,6 +302,7 @@ impl<'a> From<&'a EntityTally> for EntityView<'a> {
 struct PolicyView<'a> {
     name: &'a str,
     version: u64,
+    digest: &'a str,
     owner: &'a str,
 }
 

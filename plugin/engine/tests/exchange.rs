@@ -125,7 +125,7 @@ fn rejection_body_has_the_one_error_shape() {
     assert_eq!(record["decision"], "block");
     assert_eq!(record["rules"], serde_json::json!(["body-size"]));
     assert_eq!(record["policy"]["owner"], "Ada Lovelace");
-    assert_eq!(record["type"], "psf.decision");
+    assert_eq!(record["type"], "psf.audit");
     assert_eq!(record["codes"], serde_json::json!(["request_too_large"]));
     assert_eq!(record["findings"][0]["enforced"], true);
     assert_eq!(record["entities"], serde_json::json!([]));

@@ -3,18 +3,17 @@
 //! from the root context (a stream's own calls are cancelled when the stream ends).
 
 use crate::host;
-use proxy_wasm::hostcalls;
-use proxy_wasm::types::{LogLevel, MetricType};
+use crate::metrics;
+use proxy_wasm::types::LogLevel;
 use psf_engine::ratelimit::alert::{Alert, AlertLevel};
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// Alerts waiting for the next tick to be posted, and how often each was tried.
 const MAX_PENDING: usize = 256;
 
 thread_local! {
     static PENDING: RefCell<VecDeque<(String, u8)>> = const { RefCell::new(VecDeque::new()) };
-    static METRICS: RefCell<HashMap<String, u32>> = RefCell::new(HashMap::new());
 }
 
 /// Logs and counts `alert`, and queues it for the webhook when `webhook` is set.
@@ -25,7 +24,7 @@ pub fn raise(alert: &Alert, webhook: bool) {
         AlertLevel::Critical => LogLevel::Critical,
     };
     host::log(level, &format!("psf.alert {json}"));
-    count(&format!("psf_alerts_total.kind.{}", alert.kind));
+    metrics::count(&format!("psf_alerts_total.kind.{}", alert.kind), 1);
     if webhook {
         PENDING.with(|pending| {
             let mut pending = pending.borrow_mut();
@@ -53,27 +52,10 @@ pub fn failed(body: String, attempt: u8, why: &str) {
 }
 
 fn dropped(why: &str) {
-    host::log(
+    host::event(
         LogLevel::Error,
-        &format!(
-            "{{\"type\":\"psf.alert_webhook_failed\",\"level\":\"error\",\"reason\":{why:?}}}"
-        ),
+        "alert_webhook_failed",
+        serde_json::json!({"reason": why}),
     );
-    count("psf_alert_webhook_failures_total");
-}
-
-/// Adds one to the counter `name`, defining it on first use.
-pub fn count(name: &str) {
-    let id = METRICS.with(|metrics| {
-        let mut metrics = metrics.borrow_mut();
-        if let Some(id) = metrics.get(name) {
-            return Some(*id);
-        }
-        let id = hostcalls::define_metric(MetricType::Counter, name).ok()?;
-        metrics.insert(name.to_string(), id);
-        Some(id)
-    });
-    if let Some(id) = id {
-        let _ = hostcalls::increment_metric(id, 1);
-    }
+    metrics::count("psf_alert_webhook_failures_total", 1);
 }

@@ -8,6 +8,33 @@ pub fn log(level: LogLevel, message: &str) {
     let _ = hostcalls::log(level, message);
 }
 
+/// Logs one structured line, `psf.log {"level":…,"event":…,…}`: every line the filter writes
+/// is one JSON object behind a fixed prefix (audit records and alerts have their own). The
+/// fields never hold request text.
+pub fn event(level: LogLevel, event: &str, fields: serde_json::Value) {
+    let name = match level {
+        LogLevel::Trace => "trace",
+        LogLevel::Debug => "debug",
+        LogLevel::Info => "info",
+        LogLevel::Warn => "warn",
+        LogLevel::Error => "error",
+        LogLevel::Critical => "critical",
+    };
+    let mut line = serde_json::json!({"level": name, "event": event});
+    if let (Some(line), serde_json::Value::Object(fields)) = (line.as_object_mut(), fields) {
+        line.extend(fields);
+    }
+    log(level, &format!("psf.log {line}"));
+}
+
+/// The host's clock in nanoseconds (Unix time), 0 if unreadable.
+pub fn now_ns() -> u64 {
+    hostcalls::get_current_time()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
 /// A request or response header value, `None` when absent or unreadable.
 pub fn header(map: MapType, name: &str) -> Option<String> {
     hostcalls::get_map_value(map, name).ok().flatten()
@@ -30,9 +57,10 @@ pub fn send_local_response(status: u16, headers: &[(&str, &str)], body: &[u8]) {
     if let Err(status_code) =
         hostcalls::send_http_response(u32::from(status), headers.to_vec(), Some(body))
     {
-        log(
+        event(
             LogLevel::Error,
-            &format!("psf-guard: local reply failed: {status_code:?}"),
+            "local_reply_failed",
+            serde_json::json!({"status": status, "host_status": format!("{status_code:?}")}),
         );
     }
 }
@@ -48,9 +76,10 @@ pub fn request_body(size: usize) -> Vec<u8> {
 /// Replaces the whole buffered request body and sets `content-length` to match.
 pub fn replace_request_body(old_size: usize, body: &[u8]) {
     if hostcalls::set_buffer(BufferType::HttpRequestBody, 0, old_size, body).is_err() {
-        log(
+        event(
             LogLevel::Error,
-            "psf-guard: could not replace the request body",
+            "request_body_replace_failed",
+            serde_json::json!({}),
         );
         return;
     }
@@ -58,7 +87,11 @@ pub fn replace_request_body(old_size: usize, body: &[u8]) {
     if hostcalls::set_map_value(MapType::HttpRequestHeaders, "content-length", Some(&length))
         .is_err()
     {
-        log(LogLevel::Error, "psf-guard: could not set content-length");
+        event(
+            LogLevel::Error,
+            "header_set_failed",
+            serde_json::json!({"header": "content-length"}),
+        );
     }
 }
 
@@ -82,9 +115,10 @@ pub fn response_body(size: usize) -> Vec<u8> {
 /// `set_length`, `content-length` is set to match (only while the headers are held).
 pub fn replace_response_body(old_size: usize, body: &[u8], set_length: bool) {
     if hostcalls::set_buffer(BufferType::HttpResponseBody, 0, old_size, body).is_err() {
-        log(
+        event(
             LogLevel::Error,
-            "psf-guard: could not replace the response body",
+            "response_body_replace_failed",
+            serde_json::json!({}),
         );
         return;
     }
@@ -100,9 +134,10 @@ pub fn replace_response_body(old_size: usize, body: &[u8], set_length: bool) {
 /// Sets a header, replacing any value the client sent, or removes it when `value` is `None`.
 pub fn set_header(map: MapType, name: &str, value: Option<&str>) {
     if hostcalls::set_map_value(map, name, value).is_err() {
-        log(
+        event(
             LogLevel::Error,
-            &format!("psf-guard: could not set header {name}"),
+            "header_set_failed",
+            serde_json::json!({"header": name}),
         );
     }
 }

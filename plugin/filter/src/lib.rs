@@ -2,7 +2,9 @@
 //! calls and carries out the engine's steps; every decision lives in the engine.
 
 mod alerts;
+mod audit;
 mod host;
+mod metrics;
 mod root;
 mod shared;
 mod stream;
@@ -14,7 +16,11 @@ proxy_wasm::main! {{
     // Replaces the SDK's hook, which unwraps the log status: a panic must always reach
     // the proxy's log at critical level, and then aborts the VM (panic = "abort").
     std::panic::set_hook(Box::new(|info| {
-        host::log(LogLevel::Critical, &format!("psf-guard panicked: {info}"));
+        host::event(
+            LogLevel::Critical,
+            "panic",
+            serde_json::json!({"message": info.to_string()}),
+        );
     }));
     proxy_wasm::set_root_context(|_| Box::new(root::GuardRoot::default()));
 }}

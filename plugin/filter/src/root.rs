@@ -1,6 +1,7 @@
 //! The root context: reads the policy once in `on_configure` and hands it to every stream.
 
 use crate::alerts;
+use crate::audit;
 use crate::host;
 use crate::shared::HostStore;
 use crate::stream::GuardStream;
@@ -24,17 +25,29 @@ pub struct GuardRoot {
     sweep_from: u32,
     /// Webhook posts in flight: the alert and its attempt.
     webhook_calls: HashMap<u32, (String, u8)>,
+    /// Audit batches in flight to the collector: how many records each holds.
+    collector_calls: HashMap<u32, usize>,
 }
 
 impl Context for GuardRoot {
     fn on_http_call_response(&mut self, token: u32, headers: usize, _: usize, _: usize) {
-        let Some((body, attempt)) = self.webhook_calls.remove(&token) else {
-            return;
-        };
         let status = (headers > 0)
             .then(|| host::header(MapType::HttpCallResponseHeaders, ":status"))
             .flatten()
             .and_then(|s| s.parse::<u16>().ok());
+        if let Some(records) = self.collector_calls.remove(&token) {
+            match status {
+                Some(200..=299) => {}
+                Some(status) => {
+                    audit::batch_failed(records, &format!("collector answered {status}"))
+                }
+                None => audit::batch_failed(records, "collector call failed or timed out"),
+            }
+            return;
+        }
+        let Some((body, attempt)) = self.webhook_calls.remove(&token) else {
+            return;
+        };
         match status {
             Some(200..=299) => {}
             Some(status) => alerts::failed(body, attempt, &format!("webhook answered {status}")),
@@ -45,15 +58,49 @@ impl Context for GuardRoot {
 
 impl GuardRoot {
     fn load(&mut self, policy: Policy) {
-        host::log(
+        host::event(
             LogLevel::Info,
-            &format!("psf-guard: loaded {}", policy.summary()),
+            "policy_loaded",
+            serde_json::json!({"policy": policy.name, "digest": policy.digest, "summary": policy.summary()}),
         );
         if let Some(table) = policy.limit_table() {
             table.create_slots(&HostStore);
+        }
+        if policy.limit_table().is_some() || policy.audit.collector.is_some() {
             self.set_tick_period(TICK);
         }
         self.policy = Some(Rc::new(policy));
+    }
+
+    /// Posts the queued audit records to the collector, a batch per call.
+    fn post_audit(&mut self) {
+        let Some(collector) = self.policy.as_ref().and_then(|p| p.audit.collector.clone()) else {
+            return;
+        };
+        while let Some((body, records)) = audit::next_batch(collector.batch) {
+            let headers = vec![
+                (":method", "POST"),
+                (":path", collector.path.as_str()),
+                (":authority", collector.authority.as_str()),
+                ("content-type", "application/x-ndjson"),
+            ];
+            let timeout = Duration::from_millis(collector.timeout_ms);
+            match self.dispatch_http_call(
+                &collector.cluster,
+                headers,
+                Some(body.as_bytes()),
+                vec![],
+                timeout,
+            ) {
+                Ok(token) => {
+                    self.collector_calls.insert(token, records);
+                }
+                Err(status) => audit::batch_failed(
+                    records,
+                    &format!("could not call cluster {:?}: {status:?}", collector.cluster),
+                ),
+            }
+        }
     }
 
     /// Posts queued alerts to the policy's webhook.
@@ -110,11 +157,10 @@ impl RootContext for GuardRoot {
             Ok(policy) if policy.needs_random_canaries() => {
                 let mut seed = [0u8; 16];
                 if let Err(error) = getrandom::fill(&mut seed) {
-                    host::log(
+                    host::event(
                         LogLevel::Error,
-                        &format!(
-                            "psf-guard: policy refused: no randomness for its canaries ({error})"
-                        ),
+                        "policy_refused",
+                        serde_json::json!({"reason": format!("no randomness for its canaries ({error})")}),
                     );
                     return false;
                 }
@@ -127,17 +173,16 @@ impl RootContext for GuardRoot {
             }
             Err(errors) => {
                 for error in errors.errors() {
-                    host::log(
+                    host::event(
                         LogLevel::Error,
-                        &format!("psf-guard: invalid policy: {error}"),
+                        "policy_invalid",
+                        serde_json::json!({"error": error.to_string()}),
                     );
                 }
-                host::log(
+                host::event(
                     LogLevel::Error,
-                    &format!(
-                        "psf-guard: policy refused with {} error(s)",
-                        errors.errors().len()
-                    ),
+                    "policy_refused",
+                    serde_json::json!({"errors": errors.errors().len()}),
                 );
                 false
             }
@@ -154,6 +199,7 @@ impl RootContext for GuardRoot {
             self.sweep_from = table.sweep(&HostStore, self.sweep_from, SWEEP_PER_TICK);
         }
         self.post_alerts();
+        self.post_audit();
     }
 
     fn get_type(&self) -> Option<ContextType> {

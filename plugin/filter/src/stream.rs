@@ -1,7 +1,9 @@
 //! One HTTP stream: reads what the engine needs from the host and carries out its steps.
 
 use crate::alerts;
+use crate::audit;
 use crate::host;
+use crate::metrics;
 use crate::shared::HostStore;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel, MapType, Status};
@@ -95,6 +97,7 @@ impl Context for GuardStream {
                     apply_answer(exchange, step, body_size);
                 }
                 self.resume_http_response();
+                self.conclude();
             }
             return;
         }
@@ -109,6 +112,7 @@ impl Context for GuardStream {
         let step = exchange.on_moderation(status, &body);
         if step == Step::Continue {
             set_flags(exchange, MapType::HttpRequestHeaders);
+            exchange.mark_forwarded();
             self.resume_http_request();
         } else {
             self.apply(step);
@@ -117,11 +121,90 @@ impl Context for GuardStream {
 }
 
 impl HttpContext for GuardStream {
-    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+    fn on_http_request_headers(&mut self, num_headers: usize, end_of_stream: bool) -> Action {
+        let started = host::now_ns();
+        let action = self.request_headers(num_headers, end_of_stream);
+        self.took(started, false, action);
+        action
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let started = host::now_ns();
+        let action = self.request_body(body_size, end_of_stream);
+        if end_of_stream {
+            self.took(started, false, action);
+        } else {
+            self.took(started, false, Action::Pause);
+        }
+        action
+    }
+
+    fn on_http_response_headers(&mut self, num_headers: usize, end_of_stream: bool) -> Action {
+        let started = host::now_ns();
+        let action = self.response_headers(num_headers, end_of_stream);
+        self.took(started, true, Action::Pause);
+        if end_of_stream {
+            self.conclude();
+        }
+        action
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let started = host::now_ns();
+        if let Some(exchange) = self.exchange.as_mut() {
+            exchange.mark_first_byte();
+        }
+        let action = self.response_body(body_size, end_of_stream);
+        self.took(started, true, Action::Pause);
+        if end_of_stream && self.answer_call.is_none() {
+            self.conclude();
+        }
+        action
+    }
+
+    /// Streams reset before their end get their record here (Envoy's access log has run by
+    /// now, so only the log line and the other sinks carry it).
+    fn on_log(&mut self) {
+        self.conclude();
+    }
+}
+
+impl GuardStream {
+    /// Adds a callback's processing time; a request phase that lets the request go marks
+    /// the moment it left for the upstream.
+    fn took(&mut self, started: u64, response: bool, action: Action) {
+        if let Some(exchange) = self.exchange.as_mut() {
+            let micros = host::now_ns().saturating_sub(started) / 1000;
+            exchange.add_filter_time(response, micros);
+            if !response && action == Action::Continue && !exchange.rejected() {
+                exchange.mark_forwarded();
+            }
+        }
+    }
+
+    /// The exchange is over: its audit record goes to every sink, then its metrics and alerts.
+    fn conclude(&mut self) {
         let Some(exchange) = self.exchange.as_mut() else {
-            host::log(
+            return;
+        };
+        let Some(record) = exchange.finish() else {
+            return;
+        };
+        let policy = exchange.policy();
+        audit::emit(&record, policy.audit.collector.as_ref());
+        metrics::record(exchange.record());
+        let webhook = policy.abuse.as_ref().is_some_and(|a| a.webhook.is_some());
+        for alert in exchange.take_alerts() {
+            alerts::raise(&alert, webhook);
+        }
+    }
+
+    fn request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let Some(exchange) = self.exchange.as_mut() else {
+            host::event(
                 LogLevel::Critical,
-                "psf-guard: stream without a policy; failing closed",
+                "policy_unavailable",
+                serde_json::json!({"reason": "stream without a policy; failing closed"}),
             );
             let rejection = Rejection {
                 code: ErrorCode::PolicyUnavailable,
@@ -192,7 +275,7 @@ impl HttpContext for GuardStream {
         self.apply(step)
     }
 
-    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+    fn request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         let Some(exchange) = self.exchange.as_mut() else {
             return Action::Pause;
         };
@@ -221,12 +304,14 @@ impl HttpContext for GuardStream {
                     return Action::Pause;
                 }
                 Err(status) => {
-                    host::log(
+                    host::event(
                         LogLevel::Warn,
-                        &format!(
-                            "psf-guard: moderation call to cluster {:?} failed: {status:?}",
-                            call.cluster
-                        ),
+                        "moderation_call_failed",
+                        serde_json::json!({
+                            "cluster": call.cluster,
+                            "status": format!("{status:?}"),
+                            "request_id": self.exchange.as_ref().map(|e| e.record().request_id.as_str()),
+                        }),
                     );
                     let Some(exchange) = self.exchange.as_mut() else {
                         return Action::Pause;
@@ -243,7 +328,7 @@ impl HttpContext for GuardStream {
         self.apply(step)
     }
 
-    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+    fn response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         let Some(exchange) = self.exchange.as_mut() else {
             return Action::Continue;
         };
@@ -283,7 +368,7 @@ impl HttpContext for GuardStream {
         }
     }
 
-    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+    fn response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         let Some(exchange) = self.exchange.as_mut() else {
             return Action::Continue;
         };
@@ -335,22 +420,6 @@ impl HttpContext for GuardStream {
                 }
                 Action::Continue
             }
-        }
-    }
-
-    fn on_log(&mut self) {
-        if let Some(exchange) = &mut self.exchange {
-            exchange.on_stream_done();
-            let webhook = exchange
-                .policy()
-                .abuse
-                .as_ref()
-                .is_some_and(|a| a.webhook.is_some());
-            for alert in exchange.take_alerts() {
-                alerts::raise(&alert, webhook);
-            }
-            let record = exchange.record().to_json(exchange.policy());
-            host::log(LogLevel::Info, &format!("psf.decision {record}"));
         }
     }
 }

@@ -2,3 +2,6 @@
 //! construction, chained per VM so edits and deletions show.
 
 pub mod chain;
+pub mod redact;
+pub mod settings;
+pub mod time;

@@ -1,6 +1,7 @@
 //! The policy model: what an operator writes in JSON, validated and compiled once in
 //! `on_configure` so per-request work never re-reads configuration.
 
+mod audit;
 mod confidence;
 mod content;
 mod error;
@@ -16,6 +17,7 @@ mod route;
 mod scope;
 mod size;
 
+use crate::audit::settings::AuditSettings;
 use crate::ratelimit::settings::{Abuse, KeyPart, RateLimits};
 pub use confidence::{ConfidenceRule, LowConfidence};
 pub use error::{PolicyError, PolicyErrorKind, PolicyErrors};
@@ -41,6 +43,10 @@ pub struct Policy {
     pub rate_limits: Option<RateLimits>,
     /// Strikes and suspension per key (PSF OM-3); `None` means off.
     pub abuse: Option<Abuse>,
+    /// How audit records are kept, sampled and shipped.
+    pub audit: AuditSettings,
+    /// SHA-256 of the policy document (12 hex digits): which exact policy decided.
+    pub digest: String,
 }
 
 /// Which route, if any, applies to a request.
@@ -139,9 +145,11 @@ impl Policy {
         limits.flat_map(|l| &l.key).chain(abuse)
     }
 
-    /// The request headers limit keys read; the host passes their values in.
-    pub fn limit_headers(&self) -> Vec<&str> {
+    /// The request headers limit keys and the audit subject read; the host passes their
+    /// values in ([`crate::Exchange::set_client`]).
+    pub fn client_headers(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.key_parts().filter_map(KeyPart::header).collect();
+        names.extend(self.audit.subject_header.as_deref());
         names.sort_unstable();
         names.dedup();
         names

@@ -1,5 +1,6 @@
 //! Policy JSON → [`Policy`], collecting every error with its field path.
 
+use super::audit::read_audit;
 use super::confidence::read_confidence;
 use super::content::read_content;
 use super::error::{PolicyError, PolicyErrorKind, PolicyErrors};
@@ -34,14 +35,14 @@ pub(super) fn parse_policy(document: &[u8]) -> Result<Policy, PolicyErrors> {
         )])
     })?;
     let mut errors = Errors::default();
-    let policy = read_policy(&value, &mut errors);
+    let policy = read_policy(&value, document, &mut errors);
     match policy {
         Some(policy) if errors.is_empty() => Ok(policy),
         _ => Err(PolicyErrors(errors.into_vec())),
     }
 }
 
-fn read_policy(value: &Value, errors: &mut Errors) -> Option<Policy> {
+fn read_policy(value: &Value, document: &[u8], errors: &mut Errors) -> Option<Policy> {
     let mut fields = Fields::open(value, "", errors)?;
     if let Some(version) = fields.required("version", errors) {
         if version.as_u64() != Some(POLICY_VERSION) {
@@ -71,6 +72,7 @@ fn read_policy(value: &Value, errors: &mut Errors) -> Option<Policy> {
     let rate_limits = read_rate_limits(&mut fields, name, errors);
     let max_keys = rate_limits.as_ref().map(|r| r.max_keys);
     let abuse = read_abuse(&mut fields, name, max_keys, errors);
+    let audit = read_audit(&mut fields, errors);
     for (i, limit) in rate_limits.iter().flat_map(|r| r.limits.iter().enumerate()) {
         for route in &limit.routes {
             if !routes.iter().any(|r| &r.id == route) {
@@ -91,6 +93,8 @@ fn read_policy(value: &Value, errors: &mut Errors) -> Option<Policy> {
         routes,
         rate_limits,
         abuse,
+        audit,
+        digest: crate::audit::chain::sha256_hex(document)[..12].to_string(),
     })
 }
 
