@@ -13,10 +13,10 @@ ENVOY_BIN  ?= $(shell command -v envoy 2>/dev/null || echo $(CURDIR)/$(VENV)/bin
 export ENVOY_BIN
 export PSF_GUARD_WASM := $(CURDIR)/$(DIST_WASM)
 
-.PHONY: help toolchain build wasm tools envoy demo test eval clippy lint check-policies envoy-config bench clean
+.PHONY: help toolchain build wasm tools envoy demo test eval clippy lint check-policies check-observability envoy-config bench clean
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
 
 toolchain: ## Install the Rust wasm targets when missing
 	@for t in wasm32-wasip1 wasm32-unknown-unknown; do \
@@ -47,6 +47,7 @@ test: build envoy ## Unit, host, CLI and real-Envoy tests, lints and config vali
 	$(CARGO) fmt --all -- --check
 	$(MAKE) --no-print-directory clippy
 	$(MAKE) --no-print-directory check-policies
+	$(MAKE) --no-print-directory check-observability
 	@mkdir -p target
 	set -o pipefail; $(CARGO) test --workspace --no-fail-fast 2>&1 | tee target/test-output.log
 	@awk '/^test result:/ {p += $$4; f += $$6} END {printf "tests: %d passed, %d failed\n", p, f}' target/test-output.log
@@ -77,6 +78,22 @@ lint: clippy ## clippy on everything, the wasmtime host too (slower: checks wasm
 check-policies: tools ## Every shipped policy passes `psf-guard check`
 	@set -e; for p in policies/*.json $$(find examples -name '*.json' -path '*polic*'); do \
 	  ./target/debug/psf-guard check $$p; done
+
+OBS := envoy/observability
+
+# promtool comes from Debian's prometheus package, installed when missing. Only promtool is
+# used: the checks read files and start nothing (on a host with systemd the package enables
+# its own Prometheus service, which these checks do not need).
+check-observability: ## Alert rules pass promtool check and unit tests; the Grafana dashboard is valid
+	@command -v promtool >/dev/null 2>&1 || { \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
+	  echo "check-observability: installing promtool (Debian package prometheus)" >&2; \
+	  $$SUDO apt-get install -y --no-install-recommends prometheus >&2 || \
+	  { $$SUDO apt-get update >&2 && $$SUDO apt-get install -y --no-install-recommends prometheus >&2; }; }
+	promtool check rules $(OBS)/alert-rules.yml
+	promtool test rules $(OBS)/rules-test.yml
+	python3 -m json.tool $(OBS)/grafana-dashboard.json > /dev/null
+	python3 $(OBS)/check-dashboard.py $(OBS)/grafana-dashboard.json
 
 envoy-config: tools ## Regenerate envoy/envoy.yaml from its template and policies/default.json
 	./target/debug/psf-guard envoy-config > envoy/envoy.yaml
