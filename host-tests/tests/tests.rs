@@ -6,6 +6,7 @@
 mod support;
 
 mod cli;
+mod cli_audit;
 mod conformance;
 mod envoy_audit;
 mod envoy_content;

@@ -1,6 +1,7 @@
 //! The `psf-guard` command line: runs the real `.wasm` in the embedded host, no Envoy needed.
 
 mod args;
+mod audit;
 mod check;
 mod envoy_config;
 mod eval;
@@ -30,8 +31,14 @@ usage:
                                                   refusal detection recall and precision
   psf-guard envoy-config [--policy P] [--wasm FILE] [--listen PORT] [--upstream PORT]
         [--admin PORT] [--passthrough]            print an Envoy config that loads the filter
+  psf-guard audit verify [--sign-key K] FILE...   check the audit trail's chains; exit 1 naming each break
+  psf-guard audit prune --now T [--sign-key K] FILE...
+                                                  remove records past their retention_until
+  psf-guard audit erase --subject ID --key K [--sign-key K] FILE...
+                                                  remove one data subject's records
+                                                  (`psf-guard audit help` for details)
 
-options for every command:
+options for every command that runs the filter:
   --wasm FILE   the filter to run (default: $PSF_GUARD_WASM, else dist/psf_guard.wasm)
 ";
 
@@ -53,6 +60,7 @@ pub fn main(argv: Vec<String>) -> ExitCode {
         "run" => run::run(&args),
         "eval" => eval::eval(&args),
         "envoy-config" => envoy_config::envoy_config(&args),
+        "audit" => audit::audit(&args),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(ExitCode::SUCCESS)
