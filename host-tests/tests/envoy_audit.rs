@@ -11,7 +11,27 @@ use psf_host::mock_llm::{self, MockContext, MockOptions, SCENARIO_HEADER};
 use psf_host::{repo_root, HttpRequest};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Output};
 use std::time::Duration;
+
+const SUBJECT_KEY: &str = "subject-key-of-the-audit-test";
+const SIGN_KEY: &str = "signing-key-of-the-audit-test";
+
+/// `psf-guard audit ARGS` with the test's signing key in the environment.
+fn audit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_psf-guard"))
+        .arg("audit")
+        .args(args)
+        .env("PSF_AUDIT_SIGNING_KEY", SIGN_KEY)
+        .output()
+        .expect("run psf-guard")
+}
+
+fn verifies(file: &Path) -> bool {
+    let out = audit(&["verify", "--sign-key", SIGN_KEY, file.to_str().unwrap()]);
+    out.status.success()
+}
 
 /// PII and secrets the requests carry; no record may hold any of them.
 const VALUES: [&str; 4] = [
@@ -60,7 +80,9 @@ fn each_request_gives_one_sealed_record_in_the_log_and_the_access_log() {
         std::process::id(),
         mock.addr().port()
     ));
-    let mut config = filter_envoy_config(&default_policy(), &mock);
+    let mut policy: Value = serde_json::from_str(&default_policy()).unwrap();
+    policy["audit"] = serde_json::json!({"subject_header": "x-user", "subject_key": SUBJECT_KEY});
+    let mut config = filter_envoy_config(&policy.to_string(), &mock);
     config.access_log = access_log.clone();
     let envoy = Envoy::start(&config, &EnvoyOptions::default()).unwrap();
     let sent = requests();
@@ -69,6 +91,9 @@ fn each_request_gives_one_sealed_record_in_the_log_and_the_access_log() {
         let mut request = request.clone();
         let id = format!("audit-{i}");
         request.headers.push(("x-request-id".into(), id.clone()));
+        request
+            .headers
+            .push(("x-user".into(), format!("user-{}", i % 2)));
         let response = http1::send(envoy.listener_addr(), &request, &SendOptions::default())
             .unwrap_or_else(|e| panic!("{e}: {}", envoy.log()));
         assert!(response.status > 0);
@@ -149,6 +174,73 @@ fn each_request_gives_one_sealed_record_in_the_log_and_the_access_log() {
             "access log record not in Envoy's log: {record}"
         );
     }
+
+    // The operator's tools on this run's records: verify passes, and fails after one edit or
+    // one deletion; prune and erase leave files that verify.
+    let dir = std::env::temp_dir().join(format!(
+        "psf-audit-run-{}-{}",
+        std::process::id(),
+        mock.addr().port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let envoy_log = dir.join("envoy.log");
+    std::fs::write(&envoy_log, &log).unwrap();
+    assert!(
+        verifies(&envoy_log),
+        "{}",
+        String::from_utf8_lossy(&audit(&["verify", envoy_log.to_str().unwrap()]).stdout)
+    );
+    let jsonl = |name: &str, lines: &[&str]| {
+        let file = dir.join(name);
+        std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+        file
+    };
+    assert!(verifies(&jsonl("run.jsonl", &records)));
+    let mut edited = records.clone();
+    let changed = edited[2].replacen("\"decision\":\"", "\"decision\":\"x", 1);
+    edited[2] = &changed;
+    assert!(!verifies(&jsonl("edited.jsonl", &edited)));
+    let mut deleted = records.clone();
+    deleted.remove(3);
+    assert!(!verifies(&jsonl("deleted.jsonl", &deleted)));
+
+    let pruned = jsonl("pruned.jsonl", &records);
+    let out = audit(&[
+        "prune",
+        "--now",
+        "2099-01-01T00:00:00Z",
+        pruned.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(verifies(&pruned));
+    assert!(!std::fs::read_to_string(&pruned)
+        .unwrap()
+        .contains("\"type\":\"psf.audit\""));
+
+    let erased = jsonl("erased.jsonl", &records);
+    let out = audit(&[
+        "erase",
+        "--subject",
+        "user-1",
+        "--key",
+        SUBJECT_KEY,
+        erased.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(verifies(&erased));
+    let left = std::fs::read_to_string(&erased).unwrap();
+    let user_1 = psf_engine::audit::chain::hmac_hex(SUBJECT_KEY.as_bytes(), b"user-1");
+    let user_0 = psf_engine::audit::chain::hmac_hex(SUBJECT_KEY.as_bytes(), b"user-0");
+    assert!(!left.contains(&user_1) && left.contains(&user_0), "{left}");
+    let _ = std::fs::remove_dir_all(&dir);
 
     // Metrics with their labels.
     let prometheus = envoy.admin_get("/stats/prometheus").unwrap();

@@ -121,6 +121,38 @@ fn record_to_json(c: &mut Criterion) {
             line
         })
     });
+
+    // The whole audit cost of a routed 4 KB request and its answer, as the filter pays it:
+    // hashing prompt and answer (inside the exchange), the record, and sealing it into the
+    // VM's chain. Compare with `exchange/4kb`, the inspection it accompanies.
+    let body = chat_body(BODY_4KB as usize);
+    let answer = br#"{"id":"c","object":"chat.completion","model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"The capital of France is Paris."},"finish_reason":"stop"}],"usage":{"prompt_tokens":1000,"completion_tokens":8,"total_tokens":1008}}"#;
+    let mut chain = psf_engine::audit::chain::Chain::new("bench");
+    c.bench_function("record/finish_and_seal", |b| {
+        b.iter_batched(
+            || {
+                let (_, mut exchange) = play_request(&policy, &body);
+                exchange.on_response_headers(200, Some("application/json"), None);
+                let _ = exchange.on_response_body(answer);
+                exchange
+            },
+            |mut exchange| {
+                let record = exchange.finish().expect("a record");
+                chain.seal(&record)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    c.bench_function("record/exchange_4kb_without_record", |b| {
+        b.iter(|| {
+            let (_, mut exchange) = play_request(&policy, &body);
+            exchange.on_response_headers(200, Some("application/json"), None);
+            exchange.on_response_body(black_box(answer))
+        })
+    });
+    c.bench_function("record/sha256_4kb", |b| {
+        b.iter(|| psf_engine::audit::chain::sha256_hex(black_box(&body)))
+    });
 }
 
 /// A chat-completions body of about `size` bytes: a system prompt and user turns of prose.

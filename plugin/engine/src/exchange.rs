@@ -998,8 +998,10 @@ impl Exchange {
             usage = rewriter.usage();
             answer_chars = rewriter.answer_bytes();
         }
-        // A request the filter refused never reached the model: it used nothing.
-        let used = (!self.rejected).then(|| {
+        // A request the filter refused never reached the model: it used nothing. Only a body
+        // the filter read has tokens to count.
+        let read = self.record.prompt_sha256.is_some();
+        let used = (!self.rejected && read).then(|| {
             let prompt = usage.prompt.unwrap_or(self.reserved.prompt);
             let completion = usage
                 .completion

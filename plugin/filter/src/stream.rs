@@ -241,7 +241,7 @@ impl GuardStream {
             host::set_header(MapType::HttpRequestHeaders, FLAGS_HEADER, None);
         }
         let policy = exchange.policy();
-        if policy.rate_limits.is_some() || policy.abuse.is_some() {
+        if !policy.client_headers().is_empty() || policy.needs_client_address() {
             if let Some(name) = policy
                 .rate_limits
                 .as_ref()
