@@ -3,7 +3,7 @@
 //! mid-event and mid-character), look-alikes pass untouched, and a secret the model writes
 //! is masked before the client reads it.
 
-use crate::support::{chat, default_policy, start_mock_and_envoy};
+use crate::support::{audit_records_without, chat, start_mock_and_envoy, with_audit_text};
 use psf_host::envoy::Envoy;
 use psf_host::http1::{self, SendOptions};
 use psf_host::message::streamed_text;
@@ -15,6 +15,14 @@ const EMAIL: &str = "ada.lovelace@example.org";
 const CARD: &str = "4111 1111 1111 1111";
 const IBAN: &str = "DE89 3704 0044 0532 0130 00";
 const AWS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+
+/// The default policy, with the redacted texts in every audit record.
+fn pii_policy() -> String {
+    with_audit_text(&crate::support::default_policy())
+}
+
+/// Every value these tests send; no audit record may hold one.
+const VALUES: [&str; 4] = [EMAIL, CARD, IBAN, AWS_KEY];
 
 fn prompt() -> String {
     format!("Please write to {EMAIL}: card {CARD} and IBAN {IBAN} are on file; rotate key {AWS_KEY} today.")
@@ -53,7 +61,7 @@ fn assert_masked(seen: &str) {
 
 #[test]
 fn the_model_sees_placeholders_and_the_client_gets_its_values_back() {
-    let (mock, envoy) = start_mock_and_envoy(&default_policy());
+    let (mock, envoy) = start_mock_and_envoy(&pii_policy());
     let response = send(&envoy, &chat(&prompt(), false));
     assert_eq!(response.status, 200, "{}", envoy.log());
     assert_masked(&model_saw(&mock));
@@ -63,17 +71,25 @@ fn the_model_sees_placeholders_and_the_client_gets_its_values_back() {
         response.header("content-length").map(str::parse::<usize>),
         Some(Ok(response.body.len()))
     );
-    let record = envoy
-        .wait_for_log("\"entities\":[{", std::time::Duration::from_secs(15))
-        .unwrap();
-    for value in [EMAIL, CARD, IBAN, AWS_KEY] {
-        assert!(!record.contains(value), "the log holds {value}");
-    }
+    let records = audit_records_without(&envoy, &VALUES, 1);
+    // The redacted texts are there, with types where the values were.
+    let redacted = records[0]["redacted"]["prompt"].as_str().unwrap();
+    assert!(
+        redacted.contains("[EMAIL]") && redacted.contains("[IBAN]"),
+        "{redacted}"
+    );
+    // The answer as the model wrote it: placeholders, never the values they stand for.
+    let answer = records[0]["redacted"]["response"].as_str().unwrap();
+    assert!(answer.contains("[EMAIL_1]"), "{answer}");
+    assert!(
+        !envoy.log().contains(EMAIL),
+        "nothing else in the log holds a value either"
+    );
 }
 
 #[test]
 fn placeholders_split_across_chunks_and_events_are_restored_in_streams() {
-    let (mock, envoy) = start_mock_and_envoy(&default_policy());
+    let (mock, envoy) = start_mock_and_envoy(&pii_policy());
     let request = with_scenario(chat(&prompt(), true), "split-stream");
     let response = send(&envoy, &request);
     assert_eq!(response.status, 200, "{}", envoy.log());
@@ -92,11 +108,12 @@ fn placeholders_split_across_chunks_and_events_are_restored_in_streams() {
     assert_eq!(response.status, 200, "{}", envoy.log());
     let text = streamed_text(&response.body);
     assert_eq!(text, prompt());
+    audit_records_without(&envoy, &VALUES, 2);
 }
 
 #[test]
 fn look_alikes_pass_byte_for_byte() {
-    let (mock, envoy) = start_mock_and_envoy(&default_policy());
+    let (mock, envoy) = start_mock_and_envoy(&pii_policy());
     let text = "Order 4111 1111 1111 1112 shipped; ticket 1234-5678-9012; version 10.2.3.";
     let request = chat(text, false);
     let response = send(&envoy, &request);
@@ -108,11 +125,12 @@ fn look_alikes_pass_byte_for_byte() {
     );
     let body: Value = serde_json::from_slice(&response.body).unwrap();
     assert_eq!(body["choices"][0]["message"]["content"], text);
+    audit_records_without(&envoy, &VALUES, 1);
 }
 
 #[test]
 fn a_token_the_model_writes_is_masked_before_the_client_sees_it() {
-    let (_mock, envoy) = start_mock_and_envoy(&default_policy());
+    let (_mock, envoy) = start_mock_and_envoy(&pii_policy());
     let token = format!("ghp_{}", "Zx9Qw2Er4Ty6Ui8Op0As1Df3Gh5Jk7Lm9Nb2");
     for stream in [false, true] {
         let request = with_scenario(
@@ -133,11 +151,12 @@ fn a_token_the_model_writes_is_masked_before_the_client_sees_it() {
         assert!(!text.contains(&token[..12]), "stream={stream}: {text}");
         assert!(text.contains("[GITHUB_TOKEN]"), "stream={stream}: {text}");
     }
+    audit_records_without(&envoy, &[&token[..12]], 2);
 }
 
 #[test]
 fn a_blocked_type_gets_403_naming_the_type_not_the_value() {
-    let mut policy: Value = serde_json::from_str(&default_policy()).unwrap();
+    let mut policy: Value = serde_json::from_str(&pii_policy()).unwrap();
     policy["routes"][0]["pii"]["request"]["credential"] = json!("block");
     let (mock, envoy) = start_mock_and_envoy(&policy.to_string());
     let response = send(&envoy, &chat(&prompt(), false));
@@ -147,4 +166,5 @@ fn a_blocked_type_gets_403_naming_the_type_not_the_value() {
     assert!(body.contains("aws_access_key"), "{body}");
     assert!(!body.contains(AWS_KEY), "{body}");
     assert!(mock.requests().is_empty(), "mock-llm saw a blocked prompt");
+    audit_records_without(&envoy, &VALUES, 1);
 }

@@ -80,3 +80,51 @@ pub fn start_mock_and_envoy(policy: &str) -> (MockLlm, Envoy) {
     .unwrap();
     (mock, envoy)
 }
+
+/// `policy` with the redacted prompt and answer in every audit record, so a test that sends
+/// PII checks the redaction on every record, not on a 1 % sample.
+pub fn with_audit_text(policy: &str) -> String {
+    let mut policy: serde_json::Value = serde_json::from_str(policy).expect("policy");
+    policy["audit"] = json!({"include_text": true});
+    policy.to_string()
+}
+
+/// Waits for `count` audit records in `envoy`'s log, checks each is sealed, and that none
+/// holds any of `values` (IG-3: redacted by construction). Returns the records.
+pub fn audit_records_without(
+    envoy: &Envoy,
+    values: &[&str],
+    count: usize,
+) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let log = envoy.log();
+        let lines: Vec<String> = log
+            .lines()
+            .filter_map(|l| {
+                l.find("psf.audit {")
+                    .map(|at| l[at + "psf.audit ".len()..].to_string())
+            })
+            .collect();
+        if lines.len() >= count || std::time::Instant::now() > deadline {
+            assert_eq!(
+                lines.len(),
+                count,
+                "one record per request:\n{}",
+                lines.join("\n")
+            );
+            return lines
+                .iter()
+                .map(|line| {
+                    psf_engine::audit::chain::check_line(line)
+                        .unwrap_or_else(|e| panic!("{e:?}: {line}"));
+                    for value in values {
+                        assert!(!line.contains(value), "{value} in the audit record {line}");
+                    }
+                    serde_json::from_str(line).expect("a record is JSON")
+                })
+                .collect();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
