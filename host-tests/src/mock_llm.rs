@@ -162,8 +162,8 @@ pub fn respond(req: &HttpRequest, ctx: &MockContext) -> MockResponse {
     if let Some(rest) = path.strip_prefix("/v1/moderations") {
         return moderation(req, rest);
     }
-    if path == "/v1/alerts" {
-        // An alert webhook: accepted, and kept in the request log like everything else.
+    if path == "/v1/alerts" || path == "/v1/audit" {
+        // An alert webhook or an audit collector: accepted, and kept in the request log.
         return single(202, "application/json", b"{}".to_vec());
     }
     let api = match path {

@@ -267,3 +267,63 @@ fn each_request_gives_one_sealed_record_in_the_log_and_the_access_log() {
         );
     }
 }
+
+#[test]
+fn a_collector_gets_every_record_in_batches_and_a_failing_one_is_counted() {
+    for (path, works) in [("/v1/audit", true), ("/v1/moderations/status/500", false)] {
+        let mut policy: Value = serde_json::from_str(&default_policy()).unwrap();
+        policy["audit"] = serde_json::json!({"collector":
+            {"cluster": "moderation", "path": path, "batch": 2, "timeout_ms": 2000}});
+        let (mock, envoy) = crate::support::start_mock_and_envoy(&policy.to_string());
+        for i in 0..3 {
+            let response = http1::send(
+                envoy.listener_addr(),
+                &chat(&format!("Hello number {i}"), false),
+                &SendOptions::default(),
+            )
+            .unwrap();
+            assert_eq!(response.status, 200);
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(6);
+        let posts = loop {
+            let posts: Vec<HttpRequest> = mock
+                .requests()
+                .into_iter()
+                .filter(|r| r.path == path)
+                .collect();
+            let lines: usize = posts
+                .iter()
+                .map(|p| String::from_utf8_lossy(&p.body).lines().count())
+                .sum();
+            if lines >= 3 || std::time::Instant::now() > deadline {
+                break posts;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let lines: Vec<String> = posts
+            .iter()
+            .flat_map(|p| {
+                String::from_utf8_lossy(&p.body)
+                    .lines()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(lines.len(), 3, "every record, once: {lines:?}");
+        assert!(posts
+            .iter()
+            .all(|p| p.body.iter().filter(|b| **b == b'\n').count() <= 2));
+        for line in &lines {
+            check_line(line).unwrap_or_else(|e| panic!("{e:?}: {line}"));
+        }
+        let stats = envoy.admin_get("/stats?filter=psf_audit").unwrap();
+        if works {
+            assert!(!stats.contains("psf_audit_dropped_total"), "{stats}");
+        } else {
+            assert!(
+                stats.contains("psf_audit_dropped_total.reason.collector: 3"),
+                "{stats}"
+            );
+        }
+    }
+}

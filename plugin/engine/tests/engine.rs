@@ -5,6 +5,7 @@
 // Table-driven cases are tuples by design.
 #![allow(clippy::type_complexity)]
 
+mod audit;
 mod content;
 mod exchange;
 mod guards;
