@@ -99,12 +99,18 @@ fn each_request_gives_one_sealed_record_in_the_log_and_the_access_log() {
         assert!(response.status > 0);
         ids.push(id);
     }
+    // A stream the upstream cuts: its record says so (`truncated_stream`).
+    let mut cut = chat("count to ten slowly", true);
+    cut.headers
+        .push((SCENARIO_HEADER.into(), "truncated-stream".into()));
+    cut.headers
+        .push(("x-request-id".into(), "audit-cut".into()));
+    let streamed =
+        http1::send_streaming(envoy.listener_addr(), &cut, &SendOptions::default()).unwrap();
+    assert!(!streamed.complete);
     // Records are written when each exchange ends; give the last one a moment.
     let log = envoy
-        .wait_for_log(
-            &format!("\"request_id\":\"{}\"", ids.last().unwrap()),
-            Duration::from_secs(5),
-        )
+        .wait_for_log("\"request_id\":\"audit-cut\"", Duration::from_secs(5))
         .unwrap();
     let records: Vec<&str> = log
         .lines()
@@ -115,7 +121,7 @@ fn each_request_gives_one_sealed_record_in_the_log_and_the_access_log() {
         .collect();
     assert_eq!(
         records.len(),
-        sent.len(),
+        sent.len() + 1,
         "one record per request:\n{}",
         records.join("\n")
     );
@@ -149,6 +155,15 @@ fn each_request_gives_one_sealed_record_in_the_log_and_the_access_log() {
     assert_eq!(by_id["audit-4"]["codes"][0], "invalid_json");
     assert_eq!(by_id["audit-5"]["codes"][0], "upstream_error");
     assert_eq!(by_id["audit-6"]["route"], Value::Null);
+    let cut_codes = by_id["audit-cut"]["codes"].as_array().unwrap();
+    assert!(
+        by_id["audit-cut"]["tokens"]["prompt"].as_u64() > Some(0),
+        "the estimate"
+    );
+    assert!(
+        cut_codes.contains(&"truncated_stream".into()),
+        "{cut_codes:?}"
+    );
     let allowed = &by_id["audit-0"];
     assert_eq!(allowed["prompt_sha256"].as_str().unwrap().len(), 64);
     assert_eq!(allowed["response_sha256"].as_str().unwrap().len(), 64);
@@ -167,7 +182,7 @@ fn each_request_gives_one_sealed_record_in_the_log_and_the_access_log() {
         .filter_map(|l| l.split_once("psf_audit=").map(|(_, r)| r))
         .filter(|r| r.starts_with('{'))
         .collect();
-    assert_eq!(logged.len(), sent.len(), "{access}");
+    assert_eq!(logged.len(), sent.len() + 1, "{access}");
     for record in logged {
         assert!(
             records.contains(&record),

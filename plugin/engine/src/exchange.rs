@@ -442,6 +442,8 @@ impl Exchange {
             Checked::Reject(rejection) => return self.violation(rejection),
         };
         self.record.model = request.model.as_ref().map(|m| m.value.clone());
+        // What the prompt is charged when the provider reports no usage.
+        self.reserved.prompt = estimate_prompt_tokens(&request);
         if self.wants_text {
             let texts: Vec<&str> = request.segments.iter().map(|s| s.text.as_str()).collect();
             self.prompt_text = Some(texts.join("\n"));
@@ -485,7 +487,7 @@ impl Exchange {
                 _ => m.value,
             });
         let demand = Demand {
-            prompt: estimate_prompt_tokens(request),
+            prompt: self.reserved.prompt,
             completion: asked.unwrap_or(default_max),
         };
         self.reserved = demand;
