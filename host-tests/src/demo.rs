@@ -81,7 +81,7 @@ pub fn run() -> anyhow::Result<()> {
         println!();
     }
     println!(
-        "decision records and Envoy's log: {}",
+        "audit records (psf.audit) and Envoy's log: {}",
         envoy.dir().join("envoy.log").display()
     );
     println!("access log: {}", config.access_log.display());
