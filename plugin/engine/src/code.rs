@@ -73,11 +73,17 @@ pub enum ErrorCode {
     RateLimitExceeded,
     /// The key is suspended after repeated violations (PSF IG-4, OM-3).
     AbuseSuspended,
+    /// The service is isolated by the kill switch (PSF IR-2): the approved message.
+    ServiceIsolated,
+    /// The service is degraded by the kill switch (PSF IR-2): the approved message.
+    ServiceDegraded,
+    /// The admin path refused a caller without the token or from a source not allowed.
+    AdminForbidden,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 39] = [
+    pub const ALL: [ErrorCode; 42] = [
         ErrorCode::RequestTooLarge,
         ErrorCode::PolicyUnavailable,
         ErrorCode::MethodNotAllowed,
@@ -117,6 +123,9 @@ impl ErrorCode {
         ErrorCode::OutOfScope,
         ErrorCode::RateLimitExceeded,
         ErrorCode::AbuseSuspended,
+        ErrorCode::ServiceIsolated,
+        ErrorCode::ServiceDegraded,
+        ErrorCode::AdminForbidden,
     ];
 
     /// The code as it appears in error bodies, headers, metrics and records.
@@ -161,6 +170,9 @@ impl ErrorCode {
             ErrorCode::OutOfScope => "out_of_scope",
             ErrorCode::RateLimitExceeded => "rate_limit_exceeded",
             ErrorCode::AbuseSuspended => "abuse_suspended",
+            ErrorCode::ServiceIsolated => "service_isolated",
+            ErrorCode::ServiceDegraded => "service_degraded",
+            ErrorCode::AdminForbidden => "admin_forbidden",
         }
     }
 
@@ -170,13 +182,17 @@ impl ErrorCode {
     pub fn status(self) -> u16 {
         match self {
             ErrorCode::RequestTooLarge => 413,
-            ErrorCode::PolicyUnavailable | ErrorCode::ModerationUnavailable => 503,
+            ErrorCode::PolicyUnavailable
+            | ErrorCode::ModerationUnavailable
+            | ErrorCode::ServiceIsolated
+            | ErrorCode::ServiceDegraded => 503,
             ErrorCode::UpstreamTimeout => 504,
             ErrorCode::RateLimitExceeded => 429,
             ErrorCode::PromptInjection
             | ErrorCode::PiiDetected
             | ErrorCode::HarmfulRequest
-            | ErrorCode::AbuseSuspended => 403,
+            | ErrorCode::AbuseSuspended
+            | ErrorCode::AdminForbidden => 403,
             ErrorCode::SystemPromptLeak
             | ErrorCode::PiiInOutput
             | ErrorCode::OutputUnreadable

@@ -12,6 +12,7 @@ use crate::content::{Judgement, ModerationCall, Subject};
 use crate::inspect::{inspect_text, Verdict};
 use crate::json_splice::{insert_top_level, replace_top_level_number};
 use crate::json_strings::rewrite_strings;
+use crate::kill_switch::{self, effective_mode, Switch, Switches};
 use crate::llm::usage::Usage;
 use crate::llm::{ApiFormat, LlmRequest};
 use crate::output::{filter_body, StreamRewriter};
@@ -28,7 +29,7 @@ use crate::ratelimit::limiter::Demand;
 use crate::ratelimit::settings::Strike;
 use crate::ratelimit::store::{thread_store, SharedStore};
 use crate::ratelimit::RateState;
-use crate::record::{Decision, DecisionRecord, Finding, FindingAction, Redacted};
+use crate::record::{Decision, DecisionRecord, Finding, FindingAction, ModeSwitch, Redacted};
 use crate::rejection::Rejection;
 use crate::schema::{check_body, Checked};
 use crate::tokens::estimate_prompt_tokens;
@@ -49,6 +50,8 @@ pub enum Step {
     Replace(Vec<u8>),
     /// Answer the client with this error; nothing more goes upstream.
     Reject(Rejection),
+    /// Answer the client with this JSON body (the admin path's own answers).
+    Answer { status: u16, body: Vec<u8> },
     /// Replace the held body with `body` when there is one, keep holding it, and make this
     /// call; its answer goes to [`Exchange::on_moderation`], which says how to go on.
     Consult {
@@ -122,6 +125,13 @@ pub struct Exchange {
     /// The prompt's text and the answer's, for redaction into the record.
     prompt_text: Option<String>,
     answer_text: Option<String>,
+    /// The mode this request runs under: the policy's, its route's, or a runtime switch.
+    mode: Mode,
+    /// This request is to the admin path: its body is a mode switch.
+    admin: bool,
+    /// The peer address and the `authorization` header, for the admin path.
+    source_address: Option<String>,
+    authorization: Option<String>,
 }
 
 impl std::fmt::Debug for dyn SharedStore {
@@ -170,6 +180,7 @@ impl Exchange {
     /// An exchange whose limit and abuse counters live in `store`, shared with every
     /// other exchange (and, through the host, every worker) that uses it.
     pub fn with_store(policy: Rc<Policy>, store: Rc<dyn SharedStore>) -> Self {
+        let mode = policy.mode;
         Self {
             policy,
             record: DecisionRecord::default(),
@@ -198,6 +209,10 @@ impl Exchange {
             wants_text: false,
             prompt_text: None,
             answer_text: None,
+            mode,
+            admin: false,
+            source_address: None,
+            authorization: None,
         }
     }
 
@@ -214,6 +229,10 @@ impl Exchange {
         header: &dyn Fn(&str) -> Option<&'a str>,
         source_address: Option<&str>,
     ) {
+        if self.policy.incident.admin.is_some() {
+            self.source_address = source_address.map(str::to_string);
+            self.authorization = header("authorization").map(str::to_string);
+        }
         let audit = &self.policy.audit;
         if let (Some(name), Some(key)) = (&audit.subject_header, &audit.subject_key) {
             self.record.subject =
@@ -305,6 +324,28 @@ impl Exchange {
         self.record.method = head.method.to_string();
         self.record.path = head.path.to_string();
         let policy = Rc::clone(&self.policy);
+        if let Some(admin) = &policy.incident.admin {
+            if head.path.split('?').next() == Some(admin.path.as_str()) {
+                return self.admin_request(head);
+            }
+            // The kill switch (IR-2): applied from this very request on, on every worker.
+            let switches = Switches::read(self.store.as_ref());
+            let routed = match policy.route_for(head.method, head.path) {
+                RouteMatch::Matched(route) => Some(route.id.as_str()),
+                _ => None,
+            };
+            self.mode = effective_mode(&policy, &switches, routed);
+        } else if let RouteMatch::Matched(route) = policy.route_for(head.method, head.path) {
+            self.mode = route.mode.unwrap_or(policy.mode);
+        }
+        self.record.mode = self.mode;
+        if let (Some(step), RouteMatch::Matched(route)) = (
+            self.incident_step(),
+            policy.route_for(head.method, head.path),
+        ) {
+            self.record.route = Some(route.id.clone());
+            return step;
+        }
         let inspects_body = match policy.route_for(head.method, head.path) {
             RouteMatch::MethodNotAllowed(route) => {
                 self.record.route = Some(route.id.clone());
@@ -408,9 +449,10 @@ impl Exchange {
         if !end_of_stream {
             return Step::Pause;
         }
-        if self
-            .route
-            .is_some_and(|i| self.policy.routes[i].inspects_body())
+        if self.admin
+            || self
+                .route
+                .is_some_and(|i| self.policy.routes[i].inspects_body())
         {
             return Step::NeedBody;
         }
@@ -421,6 +463,9 @@ impl Exchange {
     /// Checks the complete request body against the route (after [`Step::NeedBody`]).
     pub fn inspect_request_body(&mut self, body: &[u8]) -> Step {
         self.holding = false;
+        if self.admin {
+            return self.admin_switch(body);
+        }
         let policy = Rc::clone(&self.policy);
         let Some(route) = self.route.and_then(|i| policy.routes.get(i)) else {
             return Step::Continue;
@@ -430,7 +475,7 @@ impl Exchange {
             Checked::Pass(request) => (request, None),
             Checked::Rewrite(request, rewritten) => {
                 let rule = format!("{}.max_tokens", route.id);
-                let enforced = policy.mode == Mode::Enforce;
+                let enforced = self.mode == Mode::Enforce;
                 self.record.findings.push(Finding {
                     rule,
                     code: ErrorCode::MaxTokensExceeded,
@@ -507,7 +552,7 @@ impl Exchange {
                 };
             }
         };
-        let enforce = policy.mode == Mode::Enforce;
+        let enforce = self.mode == Mode::Enforce;
         let mut out: Option<Vec<u8>> = None;
         if let Some(max) = clamp {
             self.reserved.completion = max;
@@ -554,6 +599,160 @@ impl Exchange {
         Ok(out)
     }
 
+    /// What `degrade`, `isolate` and `off` do with a routed request, before any check.
+    fn incident_step(&mut self) -> Option<Step> {
+        let (code, template, fallback) = match self.mode {
+            Mode::Enforce | Mode::Monitor => return None,
+            // Uninspected: no route, so neither body is read; the record says so.
+            Mode::Off => return Some(Step::Continue),
+            Mode::Degrade => (
+                ErrorCode::ServiceDegraded,
+                &self.policy.incident.degrade,
+                "The AI service is running in a reduced mode during an incident; please try again later.",
+            ),
+            Mode::Isolate => (
+                ErrorCode::ServiceIsolated,
+                &self.policy.incident.isolate,
+                "The AI service is temporarily unavailable.",
+            ),
+        };
+        let message = template
+            .as_ref()
+            .map_or(fallback.to_string(), |t| t.message.clone());
+        Some(self.reject(Rejection {
+            code,
+            message,
+            rule: format!("mode.{}", self.mode.as_str()),
+            param: None,
+        }))
+    }
+
+    /// A request to the admin path: refused without the token from an allowed source; `GET`
+    /// answers the switches in force, `POST` reads a switch from the body.
+    fn admin_request(&mut self, head: RequestHead<'_>) -> Step {
+        let policy = Rc::clone(&self.policy);
+        let Some(admin) = &policy.incident.admin else {
+            return Step::Continue;
+        };
+        self.record.route = Some("psf-admin".into());
+        let from_allowed = self
+            .source_address
+            .as_deref()
+            .is_some_and(|a| admin.allows_source(a));
+        let token = self
+            .authorization
+            .as_deref()
+            .and_then(|v| v.trim().strip_prefix("Bearer "))
+            .map(str::trim);
+        if !from_allowed || !token.is_some_and(|t| admin.token_matches(t)) {
+            let rejection = Rejection {
+                code: ErrorCode::AdminForbidden,
+                message: "switching modes needs the admin token, from an allowed source".into(),
+                rule: "incident.admin".into(),
+                param: None,
+            };
+            self.record_block(&rejection, true);
+            return self.reject(rejection);
+        }
+        match head.method {
+            "GET" => {
+                let switches = Switches::read(self.store.as_ref());
+                let body = serde_json::json!({
+                    "policy_mode": policy.mode.as_str(),
+                    "switches": switches,
+                    "policy_loaded_at": crate::audit::time::rfc3339(policy.loaded_ms),
+                });
+                self.record.status = Some(200);
+                Step::Answer {
+                    status: 200,
+                    body: body.to_string().into_bytes(),
+                }
+            }
+            "POST" if !head.end_of_stream && head.content_length.is_none_or(|n| n <= 4096) => {
+                self.admin = true;
+                self.holding = true;
+                Step::Pause
+            }
+            _ => self.violation(Rejection {
+                code: ErrorCode::InvalidRequest,
+                message: "POST {\"mode\": …, \"route\": …, \"reason\": …} (at most 4 KiB), or GET the switches in force".into(),
+                rule: "incident.admin".into(),
+                param: None,
+            }),
+        }
+    }
+
+    /// The body of an admin `POST`: `{"mode": "isolate"|…|"policy", "route"?, "reason"?}`.
+    fn admin_switch(&mut self, body: &[u8]) -> Step {
+        self.admin = false;
+        let policy = Rc::clone(&self.policy);
+        let invalid = |message: String, param: &str| Rejection {
+            code: ErrorCode::InvalidRequest,
+            message,
+            rule: "incident.admin".into(),
+            param: Some(param.to_string()),
+        };
+        let request: Value = match serde_json::from_slice(body) {
+            Ok(Value::Object(map)) => Value::Object(map),
+            _ => return self.violation(invalid("the body must be a JSON object".into(), "")),
+        };
+        let name = request["mode"].as_str().unwrap_or_default();
+        let mode = Mode::parse(name);
+        if mode.is_none() && name != "policy" {
+            let message = format!(
+                "mode {name:?} is not one of enforce, monitor, degrade, isolate, off, policy"
+            );
+            return self.violation(invalid(message, "/mode"));
+        }
+        let route = request["route"].as_str();
+        if let Some(route) = route {
+            if !policy.routes.iter().any(|r| r.id == route) {
+                return self.violation(invalid(format!("no route has id {route:?}"), "/route"));
+            }
+        }
+        let reason = request["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect();
+        let now = self.store.now_ms();
+        let new = mode.map(|m| Switch {
+            mode: m.as_str().to_string(),
+            set_at_ms: now,
+            reason,
+        });
+        let previous = match kill_switch::switch(self.store.as_ref(), route, new.clone()) {
+            Ok(previous) => previous,
+            Err(_) => {
+                return self.reject(Rejection {
+                    code: ErrorCode::PolicyUnavailable,
+                    message: "the mode switch could not be written; nothing changed".into(),
+                    rule: "incident.admin".into(),
+                    param: None,
+                })
+            }
+        };
+        let switch = ModeSwitch {
+            mode: name.to_string(),
+            route: route.map(str::to_string),
+            previous: previous.map(|p| p.mode),
+            reason: new.map(|n| n.reason).unwrap_or_default(),
+        };
+        let body = serde_json::json!({
+            "mode": switch.mode,
+            "route": switch.route,
+            "previous": switch.previous,
+            "set_at": crate::audit::time::rfc3339(now),
+        });
+        self.record.mode_switch = Some(switch);
+        self.record.status = Some(200);
+        Step::Answer {
+            status: 200,
+            body: body.to_string().into_bytes(),
+        }
+    }
+
     /// Codes of the findings that flag this request, for the `x-psf-flags` header.
     pub fn flags(&self) -> &[&'static str] {
         &self.flags
@@ -566,7 +765,7 @@ impl Exchange {
         body: &[u8],
         changed: bool,
     ) -> Step {
-        let enforce = self.policy.mode == Mode::Enforce;
+        let enforce = self.mode == Mode::Enforce;
         let moderated: Option<Vec<String>> = route
             .content
             .as_ref()
@@ -756,7 +955,7 @@ impl Exchange {
     /// A failure state of the output (OV-5) handled as the route says: recorded, and with
     /// `replace` in enforce mode, answered with `rejection` (see [`Exchange::take_refusal`]).
     fn output_state(&mut self, action: StateAction, rejection: Rejection) -> ResponsePlan {
-        let enforced = self.policy.mode == Mode::Enforce && action == StateAction::Replace;
+        let enforced = self.mode == Mode::Enforce && action == StateAction::Replace;
         self.record.findings.push(Finding {
             rule: rejection.rule.clone(),
             code: rejection.code,
@@ -833,7 +1032,7 @@ impl Exchange {
         let Some(route) = self.route.and_then(|i| policy.routes.get(i)) else {
             return ResponseStep::Continue;
         };
-        let enforce = policy.mode == Mode::Enforce;
+        let enforce = self.mode == Mode::Enforce;
         let parsed = serde_json::from_slice::<Value>(body);
         if parsed.is_err() {
             let rejection = Rejection {
@@ -924,7 +1123,7 @@ impl Exchange {
         ) else {
             return chunk.to_vec();
         };
-        let enforce = policy.mode == Mode::Enforce;
+        let enforce = self.mode == Mode::Enforce;
         let mut guard = OutputGuard::new(
             route,
             &mut self.masker,
@@ -1062,7 +1261,7 @@ impl Exchange {
     /// Records what the output side found.
     fn finish_response(&mut self, route: &Route, refused: Option<&Rejection>) {
         self.record.entities = self.masker.tallies().to_vec();
-        let enforced = self.policy.mode == Mode::Enforce;
+        let enforced = self.mode == Mode::Enforce;
         for (note, action) in std::mem::take(&mut self.watch.notes) {
             self.record.findings.push(Finding {
                 rule: note.rule,
@@ -1151,7 +1350,7 @@ impl Exchange {
     /// Records every size rule `bytes` breaks; returns the rejection if one is enforced.
     fn check_body_size(&mut self, bytes: u64, known_length: bool) -> Option<Rejection> {
         let mut rejection = None;
-        let enforcing = self.policy.mode == Mode::Enforce;
+        let enforcing = self.mode == Mode::Enforce;
         for rule in &self.policy.rules {
             let Check::RequestBodySize { max_bytes } = rule.check;
             if bytes <= max_bytes || self.record.findings.iter().any(|f| f.rule == rule.id) {
@@ -1178,7 +1377,7 @@ impl Exchange {
 
     /// A route check failed: reject in enforce mode, record and continue in monitor mode.
     fn violation(&mut self, rejection: Rejection) -> Step {
-        let enforced = self.policy.mode == Mode::Enforce;
+        let enforced = self.mode == Mode::Enforce;
         self.record_block(&rejection, enforced);
         if enforced {
             self.reject(rejection)

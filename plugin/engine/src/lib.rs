@@ -33,6 +33,7 @@ pub mod injection;
 mod inspect;
 mod json_splice;
 mod json_strings;
+pub mod kill_switch;
 pub mod llm;
 pub mod output;
 mod output_guard;

@@ -6,7 +6,7 @@ use crate::audit::time::rfc3339;
 use crate::code::ErrorCode;
 use crate::confidence::Confidence;
 use crate::pii::masker::EntityTally;
-use crate::policy::{Action, Policy, POLICY_VERSION};
+use crate::policy::{Action, Mode, Policy, POLICY_VERSION};
 use serde::Serialize;
 
 /// One rule that fired on a request.
@@ -114,6 +114,10 @@ pub struct DecisionRecord {
     /// Picked for quality review (PSF OM-2): the record then carries the redacted texts.
     pub sample: bool,
     pub redacted: Option<Redacted>,
+    /// The mode the request ran under.
+    pub mode: Mode,
+    /// A mode switch this request made through the admin path (PSF IR-2).
+    pub mode_switch: Option<ModeSwitch>,
     /// The hashed key of the first rate limit that applied (never the key itself).
     pub limit_key: Option<String>,
 }
@@ -130,6 +134,17 @@ pub struct Latency {
     pub first_byte_ms: Option<u64>,
     /// From the request's arrival to the end of the answer (or of the stream).
     pub total_ms: Option<u64>,
+}
+
+/// A runtime mode switch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModeSwitch {
+    /// The new mode, or `policy` when the switch was cleared.
+    pub mode: String,
+    /// The route switched, `None` for all.
+    pub route: Option<String>,
+    pub previous: Option<String>,
+    pub reason: String,
 }
 
 /// The prompt and the answer with every entity replaced by its type.
@@ -165,7 +180,7 @@ impl DecisionRecord {
                 digest: &policy.digest,
                 owner: &policy.owner,
             },
-            mode: policy.mode.as_str(),
+            mode: self.mode.as_str(),
             method: &self.method,
             path: &self.path,
             route: self.route.as_deref(),
@@ -204,6 +219,7 @@ impl DecisionRecord {
             retention_until: rfc3339(self.started_ms + retention_ms),
             sample: self.sample,
             redacted: self.redacted.as_ref(),
+            mode_switch: self.mode_switch.as_ref(),
         };
         // Serialising plain strings and numbers cannot fail.
         serde_json::to_string(&view).unwrap_or_default()
@@ -249,6 +265,8 @@ struct RecordView<'a> {
     sample: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     redacted: Option<&'a Redacted>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode_switch: Option<&'a ModeSwitch>,
 }
 
 #[derive(Serialize)]

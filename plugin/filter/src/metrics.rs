@@ -67,6 +67,12 @@ pub fn record(record: &DecisionRecord) {
         };
         count(&format!("psf_upstream_errors_total.class.{class}"), 1);
     }
+    if let Some(switch) = &record.mode_switch {
+        count(
+            &format!("psf_mode_switches_total.mode.{}", label(&switch.mode)),
+            1,
+        );
+    }
     let latency = &record.latency;
     observe(
         "psf_filter_duration_us.phase.request",

@@ -57,7 +57,9 @@ impl Context for GuardRoot {
 }
 
 impl GuardRoot {
-    fn load(&mut self, policy: Policy) {
+    fn load(&mut self, mut policy: Policy) {
+        // A runtime mode switch older than this load gives way to the policy (IR-2).
+        policy.loaded_ms = psf_engine::ratelimit::SharedStore::now_ms(&HostStore);
         host::event(
             LogLevel::Info,
             "policy_loaded",

@@ -38,6 +38,10 @@ impl GuardStream {
 
     fn apply(&mut self, step: Step) -> Action {
         match step {
+            Step::Answer { status, body } => {
+                host::send_local_response(status, &[("content-type", "application/json")], &body);
+                Action::Pause
+            }
             Step::Continue => Action::Continue,
             // NeedBody, Replace and Consult only follow a complete body; the body callback
             // handles them.

@@ -6,6 +6,7 @@ mod confidence;
 mod content;
 mod error;
 mod guards;
+mod incident;
 mod moderation;
 mod output_errors;
 mod output_schema;
@@ -22,6 +23,7 @@ use crate::ratelimit::settings::{Abuse, KeyPart, RateLimits};
 pub use confidence::{ConfidenceRule, LowConfidence};
 pub use error::{PolicyError, PolicyErrorKind, PolicyErrors};
 pub use guards::{ClientSystem, HiddenCharacters, SystemPrompt};
+pub use incident::{Admin, Incident, Template};
 pub use output_errors::{OutputErrors, StateAction};
 pub use route::{BodyFormat, Limits, MaxTokens, OverCap, PathMatch, Route};
 
@@ -47,6 +49,11 @@ pub struct Policy {
     pub audit: AuditSettings,
     /// SHA-256 of the policy document (12 hex digits): which exact policy decided.
     pub digest: String,
+    /// The runtime kill switch and the approved incident messages (PSF IR-2, IR-4).
+    pub incident: Incident,
+    /// When the host loaded this policy (Unix ms): a runtime mode switch made earlier is
+    /// superseded by it, one made later supersedes it.
+    pub loaded_ms: u64,
 }
 
 /// Which route, if any, applies to a request.
@@ -58,7 +65,8 @@ pub enum RouteMatch<'p> {
     Unrouted,
 }
 
-/// Whether findings are enforced or only recorded.
+/// How the filter treats traffic (PSF IR-2): the policy's, a route's, or one switched at
+/// runtime through the admin path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     /// Findings with action `block` reject the request.
@@ -66,6 +74,12 @@ pub enum Mode {
     Enforce,
     /// Decide and record, never block: for trying a policy on live traffic.
     Monitor,
+    /// Serve the pre-approved incident message instead of calling the model.
+    Degrade,
+    /// 503 `service_isolated` for all AI traffic.
+    Isolate,
+    /// Pass everything through uninspected, recorded.
+    Off,
 }
 
 /// One rule: what it checks and what happens when the check fails.
@@ -150,6 +164,9 @@ impl Policy {
     pub fn client_headers(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.key_parts().filter_map(KeyPart::header).collect();
         names.extend(self.audit.subject_header.as_deref());
+        if self.incident.admin.is_some() {
+            names.push("authorization");
+        }
         names.sort_unstable();
         names.dedup();
         names
@@ -157,8 +174,10 @@ impl Policy {
 
     /// Whether some limit key is the peer address, which the host then reads.
     pub fn needs_client_address(&self) -> bool {
-        self.key_parts()
-            .any(|p| matches!(p, KeyPart::ClientIp { trusted_hops: 0 }))
+        self.incident.admin.is_some()
+            || self
+                .key_parts()
+                .any(|p| matches!(p, KeyPart::ClientIp { trusted_hops: 0 }))
     }
 
     /// The shared table that limit and abuse state live in, when the policy has either.
@@ -171,10 +190,7 @@ impl Policy {
 
     /// A one-line description for logs and `psf-guard check`.
     pub fn summary(&self) -> String {
-        let mode = match self.mode {
-            Mode::Enforce => "enforce",
-            Mode::Monitor => "monitor",
-        };
+        let mode = self.mode.as_str();
         let rules = self.rules.len();
         let plural = if rules == 1 { "" } else { "s" };
         let routes = self.routes.len();
@@ -199,10 +215,22 @@ impl Policy {
 }
 
 impl Mode {
+    pub const ALL: [(&'static str, Mode); 5] = [
+        ("enforce", Mode::Enforce),
+        ("monitor", Mode::Monitor),
+        ("degrade", Mode::Degrade),
+        ("isolate", Mode::Isolate),
+        ("off", Mode::Off),
+    ];
+
     pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Enforce => "enforce",
-            Mode::Monitor => "monitor",
-        }
+        Mode::ALL
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map_or("enforce", |(name, _)| name)
+    }
+
+    pub fn parse(name: &str) -> Option<Mode> {
+        Mode::ALL.iter().find(|(n, _)| *n == name).map(|(_, m)| *m)
     }
 }

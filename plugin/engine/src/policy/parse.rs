@@ -6,6 +6,7 @@ use super::content::read_content;
 use super::error::{PolicyError, PolicyErrorKind, PolicyErrors};
 use super::guards::HiddenCharacters;
 use super::guards::{read_injection, read_sanitize, read_system_prompt};
+use super::incident::read_incident;
 use super::output_errors::read_output_errors;
 use super::output_schema::read_output_schema;
 use super::pii::read_pii;
@@ -17,7 +18,6 @@ use super::{Action, Check, Mode, Policy, Rule, POLICY_VERSION};
 use crate::llm::{ApiFormat, SelectorFormat};
 use serde_json::Value;
 
-const MODES: [(&str, Mode); 2] = [("enforce", Mode::Enforce), ("monitor", Mode::Monitor)];
 const ACTIONS: [(&str, Action); 2] = [("block", Action::Block), ("flag", Action::Flag)];
 
 /// The rule types, by their `type` tag.
@@ -66,13 +66,16 @@ fn read_policy(value: &Value, document: &[u8], errors: &mut Errors) -> Option<Po
         }
     }
     let description = fields.string("description", errors).map(str::to_string);
-    let mode = fields.choice("mode", &MODES, errors).unwrap_or_default();
+    let mode = fields
+        .choice("mode", &Mode::ALL, errors)
+        .unwrap_or_default();
     let rules = read_rules(&mut fields, errors);
     let routes = read_routes(&mut fields, errors);
     let rate_limits = read_rate_limits(&mut fields, name, errors);
     let max_keys = rate_limits.as_ref().map(|r| r.max_keys);
     let abuse = read_abuse(&mut fields, name, max_keys, errors);
     let audit = read_audit(&mut fields, errors);
+    let incident = read_incident(&mut fields, errors);
     for (i, limit) in rate_limits.iter().flat_map(|r| r.limits.iter().enumerate()) {
         for route in &limit.routes {
             if !routes.iter().any(|r| &r.id == route) {
@@ -95,6 +98,8 @@ fn read_policy(value: &Value, document: &[u8], errors: &mut Errors) -> Option<Po
         abuse,
         audit,
         digest: crate::audit::chain::sha256_hex(document)[..12].to_string(),
+        incident,
+        loaded_ms: 0,
     })
 }
 
@@ -295,6 +300,7 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
     let output_errors = read_output_errors(&mut fields, errors);
     let output_schema = read_output_schema(&mut fields, errors);
     let confidence = read_confidence(&mut fields, errors);
+    let mode = fields.choice("mode", &Mode::ALL, errors);
     let reads_text = hidden_characters != HiddenCharacters::Allow
         || injection.is_some()
         || pii.is_some()
@@ -331,6 +337,7 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
         output_errors,
         output_schema,
         confidence,
+        mode,
     })
 }
 

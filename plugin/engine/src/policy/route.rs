@@ -34,6 +34,8 @@ pub struct Route {
     pub output_schema: Option<OutputSchema>,
     /// The confidence threshold on token log-probabilities; `None` means none.
     pub confidence: Option<ConfidenceRule>,
+    /// This route's mode, over the policy's (PSF IR-2); `None` follows the policy.
+    pub mode: Option<super::Mode>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
