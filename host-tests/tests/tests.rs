@@ -7,6 +7,7 @@ mod support;
 
 mod cli;
 mod cli_audit;
+mod cli_coverage;
 mod conformance;
 mod envoy_audit;
 mod envoy_content;

@@ -3,6 +3,7 @@
 mod args;
 mod audit;
 mod check;
+mod coverage;
 mod envoy_config;
 mod eval;
 mod eval_detect;
@@ -31,6 +32,9 @@ usage:
                                                   refusal detection recall and precision
   psf-guard envoy-config [--policy P] [--wasm FILE] [--listen PORT] [--upstream PORT]
         [--admin PORT] [--passthrough]            print an Envoy config that loads the filter
+  psf-guard coverage POLICY.json [--format md|json] [--strict] [--framework FILE]
+                                                  PSF competencies the policy enforces or leaves off;
+                                                  --strict exits 1 when a supported one is off
   psf-guard audit verify [--sign-key K] FILE...   check the audit trail's chains; exit 1 naming each break
   psf-guard audit prune --now T [--sign-key K] FILE...
                                                   remove records past their retention_until
@@ -51,7 +55,11 @@ pub fn main(argv: Vec<String>) -> ExitCode {
         eprint!("{USAGE}");
         return ExitCode::from(EXIT_INVALID);
     };
-    let args = match Args::parse(rest) {
+    let rest = match command.as_str() {
+        "coverage" => coverage::spell_switches(rest),
+        _ => rest.to_vec(),
+    };
+    let args = match Args::parse(&rest) {
         Ok(args) => args,
         Err(message) => return usage_error(&message),
     };
@@ -61,6 +69,7 @@ pub fn main(argv: Vec<String>) -> ExitCode {
         "eval" => eval::eval(&args),
         "envoy-config" => envoy_config::envoy_config(&args),
         "audit" => audit::audit(&args),
+        "coverage" => coverage::coverage(&args),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(ExitCode::SUCCESS)
