@@ -150,3 +150,21 @@ fn a_source_not_allowed_is_refused_even_with_the_token() {
     .unwrap();
     assert_eq!(response.status, 200, "nothing changed");
 }
+
+#[test]
+fn the_default_policy_serves_its_accountability_document() {
+    let (_mock, envoy) = crate::support::start_mock_and_envoy(&default_policy());
+    let request = HttpRequest {
+        method: "GET".into(),
+        path: "/.well-known/ai-accountability".into(),
+        headers: Vec::new(),
+        body: Vec::new(),
+    };
+    let response = http1::send(envoy.listener_addr(), &request, &SendOptions::default()).unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    let document: Value = serde_json::from_slice(&response.body).unwrap();
+    assert_eq!(document["owner"], "Jane Doe <jane.doe@example.com>");
+    assert_eq!(document["policy"]["name"], "default");
+    assert!(document["accountability"]["chain"].is_array());
+}

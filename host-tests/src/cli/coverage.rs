@@ -291,7 +291,9 @@ const COMPETENCIES: [Competency; 40] = [
     Competency {
         id: "MS-1",
         title: "model selection documented",
-        kind: Kind::Outside,
+        kind: Kind::Metadata {
+            fields: &["accountability.model_cards"],
+        },
         probe: models,
         note: "documentation duty; `limits.models` restricts the models a route serves and every audit record names the model",
     },
@@ -323,7 +325,9 @@ const COMPETENCIES: [Competency; 40] = [
     Competency {
         id: "MS-5",
         title: "vendor terms reviewed",
-        kind: Kind::Outside,
+        kind: Kind::Metadata {
+            fields: &["accountability.vendor_agreements"],
+        },
         probe: nothing,
         note: "contractual duty",
     },
@@ -469,7 +473,9 @@ const COMPETENCIES: [Competency; 40] = [
     Competency {
         id: "EA-2",
         title: "bias and fairness evaluation",
-        kind: Kind::Outside,
+        kind: Kind::Metadata {
+            fields: &["accountability.bias_evaluations"],
+        },
         probe: nothing,
         note: "`psf-guard eval --report` can supply evidence",
     },
@@ -477,7 +483,9 @@ const COMPETENCIES: [Competency; 40] = [
     Competency {
         id: "EA-3",
         title: "regulatory compliance tracked",
-        kind: Kind::Outside,
+        kind: Kind::Metadata {
+            fields: &["accountability.regulatory_obligations"],
+        },
         probe: nothing,
         note: "documentation duty",
     },
@@ -485,17 +493,19 @@ const COMPETENCIES: [Competency; 40] = [
     Competency {
         id: "EA-4",
         title: "accountability data on request",
-        kind: Kind::Metadata {
-            fields: &["name", "owner", "description"],
+        kind: Kind::Control {
+            off: "add `accountability` (its `endpoint` is on by default) so the filter serves /.well-known/ai-accountability",
         },
-        probe: nothing,
-        note: "every audit record names the policy, its digest and owner; accountability endpoint in #8",
+        probe: accountability,
+        note: "GET /.well-known/ai-accountability answers the policy's owner, accountability chain and evidence; every audit record names the policy, its digest and owner",
     },
     // README: outside.
     Competency {
         id: "EA-5",
         title: "ethical review",
-        kind: Kind::Outside,
+        kind: Kind::Metadata {
+            fields: &["accountability.ethical_reviews"],
+        },
         probe: nothing,
         note: "process duty",
     },
@@ -507,7 +517,12 @@ fn metadata<'p>(policy: &'p Policy, field: &str) -> Option<&'p str> {
         "name" => Some(policy.name.as_str()),
         "owner" => Some(policy.owner.as_str()),
         "description" => policy.description.as_deref(),
-        _ => None,
+        // The accountability lists: evidence recorded, with dates, in the policy.
+        list => {
+            let name = list.strip_prefix("accountability.")?;
+            let (key, entries) = policy.accountability.document.get_key_value(name)?;
+            (!entries.as_array()?.is_empty()).then_some(key.as_str())
+        }
     }
 }
 
@@ -730,6 +745,21 @@ fn models(policy: &Policy) -> Found {
     )
 }
 
+fn accountability(policy: &Policy) -> Found {
+    if !policy.accountability.endpoint {
+        return Found::default();
+    }
+    let mut paths = vec!["accountability.endpoint".to_string()];
+    paths.extend(
+        policy
+            .accountability
+            .document
+            .keys()
+            .map(|k| format!("accountability.{k}")),
+    );
+    Found::on(paths)
+}
+
 fn kill_switch(policy: &Policy) -> Found {
     match &policy.incident.admin {
         Some(_) => Found::on(vec!["incident.admin".into(), "mode".into()]),
@@ -794,8 +824,9 @@ fn decide(policy: &Policy, competency: &Competency) -> (Status, Found, String) {
                 .map(|field| (*field).to_string())
                 .collect();
             if paths.is_empty() {
-                let off = format!("set `{}`", fields.join("` or `"));
-                return (Status::SupportedOff, Found::default(), off);
+                // Outside a proxy's reach, and the policy points to no evidence yet.
+                let off = format!("{note}; record the evidence in `{}`", fields.join("` or `"));
+                return (Status::Organisational, Found::default(), off);
             }
             (Status::Documented, Found::evidence(paths), note)
         }

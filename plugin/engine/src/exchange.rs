@@ -324,8 +324,19 @@ impl Exchange {
         self.record.method = head.method.to_string();
         self.record.path = head.path.to_string();
         let policy = Rc::clone(&self.policy);
+        let path = head.path.split('?').next().unwrap_or_default();
+        if policy.accountability.endpoint
+            && path == crate::policy::ACCOUNTABILITY_ENDPOINT
+            && head.method == "GET"
+        {
+            // EA-4: accountability data on request, from the policy in force.
+            self.record.route = Some("psf-accountability".into());
+            self.record.status = Some(200);
+            let body = policy.accountability_document().to_string().into_bytes();
+            return Step::Answer { status: 200, body };
+        }
         if let Some(admin) = &policy.incident.admin {
-            if head.path.split('?').next() == Some(admin.path.as_str()) {
+            if path == admin.path {
                 return self.admin_request(head);
             }
             // The kill switch (IR-2): applied from this very request on, on every worker.

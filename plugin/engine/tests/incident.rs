@@ -253,3 +253,47 @@ fn incident_settings_are_checked_at_load() {
         assert!(errors.contains(path), "{path} not in {errors}");
     }
 }
+
+#[test]
+fn the_accountability_document_is_served_from_the_policy() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../policies/default.json"
+    ))
+    .unwrap();
+    let policy = Rc::new(Policy::from_json(text.as_bytes()).unwrap());
+    let worker = Worker {
+        policy,
+        store: Rc::new(MemoryStore::new(0)),
+    };
+    let (step, exchange) = worker.send(
+        "GET",
+        "/.well-known/ai-accountability",
+        &[],
+        "192.0.2.1:1",
+        "",
+    );
+    let Step::Answer { status, body } = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(status, 200);
+    let document: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(document["owner"], "Jane Doe <jane.doe@example.com>");
+    assert_eq!(
+        document["accountability"]["chain"][0]["since"],
+        "2026-11-27"
+    );
+    assert_eq!(
+        exchange.record().route.as_deref(),
+        Some("psf-accountability")
+    );
+    let bad = json!({"version": 1, "name": "t", "owner": "Ada Lovelace",
+        "accountability": {"model_cards": [{"model": "m", "reviewed_on": "last week"}]}});
+    let errors = Policy::from_json(bad.to_string().as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        errors.contains("accountability.model_cards[0].reviewed_on"),
+        "{errors}"
+    );
+}

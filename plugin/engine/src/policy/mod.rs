@@ -1,6 +1,7 @@
 //! The policy model: what an operator writes in JSON, validated and compiled once in
 //! `on_configure` so per-request work never re-reads configuration.
 
+mod accountability;
 mod audit;
 mod confidence;
 mod content;
@@ -20,6 +21,7 @@ mod size;
 
 use crate::audit::settings::AuditSettings;
 use crate::ratelimit::settings::{Abuse, KeyPart, RateLimits};
+pub use accountability::{Accountability, ENDPOINT as ACCOUNTABILITY_ENDPOINT};
 pub use confidence::{ConfidenceRule, LowConfidence};
 pub use error::{PolicyError, PolicyErrorKind, PolicyErrors};
 pub use guards::{ClientSystem, HiddenCharacters, SystemPrompt};
@@ -51,6 +53,8 @@ pub struct Policy {
     pub digest: String,
     /// The runtime kill switch and the approved incident messages (PSF IR-2, IR-4).
     pub incident: Incident,
+    /// Who answers for the deployment, and the evidence (PSF EA-1, EA-4).
+    pub accountability: Accountability,
     /// When the host loaded this policy (Unix ms): a runtime mode switch made earlier is
     /// superseded by it, one made later supersedes it.
     pub loaded_ms: u64,
@@ -186,6 +190,24 @@ impl Policy {
             .as_ref()
             .map(|r| &r.table)
             .or(self.abuse.as_ref().map(|a| &a.table))
+    }
+
+    /// The accountability document served at `/.well-known/ai-accountability`.
+    pub fn accountability_document(&self) -> serde_json::Value {
+        serde_json::json!({
+            "policy": {"name": self.name, "digest": self.digest, "version": POLICY_VERSION,
+                       "description": self.description},
+            "owner": self.owner,
+            "accountability": self.accountability.document,
+            "controls": {
+                "mode": self.mode.as_str(),
+                "routes": self.routes.iter().map(|r| &r.id).collect::<Vec<_>>(),
+                "rate_limits": self.rate_limits.is_some(),
+                "abuse_detection": self.abuse.is_some(),
+                "audit_retention_days": self.audit.retention_days,
+                "kill_switch": self.incident.admin.is_some(),
+            },
+        })
     }
 
     /// A one-line description for logs and `psf-guard check`.

@@ -1,5 +1,6 @@
 //! Policy JSON → [`Policy`], collecting every error with its field path.
 
+use super::accountability::read_accountability;
 use super::audit::read_audit;
 use super::confidence::read_confidence;
 use super::content::read_content;
@@ -76,6 +77,7 @@ fn read_policy(value: &Value, document: &[u8], errors: &mut Errors) -> Option<Po
     let abuse = read_abuse(&mut fields, name, max_keys, errors);
     let audit = read_audit(&mut fields, errors);
     let incident = read_incident(&mut fields, errors);
+    let accountability = read_accountability(&mut fields, errors);
     for (i, limit) in rate_limits.iter().flat_map(|r| r.limits.iter().enumerate()) {
         for route in &limit.routes {
             if !routes.iter().any(|r| &r.id == route) {
@@ -99,6 +101,7 @@ fn read_policy(value: &Value, document: &[u8], errors: &mut Errors) -> Option<Po
         audit,
         digest: crate::audit::chain::sha256_hex(document)[..12].to_string(),
         incident,
+        accountability,
         loaded_ms: 0,
     })
 }
