@@ -82,9 +82,7 @@ fn everything_on() -> Value {
         route["confidence"] = json!({"min_mean_logprob": -1.5});
     }
     policy["routes"][0]["output_schema"] = json!({"max_chars": 20000});
-    let approved = |message: &str| {
-        json!({"message": message, "approved_by": "Jane Doe", "approved_on": "2026-11-01"})
-    };
+    let approved = |message: &str| json!({"message": message, "approved_by": "Jane Doe", "approved_on": "2026-11-01"});
     policy["incident"] = json!({
         "admin": {"token": "coverage-admin-token-0123456789", "sources": ["127.0.0.1/32"]},
         "templates": {"degrade": approved("Reduced service."), "isolate": approved("Paused.")}
