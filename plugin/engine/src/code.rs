@@ -79,11 +79,15 @@ pub enum ErrorCode {
     ServiceDegraded,
     /// The admin path refused a caller without the token or from a source not allowed.
     AdminForbidden,
+    /// The model is not one of the route's approved, pinned models (PSF MS-3).
+    ModelNotApproved,
+    /// The request would leave the regions the policy allows (PSF DG-5).
+    DataResidencyViolation,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 42] = [
+    pub const ALL: [ErrorCode; 44] = [
         ErrorCode::RequestTooLarge,
         ErrorCode::PolicyUnavailable,
         ErrorCode::MethodNotAllowed,
@@ -126,6 +130,8 @@ impl ErrorCode {
         ErrorCode::ServiceIsolated,
         ErrorCode::ServiceDegraded,
         ErrorCode::AdminForbidden,
+        ErrorCode::ModelNotApproved,
+        ErrorCode::DataResidencyViolation,
     ];
 
     /// The code as it appears in error bodies, headers, metrics and records.
@@ -173,6 +179,8 @@ impl ErrorCode {
             ErrorCode::ServiceIsolated => "service_isolated",
             ErrorCode::ServiceDegraded => "service_degraded",
             ErrorCode::AdminForbidden => "admin_forbidden",
+            ErrorCode::ModelNotApproved => "model_not_approved",
+            ErrorCode::DataResidencyViolation => "data_residency_violation",
         }
     }
 
@@ -192,7 +200,8 @@ impl ErrorCode {
             | ErrorCode::PiiDetected
             | ErrorCode::HarmfulRequest
             | ErrorCode::AbuseSuspended
-            | ErrorCode::AdminForbidden => 403,
+            | ErrorCode::AdminForbidden
+            | ErrorCode::DataResidencyViolation => 403,
             ErrorCode::SystemPromptLeak
             | ErrorCode::PiiInOutput
             | ErrorCode::OutputUnreadable

@@ -10,7 +10,7 @@ use crate::audit::redact::redact_all;
 use crate::confidence::{summarise, token_logprobs};
 use crate::content::{Judgement, ModerationCall, Subject};
 use crate::inspect::{inspect_text, Verdict};
-use crate::json_splice::{insert_top_level, replace_top_level_number};
+use crate::json_splice::{insert_top_level, replace_top_level_number, replace_top_level_string};
 use crate::json_strings::rewrite_strings;
 use crate::kill_switch::{self, effective_mode, Switch, Switches};
 use crate::llm::usage::Usage;
@@ -132,6 +132,8 @@ pub struct Exchange {
     /// The peer address and the `authorization` header, for the admin path.
     source_address: Option<String>,
     authorization: Option<String>,
+    /// The Envoy cluster the request's route sends to, for residency (DG-5).
+    upstream_cluster: Option<String>,
 }
 
 impl std::fmt::Debug for dyn SharedStore {
@@ -213,6 +215,7 @@ impl Exchange {
             admin: false,
             source_address: None,
             authorization: None,
+            upstream_cluster: None,
         }
     }
 
@@ -242,6 +245,12 @@ impl Exchange {
             let names = self.policy.client_headers();
             self.rate = RateState::new(ClientFacts::new(&names, header, source_address));
         }
+    }
+
+    /// The upstream cluster the proxy routes this request to (Envoy's `cluster_name`), for
+    /// the policy's `residency`. Call it before [`Exchange::on_request_headers`].
+    pub fn set_upstream_cluster(&mut self, cluster: Option<&str>) {
+        self.upstream_cluster = cluster.map(str::to_string);
     }
 
     /// Adds the filter's own processing time of one host callback, in µs: `response` for
@@ -357,6 +366,23 @@ impl Exchange {
             self.record.route = Some(route.id.clone());
             return step;
         }
+        if let (Some(residency), RouteMatch::Matched(route)) =
+            (&policy.residency, policy.route_for(head.method, head.path))
+        {
+            // DG-5: AI traffic never leaves the allowed regions.
+            if let Some(why) = residency.refusal(self.upstream_cluster.as_deref()) {
+                self.record.route = Some(route.id.clone());
+                let step = self.violation(Rejection {
+                    code: ErrorCode::DataResidencyViolation,
+                    message: format!("this request would leave the allowed regions: {why}"),
+                    rule: "residency".into(),
+                    param: None,
+                });
+                if step != Step::Continue {
+                    return step;
+                }
+            }
+        }
         let inspects_body = match policy.route_for(head.method, head.path) {
             RouteMatch::MethodNotAllowed(route) => {
                 self.record.route = Some(route.id.clone());
@@ -376,6 +402,7 @@ impl Exchange {
             RouteMatch::Matched(route) => {
                 self.route = policy.routes.iter().position(|r| std::ptr::eq(r, route));
                 self.record.route = Some(route.id.clone());
+                self.record.autonomy = route.autonomy.map(|a| a.as_str());
                 let allowed = &route.limits.content_types;
                 let media_type = head
                     .content_type
@@ -498,6 +525,32 @@ impl Exchange {
             Checked::Reject(rejection) => return self.violation(rejection),
         };
         self.record.model = request.model.as_ref().map(|m| m.value.clone());
+        if let Some(approved) = &route.approved_models {
+            // MS-3: only approved, pinned versions reach the provider; aliases are pinned.
+            let asked = request.model.as_ref().map(|m| m.value.as_str());
+            let Some(pinned) = asked.and_then(|m| approved.resolve(m)) else {
+                let message = match asked {
+                    Some(model) => format!(
+                        "model {model:?} is not approved on this route; use one of {}",
+                        approved.pinned.join(", ")
+                    ),
+                    None => "the request names no model".into(),
+                };
+                return self.violation(Rejection {
+                    code: ErrorCode::ModelNotApproved,
+                    message,
+                    rule: format!("{}.approved_models", route.id),
+                    param: Some("/model".into()),
+                });
+            };
+            if asked != Some(pinned) && self.mode == Mode::Enforce {
+                let current = rewritten.as_deref().unwrap_or(body);
+                if let Some(new) = replace_top_level_string(current, "model", pinned) {
+                    rewritten = Some(new);
+                    self.record.model = Some(pinned.to_string());
+                }
+            }
+        }
         // What the prompt is charged when the provider reports no usage.
         self.reserved.prompt = estimate_prompt_tokens(&request);
         if self.wants_text {
@@ -762,6 +815,25 @@ impl Exchange {
             status: 200,
             body: body.to_string().into_bytes(),
         }
+    }
+
+    /// Headers for the model's response on a route: `x-ai-generated: true` and the
+    /// disclosure text (HO-3), and the route's autonomy level (HO-1).
+    pub fn response_marks(&self) -> Vec<(&'static str, String)> {
+        let Some(route) = self.current_route().filter(|_| !self.rejected) else {
+            return Vec::new();
+        };
+        let mut marks = Vec::new();
+        if route.disclosure.header {
+            marks.push(("x-ai-generated", "true".to_string()));
+        }
+        if let Some(text) = &route.disclosure.text {
+            marks.push(("x-ai-disclosure", text.clone()));
+        }
+        if let Some(autonomy) = route.autonomy {
+            marks.push(("x-psf-autonomy", autonomy.as_str().to_string()));
+        }
+        marks
     }
 
     /// Codes of the findings that flag this request, for the `x-psf-flags` header.

@@ -40,6 +40,38 @@ pub fn replace_top_level_number(body: &[u8], key: &str, value: u64) -> Option<Ve
     }
 }
 
+/// The body with the top-level `key`'s string value replaced by `value`, or `None` if the
+/// body is not an object with such a string.
+pub fn replace_top_level_string(body: &[u8], key: &str, value: &str) -> Option<Vec<u8>> {
+    let mut scan = Scanner { bytes: body, at: 0 };
+    scan.skip_ws();
+    scan.expect(b'{')?;
+    loop {
+        scan.skip_ws();
+        let name = scan.string()?;
+        scan.skip_ws();
+        scan.expect(b':')?;
+        scan.skip_ws();
+        let start = scan.at;
+        scan.value()?;
+        if name == key.as_bytes() {
+            if body.get(start) != Some(&b'"') {
+                return None;
+            }
+            let mut out = Vec::with_capacity(body.len() + value.len());
+            out.extend_from_slice(&body[..start]);
+            out.extend_from_slice(serde_json::to_string(value).ok()?.as_bytes());
+            out.extend_from_slice(&body[scan.at..]);
+            return Some(out);
+        }
+        scan.skip_ws();
+        match scan.next()? {
+            b',' => continue,
+            _ => return None,
+        }
+    }
+}
+
 /// The body with `"key":value_json` added as the object's first member, or `None` if the
 /// body is not an object. The caller makes sure `key` is not there already.
 pub fn insert_top_level(body: &[u8], key: &str, value_json: &str) -> Option<Vec<u8>> {

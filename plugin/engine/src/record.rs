@@ -116,6 +116,8 @@ pub struct DecisionRecord {
     pub redacted: Option<Redacted>,
     /// The mode the request ran under.
     pub mode: Mode,
+    /// The route's autonomy level (PSF HO-1).
+    pub autonomy: Option<&'static str>,
     /// A mode switch this request made through the admin path (PSF IR-2).
     pub mode_switch: Option<ModeSwitch>,
     /// The hashed key of the first rate limit that applied (never the key itself).
@@ -213,7 +215,7 @@ impl DecisionRecord {
                 first_byte: self.latency.first_byte_ms,
                 total: self.latency.total_ms,
             },
-            autonomy: None,
+            autonomy: self.autonomy,
             prompt_sha256: self.prompt_sha256.as_deref(),
             response_sha256: self.response_sha256.as_deref(),
             retention_until: rfc3339(self.started_ms + retention_ms),
@@ -257,7 +259,7 @@ struct RecordView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     tokens: Option<TokensView>,
     latency_ms: LatencyView,
-    /// The route's autonomy level (PSF HO-1), once routes declare one (#8).
+    /// The route's autonomy level (PSF HO-1), when it declares one.
     autonomy: Option<&'a str>,
     prompt_sha256: Option<&'a str>,
     response_sha256: Option<&'a str>,

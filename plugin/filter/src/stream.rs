@@ -245,6 +245,13 @@ impl GuardStream {
             host::set_header(MapType::HttpRequestHeaders, FLAGS_HEADER, None);
         }
         let policy = exchange.policy();
+        if policy.residency.is_some() {
+            // The cluster of the route Envoy picked (newer Envoys name it `xds.cluster_name`).
+            let cluster = host::property(&["xds", "cluster_name"])
+                .or_else(|| host::property(&["cluster_name"]));
+            exchange.set_upstream_cluster(cluster.as_deref());
+        }
+        let policy = exchange.policy();
         if !policy.client_headers().is_empty() || policy.needs_client_address() {
             if let Some(name) = policy
                 .rate_limits
@@ -352,6 +359,9 @@ impl GuardStream {
         set_flags(exchange, MapType::HttpResponseHeaders);
         for (name, value) in exchange.limit_headers() {
             host::set_header(MapType::HttpResponseHeaders, name, Some(value));
+        }
+        for (name, value) in exchange.response_marks() {
+            host::set_header(MapType::HttpResponseHeaders, name, Some(&value));
         }
         self.response = if end_of_stream {
             ResponsePlan::PassThrough

@@ -11,10 +11,12 @@ mod incident;
 mod moderation;
 mod output_errors;
 mod output_schema;
+mod oversight;
 mod parse;
 mod pii;
 mod rate_limits;
 mod reader;
+mod residency;
 mod route;
 mod scope;
 mod size;
@@ -27,6 +29,8 @@ pub use error::{PolicyError, PolicyErrorKind, PolicyErrors};
 pub use guards::{ClientSystem, HiddenCharacters, SystemPrompt};
 pub use incident::{Admin, Incident, Template};
 pub use output_errors::{OutputErrors, StateAction};
+pub use oversight::{ApprovedModels, Autonomy, Disclosure};
+pub use residency::Residency;
 pub use route::{BodyFormat, Limits, MaxTokens, OverCap, PathMatch, Route};
 
 /// The only policy format version this filter reads.
@@ -55,6 +59,8 @@ pub struct Policy {
     pub incident: Incident,
     /// Who answers for the deployment, and the evidence (PSF EA-1, EA-4).
     pub accountability: Accountability,
+    /// Where AI traffic may go (PSF DG-5); `None` means unchecked.
+    pub residency: Option<Residency>,
     /// When the host loaded this policy (Unix ms): a runtime mode switch made earlier is
     /// superseded by it, one made later supersedes it.
     pub loaded_ms: u64,

@@ -10,9 +10,11 @@ use super::guards::{read_injection, read_sanitize, read_system_prompt};
 use super::incident::read_incident;
 use super::output_errors::read_output_errors;
 use super::output_schema::read_output_schema;
+use super::oversight::{read_approved_models, read_autonomy, read_disclosure};
 use super::pii::read_pii;
 use super::rate_limits::{read_abuse, read_rate_limits};
 use super::reader::{Errors, Fields};
+use super::residency::read_residency;
 use super::route::{BodyFormat, Limits, MaxTokens, OverCap, PathMatch, Route, ROLES};
 use super::size::parse_size;
 use super::{Action, Check, Mode, Policy, Rule, POLICY_VERSION};
@@ -78,6 +80,7 @@ fn read_policy(value: &Value, document: &[u8], errors: &mut Errors) -> Option<Po
     let audit = read_audit(&mut fields, errors);
     let incident = read_incident(&mut fields, errors);
     let accountability = read_accountability(&mut fields, errors);
+    let residency = read_residency(&mut fields, errors);
     for (i, limit) in rate_limits.iter().flat_map(|r| r.limits.iter().enumerate()) {
         for route in &limit.routes {
             if !routes.iter().any(|r| &r.id == route) {
@@ -102,6 +105,7 @@ fn read_policy(value: &Value, document: &[u8], errors: &mut Errors) -> Option<Po
         digest: crate::audit::chain::sha256_hex(document)[..12].to_string(),
         incident,
         accountability,
+        residency,
         loaded_ms: 0,
     })
 }
@@ -304,6 +308,17 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
     let output_schema = read_output_schema(&mut fields, errors);
     let confidence = read_confidence(&mut fields, errors);
     let mode = fields.choice("mode", &Mode::ALL, errors);
+    let autonomy = read_autonomy(&mut fields, errors);
+    let disclosure = read_disclosure(&mut fields, errors);
+    let approved_models = read_approved_models(&mut fields, errors);
+    if approved_models.is_some() && format.is_none() {
+        errors.push(
+            &fields.path_of("approved_models"),
+            PolicyErrorKind::Invalid(
+                "checking the model needs a body to read: give the route a \"format\"".into(),
+            ),
+        );
+    }
     let reads_text = hidden_characters != HiddenCharacters::Allow
         || injection.is_some()
         || pii.is_some()
@@ -341,6 +356,9 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
         output_schema,
         confidence,
         mode,
+        autonomy,
+        disclosure,
+        approved_models,
     })
 }
 

@@ -36,6 +36,12 @@ pub struct Route {
     pub confidence: Option<ConfidenceRule>,
     /// This route's mode, over the policy's (PSF IR-2); `None` follows the policy.
     pub mode: Option<super::Mode>,
+    /// The route's autonomy level (PSF HO-1), in audit records and `x-psf-autonomy`.
+    pub autonomy: Option<super::Autonomy>,
+    /// The AI disclosure on its answers (PSF HO-3).
+    pub disclosure: super::Disclosure,
+    /// Approved, pinned models (PSF MS-3); `None` leaves the model to `limits.models`.
+    pub approved_models: Option<super::ApprovedModels>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,82 @@
+//! Model governance, residency and disclosure in a real Envoy (PSF MS-3, DG-5, HO-1, HO-3):
+//! an unapproved model gets 400 `model_not_approved`, an alias reaches the provider as its
+//! pinned version, traffic to a cluster outside the allowed regions gets 403, and the
+//! model's answers say they are AI-generated.
+
+use crate::support::{default_policy, start_mock_and_envoy};
+use psf_host::http1::{self, SendOptions};
+use psf_host::HttpRequest;
+use serde_json::{json, Value};
+
+fn chat(model: &str) -> HttpRequest {
+    let body = json!({"model": model, "messages": [{"role": "user", "content": "Hello"}]});
+    HttpRequest::json("POST", "/v1/chat/completions", body.to_string())
+}
+
+fn policy(edit: impl FnOnce(&mut Value)) -> String {
+    let mut policy: Value = serde_json::from_str(&default_policy()).unwrap();
+    edit(&mut policy);
+    policy.to_string()
+}
+
+#[test]
+fn only_approved_models_reach_the_provider_pinned_and_answers_are_disclosed() {
+    let (mock, envoy) = start_mock_and_envoy(&policy(|p| {
+        let route = &mut p["routes"][0];
+        route["approved_models"] = json!({"pinned": ["gpt-4o-2024-08-06"],
+                                          "aliases": {"gpt-4o": "gpt-4o-2024-08-06"}});
+        route["autonomy"] = json!("advisory");
+        route["disclosure"] = json!({"text": "This answer was written by an AI model."});
+    }));
+    let send = |model: &str| {
+        http1::send(envoy.listener_addr(), &chat(model), &SendOptions::default()).unwrap()
+    };
+    let refused = send("gpt-3.5-turbo");
+    assert_eq!(refused.status, 400, "{}", envoy.log());
+    let body: Value = serde_json::from_slice(&refused.body).unwrap();
+    assert_eq!(body["error"]["code"], "model_not_approved");
+    assert_eq!(body["error"]["param"], "/model");
+    assert!(
+        refused.header("x-ai-generated").is_none(),
+        "the filter wrote that answer"
+    );
+
+    let answered = send("gpt-4o");
+    assert_eq!(answered.status, 200);
+    assert_eq!(answered.header("x-ai-generated"), Some("true"));
+    assert_eq!(
+        answered.header("x-ai-disclosure"),
+        Some("This answer was written by an AI model.")
+    );
+    assert_eq!(answered.header("x-psf-autonomy"), Some("advisory"));
+    let seen: Value = serde_json::from_slice(&mock.requests().last().unwrap().body).unwrap();
+    assert_eq!(seen["model"], "gpt-4o-2024-08-06", "the alias is pinned");
+    assert_eq!(send("gpt-4o-2024-08-06").status, 200);
+    assert_eq!(
+        mock.requests().len(),
+        2,
+        "the refused model never reached the provider"
+    );
+}
+
+#[test]
+fn traffic_to_a_cluster_outside_the_allowed_regions_is_refused() {
+    // The shipped Envoy config routes everything to the cluster `llm`.
+    for (region, status) in [("us", 403), ("eu", 200)] {
+        let (mock, envoy) = start_mock_and_envoy(&policy(|p| {
+            p["residency"] = json!({"allowed_regions": ["eu"], "clusters": {"llm": region}});
+        }));
+        let response = http1::send(
+            envoy.listener_addr(),
+            &chat("gpt-test"),
+            &SendOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(response.status, status, "{region}: {}", envoy.log());
+        if status == 403 {
+            let body: Value = serde_json::from_slice(&response.body).unwrap();
+            assert_eq!(body["error"]["code"], "data_residency_violation");
+            assert!(mock.requests().is_empty());
+        }
+    }
+}
