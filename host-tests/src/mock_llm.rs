@@ -116,6 +116,8 @@ enum Scenario {
     Status(u16),
     MalformedJson,
     TruncatedStream,
+    /// A chat answer that calls tool `name` with `arguments` (JSON text), not streamed.
+    Tool(String, String),
 }
 
 /// A scenario, and how a stream is paced: `reply:<file>+slow-stream` streams a reply file
@@ -140,6 +142,13 @@ fn parse_scenario(value: &str) -> Result<Scenario, String> {
     if let Some(file) = v.strip_prefix("reply:") {
         return Ok(Scenario::Reply(file.trim().to_string()));
     }
+    if let Some(call) = v.strip_prefix("tool:") {
+        let (name, arguments) = call.split_once(':').unwrap_or((call, "{}"));
+        return Ok(Scenario::Tool(
+            name.trim().to_string(),
+            arguments.to_string(),
+        ));
+    }
     if let Some(code) = v.strip_prefix("status:") {
         return match code.trim().parse::<u16>() {
             Ok(c) if (100..=599).contains(&c) => Ok(Scenario::Status(c)),
@@ -162,7 +171,7 @@ pub fn respond(req: &HttpRequest, ctx: &MockContext) -> MockResponse {
     if let Some(rest) = path.strip_prefix("/v1/moderations") {
         return moderation(req, rest);
     }
-    if path == "/v1/alerts" || path == "/v1/audit" {
+    if path == "/v1/alerts" || path == "/v1/audit" || path == "/v1/review" {
         // An alert webhook or an audit collector: accepted, and kept in the request log.
         return single(202, "application/json", b"{}".to_vec());
     }
@@ -182,6 +191,18 @@ pub fn respond(req: &HttpRequest, ctx: &MockContext) -> MockResponse {
     match scenario {
         Scenario::Status(code) => {
             return error(code, "mock_error", &format!("mock status {code}"));
+        }
+        Scenario::Tool(name, arguments) => {
+            let body = json!({
+                "id": "chatcmpl-mock-tool", "object": "chat.completion", "created": CREATED,
+                "model": "mock-model",
+                "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                    "role": "assistant", "content": null,
+                    "tool_calls": [{"id": "call_1", "type": "function",
+                                    "function": {"name": name, "arguments": arguments}}]}}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20}
+            });
+            return single(200, "application/json", body.to_string().into_bytes());
         }
         Scenario::MalformedJson => {
             return single(

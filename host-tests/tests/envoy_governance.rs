@@ -80,3 +80,89 @@ fn traffic_to_a_cluster_outside_the_allowed_regions_is_refused() {
         }
     }
 }
+
+#[test]
+fn a_supervised_route_holds_a_transfer_until_a_person_approves_it() {
+    const KEY: &str = "review-key-0123456789abcdef";
+    let (mock, envoy) = start_mock_and_envoy(&policy(|p| {
+        let route = &mut p["routes"][0];
+        route["autonomy"] = json!("supervised");
+        route["review"] = json!({"tools": ["transfer_*", "delete_*"], "key": KEY,
+            "conditions": [{"pointer": "/amount", "above": 1000}],
+            "queue": {"cluster": "moderation", "path": "/v1/review"}});
+    }));
+    let request = |amount: u64, approval: Option<&str>| {
+        let mut request = chat("Pay the invoice from ACME");
+        let call = format!("tool:transfer_funds:{{\"to\":\"ACME\",\"amount\":{amount}}}");
+        request.headers.push(("x-mock-scenario".into(), call));
+        if let Some(approval) = approval {
+            request
+                .headers
+                .push(("x-psf-approval".into(), approval.into()));
+        }
+        http1::send(envoy.listener_addr(), &request, &SendOptions::default()).unwrap()
+    };
+    // Under the condition's threshold: not held.
+    assert_eq!(request(50, None).status, 200, "{}", envoy.log());
+
+    let held = request(5000, None);
+    assert_eq!(held.status, 202, "{}", envoy.log());
+    let body: Value = serde_json::from_slice(&held.body).unwrap();
+    assert_eq!(body["error"]["code"], "pending_human_review");
+    let ticket = body["error"]["param"].as_str().unwrap().to_string();
+    assert!(
+        !String::from_utf8_lossy(&held.body).contains("ACME"),
+        "the call is not released"
+    );
+
+    // The reviewers get the held call from the queue.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let queued = loop {
+        let queued: Vec<_> = mock
+            .requests()
+            .into_iter()
+            .filter(|r| r.path == "/v1/review")
+            .collect();
+        if !queued.is_empty() || std::time::Instant::now() > deadline {
+            break queued;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(queued.len(), 1, "{}", envoy.log());
+    let item: Value = serde_json::from_slice(&queued[0].body).unwrap();
+    assert_eq!(
+        (item["ticket"].as_str(), item["tool"].as_str()),
+        (Some(ticket.as_str()), Some("transfer_funds"))
+    );
+
+    // A reviewer approves; the client replays the same request with the approval.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_psf-guard"))
+        .args(["approve", "--ticket", &ticket, "--key", KEY])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let approval = printed
+        .trim()
+        .strip_prefix("x-psf-approval: ")
+        .unwrap()
+        .to_string();
+    let released = request(5000, Some(&approval));
+    assert_eq!(
+        released.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&released.body)
+    );
+    let body: Value = serde_json::from_slice(&released.body).unwrap();
+    assert_eq!(
+        body["choices"][0]["message"]["tool_calls"][0]["function"]["name"],
+        "transfer_funds"
+    );
+
+    // A forged or foreign approval is refused.
+    let forged = approval.replacen(|c: char| c.is_ascii_hexdigit() && c != '0', "0", 1);
+    let refused = request(5000, Some(&forged));
+    assert_eq!(refused.status, 403);
+    let body: Value = serde_json::from_slice(&refused.body).unwrap();
+    assert_eq!(body["error"]["code"], "approval_invalid");
+}

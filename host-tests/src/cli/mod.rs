@@ -1,5 +1,6 @@
 //! The `psf-guard` command line: runs the real `.wasm` in the embedded host, no Envoy needed.
 
+mod approve;
 mod args;
 mod audit;
 mod check;
@@ -33,6 +34,8 @@ usage:
   psf-guard envoy-config [--policy P] [--wasm FILE] [--listen PORT] [--upstream PORT]
         [--admin PORT] [--passthrough]            print an Envoy config that loads the filter
   psf-guard coverage POLICY.json [--format md|json] [--strict] [--framework FILE]
+  psf-guard approve --ticket T --key K [--ttl-seconds 3600]
+                                                  a reviewer's x-psf-approval for a held tool call
                                                   PSF competencies the policy enforces or leaves off;
                                                   --strict exits 1 when a supported one is off
   psf-guard audit verify [--sign-key K] FILE...   check the audit trail's chains; exit 1 naming each break
@@ -70,6 +73,7 @@ pub fn main(argv: Vec<String>) -> ExitCode {
         "envoy-config" => envoy_config::envoy_config(&args),
         "audit" => audit::audit(&args),
         "coverage" => coverage::coverage(&args),
+        "approve" => approve::approve(&args),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(ExitCode::SUCCESS)

@@ -83,11 +83,15 @@ pub enum ErrorCode {
     ModelNotApproved,
     /// The request would leave the regions the policy allows (PSF DG-5).
     DataResidencyViolation,
+    /// The answer calls a tool a person must approve first (PSF HO-2): 202 with a ticket.
+    PendingHumanReview,
+    /// The `x-psf-approval` given does not approve this request, or has expired.
+    ApprovalInvalid,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 44] = [
+    pub const ALL: [ErrorCode; 46] = [
         ErrorCode::RequestTooLarge,
         ErrorCode::PolicyUnavailable,
         ErrorCode::MethodNotAllowed,
@@ -132,6 +136,8 @@ impl ErrorCode {
         ErrorCode::AdminForbidden,
         ErrorCode::ModelNotApproved,
         ErrorCode::DataResidencyViolation,
+        ErrorCode::PendingHumanReview,
+        ErrorCode::ApprovalInvalid,
     ];
 
     /// The code as it appears in error bodies, headers, metrics and records.
@@ -181,6 +187,8 @@ impl ErrorCode {
             ErrorCode::AdminForbidden => "admin_forbidden",
             ErrorCode::ModelNotApproved => "model_not_approved",
             ErrorCode::DataResidencyViolation => "data_residency_violation",
+            ErrorCode::PendingHumanReview => "pending_human_review",
+            ErrorCode::ApprovalInvalid => "approval_invalid",
         }
     }
 
@@ -201,7 +209,9 @@ impl ErrorCode {
             | ErrorCode::HarmfulRequest
             | ErrorCode::AbuseSuspended
             | ErrorCode::AdminForbidden
-            | ErrorCode::DataResidencyViolation => 403,
+            | ErrorCode::DataResidencyViolation
+            | ErrorCode::ApprovalInvalid => 403,
+            ErrorCode::PendingHumanReview => 202,
             ErrorCode::SystemPromptLeak
             | ErrorCode::PiiInOutput
             | ErrorCode::OutputUnreadable

@@ -21,8 +21,8 @@ use crate::output_schema::answer_parts;
 use crate::output_schema::SchemaAction;
 use crate::pii::detect::Scanner;
 use crate::pii::masker::Masker;
-use crate::policy::Route;
 use crate::policy::{Action, Check, LowConfidence, Mode, OverCap, Policy, RouteMatch, StateAction};
+use crate::policy::{Review, Route};
 use crate::ratelimit::alert::Alert;
 use crate::ratelimit::key::ClientFacts;
 use crate::ratelimit::limiter::Demand;
@@ -134,6 +134,10 @@ pub struct Exchange {
     authorization: Option<String>,
     /// The Envoy cluster the request's route sends to, for residency (DG-5).
     upstream_cluster: Option<String>,
+    /// The client's `x-psf-approval`, for held tool calls (HO-2).
+    approval: Option<String>,
+    /// A held tool call for the review queue, as JSON, until the host takes it.
+    review_item: Option<String>,
 }
 
 impl std::fmt::Debug for dyn SharedStore {
@@ -216,6 +220,8 @@ impl Exchange {
             source_address: None,
             authorization: None,
             upstream_cluster: None,
+            approval: None,
+            review_item: None,
         }
     }
 
@@ -232,6 +238,9 @@ impl Exchange {
         header: &dyn Fn(&str) -> Option<&'a str>,
         source_address: Option<&str>,
     ) {
+        if self.policy.routes.iter().any(|r| r.review.is_some()) {
+            self.approval = header("x-psf-approval").map(str::to_string);
+        }
         if self.policy.incident.admin.is_some() {
             self.source_address = source_address.map(str::to_string);
             self.authorization = header("authorization").map(str::to_string);
@@ -683,12 +692,14 @@ impl Exchange {
         let message = template
             .as_ref()
             .map_or(fallback.to_string(), |t| t.message.clone());
-        Some(self.reject(Rejection {
+        let rejection = Rejection {
             code,
             message,
             rule: format!("mode.{}", self.mode.as_str()),
             param: None,
-        }))
+        };
+        self.record_block(&rejection, true);
+        Some(self.reject(rejection))
     }
 
     /// A request to the admin path: refused without the token from an allowed source; `GET`
@@ -737,13 +748,20 @@ impl Exchange {
                 self.holding = true;
                 Step::Pause
             }
-            _ => self.violation(Rejection {
+            _ => self.refuse_admin(Rejection {
                 code: ErrorCode::InvalidRequest,
                 message: "POST {\"mode\": …, \"route\": …, \"reason\": …} (at most 4 KiB), or GET the switches in force".into(),
                 rule: "incident.admin".into(),
                 param: None,
             }),
         }
+    }
+
+    /// A bad admin request is refused whatever the mode: the admin path never reaches the
+    /// upstream.
+    fn refuse_admin(&mut self, rejection: Rejection) -> Step {
+        self.record_block(&rejection, true);
+        self.reject(rejection)
     }
 
     /// The body of an admin `POST`: `{"mode": "isolate"|…|"policy", "route"?, "reason"?}`.
@@ -758,7 +776,7 @@ impl Exchange {
         };
         let request: Value = match serde_json::from_slice(body) {
             Ok(Value::Object(map)) => Value::Object(map),
-            _ => return self.violation(invalid("the body must be a JSON object".into(), "")),
+            _ => return self.refuse_admin(invalid("the body must be a JSON object".into(), "")),
         };
         let name = request["mode"].as_str().unwrap_or_default();
         let mode = Mode::parse(name);
@@ -766,15 +784,15 @@ impl Exchange {
             let message = format!(
                 "mode {name:?} is not one of enforce, monitor, degrade, isolate, off, policy"
             );
-            return self.violation(invalid(message, "/mode"));
+            return self.refuse_admin(invalid(message, "/mode"));
         }
         let route = request["route"].as_str();
         if let Some(route) = route {
             if !policy.routes.iter().any(|r| r.id == route) {
-                return self.violation(invalid(format!("no route has id {route:?}"), "/route"));
+                return self.refuse_admin(invalid(format!("no route has id {route:?}"), "/route"));
             }
         }
-        let reason = request["reason"]
+        let reason: String = request["reason"]
             .as_str()
             .unwrap_or_default()
             .chars()
@@ -784,7 +802,7 @@ impl Exchange {
         let new = mode.map(|m| Switch {
             mode: m.as_str().to_string(),
             set_at_ms: now,
-            reason,
+            reason: reason.clone(),
         });
         let previous = match kill_switch::switch(self.store.as_ref(), route, new.clone()) {
             Ok(previous) => previous,
@@ -801,7 +819,7 @@ impl Exchange {
             mode: name.to_string(),
             route: route.map(str::to_string),
             previous: previous.map(|p| p.mode),
-            reason: new.map(|n| n.reason).unwrap_or_default(),
+            reason,
         };
         let body = serde_json::json!({
             "mode": switch.mode,
@@ -815,6 +833,71 @@ impl Exchange {
             status: 200,
             body: body.to_string().into_bytes(),
         }
+    }
+
+    /// HO-2: an answer calling a tool the route holds goes out only with a valid approval;
+    /// without one the client gets 202 and a ticket, and the call goes to the review queue.
+    fn review(&mut self, route: &Route, review: &Review, answer: &Value) -> Option<ResponseStep> {
+        let call = crate::review::held_call(answer, review)?;
+        // The ticket names this exact request: a replay with the same body gets the same one.
+        let ticket: String = self
+            .record
+            .prompt_sha256
+            .as_deref()
+            .unwrap_or_default()
+            .chars()
+            .take(24)
+            .collect();
+        let rule = format!("{}.review", route.id);
+        let now = self.store.now_ms();
+        let rejection = match self.approval.as_deref() {
+            Some(presented) => {
+                match crate::review::check_approval(&review.key, &ticket, presented, now) {
+                    Ok(()) => {
+                        self.record.findings.push(Finding {
+                            rule,
+                            code: ErrorCode::PendingHumanReview,
+                            action: FindingAction::Log,
+                            enforced: false,
+                        });
+                        return None;
+                    }
+                    Err(why) => Rejection {
+                        code: ErrorCode::ApprovalInvalid,
+                        message: format!("the tool call {:?} was not released: {why}", call.tool),
+                        rule,
+                        param: Some(ticket),
+                    },
+                }
+            }
+            None => {
+                let expires = crate::audit::time::rfc3339(now + review.ttl_ms);
+                let arguments = redact_all(self.scanner(), &call.arguments.to_string());
+                self.review_item = Some(
+                    serde_json::json!({
+                        "type": "psf.review", "ticket": ticket, "route": route.id,
+                        "request_id": self.record.request_id, "tool": call.tool,
+                        "arguments": arguments, "review_by": expires,
+                    })
+                    .to_string(),
+                );
+                Rejection {
+                    code: ErrorCode::PendingHumanReview,
+                    message: format!(
+                        "the answer calls {:?}, which a person must approve; replay this request with x-psf-approval once ticket {ticket} is approved",
+                        call.tool
+                    ),
+                    rule,
+                    param: Some(ticket),
+                }
+            }
+        };
+        self.judge_answer(StateAction::Replace, rejection)
+    }
+
+    /// The held tool call to post to the review queue, once.
+    pub fn take_review_item(&mut self) -> Option<String> {
+        self.review_item.take()
     }
 
     /// Headers for the model's response on a route: `x-ai-generated: true` and the
@@ -1136,6 +1219,11 @@ impl Exchange {
             if self.wants_text {
                 let texts: Vec<&str> = texts.iter().map(|(_, t)| t.as_str()).collect();
                 self.answer_text = Some(texts.join("\n"));
+            }
+        }
+        if let (Ok(answer), Some(review)) = (&parsed, &route.review) {
+            if let Some(step) = self.review(route, review, answer) {
+                return step;
             }
         }
         if let Ok(answer) = &parsed {

@@ -45,6 +45,7 @@ pub mod prompt_leak;
 pub mod ratelimit;
 mod record;
 mod rejection;
+pub mod review;
 mod rewrite;
 mod schema;
 pub mod sse;

@@ -132,6 +132,12 @@ fn a_switch_on_one_worker_applies_to_the_next_request_on_every_worker() {
             "The assistant is paused while we investigate."
         );
     }
+    let body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}).to_string();
+    let (_, exchange) = a.send("POST", "/v1/chat/completions", &[], "192.0.2.1:1", &body);
+    let record: Value =
+        serde_json::from_str(&exchange.record().to_json(exchange.policy())).unwrap();
+    assert_eq!(record["codes"], json!(["service_isolated"]));
+    assert_eq!(record["mode"], "isolate");
     // Unrouted traffic is not AI traffic: it passes.
     assert_eq!(b.chat("/healthz"), Step::Continue);
     // Back to the policy.
@@ -296,4 +302,43 @@ fn the_accountability_document_is_served_from_the_policy() {
         errors.contains("accountability.model_cards[0].reviewed_on"),
         "{errors}"
     );
+}
+
+#[test]
+fn oversight_and_governance_settings_are_checked_at_load() {
+    let route = |extra: Value| {
+        let mut route = json!({"id": "chat", "path": "/v1/chat/completions"});
+        for (k, v) in extra.as_object().unwrap() {
+            route[k] = v.clone();
+        }
+        json!({"version": 1, "name": "t", "owner": "Ada Lovelace", "routes": [route]})
+    };
+    for (document, path) in [
+        (
+            route(json!({"review": {"tools": ["transfer_*"], "key": "k".repeat(16)}})),
+            "routes[0].review",
+        ),
+        (
+            route(json!({"autonomy": "supervised", "review": {"tools": [], "key": "short"}})),
+            "routes[0].review.tools",
+        ),
+        (route(json!({"autonomy": "reckless"})), "routes[0].autonomy"),
+        (
+            route(json!({"approved_models": {"pinned": ["m-1"], "aliases": {"m": "m-2"}}})),
+            "routes[0].approved_models.aliases.m",
+        ),
+        (
+            route(json!({"disclosure": {"text": "é"}})),
+            "routes[0].disclosure.text",
+        ),
+        (
+            json!({"version": 1, "name": "t", "owner": "Ada Lovelace", "residency": {"allowed_regions": []}}),
+            "residency.allowed_regions",
+        ),
+    ] {
+        let errors = Policy::from_json(document.to_string().as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(errors.contains(path), "{path} not in {errors}");
+    }
 }

@@ -5,6 +5,7 @@ mod alerts;
 mod audit;
 mod host;
 mod metrics;
+mod outbox;
 mod root;
 mod shared;
 mod stream;

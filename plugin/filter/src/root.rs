@@ -3,6 +3,7 @@
 use crate::alerts;
 use crate::audit;
 use crate::host;
+use crate::outbox;
 use crate::shared::HostStore;
 use crate::stream::GuardStream;
 use proxy_wasm::hostcalls;
@@ -27,6 +28,8 @@ pub struct GuardRoot {
     webhook_calls: HashMap<u32, (String, u8)>,
     /// Audit batches in flight to the collector: how many records each holds.
     collector_calls: HashMap<u32, usize>,
+    /// Review-queue posts in flight.
+    review_calls: Vec<u32>,
 }
 
 impl Context for GuardRoot {
@@ -35,6 +38,13 @@ impl Context for GuardRoot {
             .then(|| host::header(MapType::HttpCallResponseHeaders, ":status"))
             .flatten()
             .and_then(|s| s.parse::<u16>().ok());
+        if let Some(at) = self.review_calls.iter().position(|t| *t == token) {
+            self.review_calls.swap_remove(at);
+            if !matches!(status, Some(200..=299)) {
+                outbox::failed(&format!("review queue answered {status:?}"));
+            }
+            return;
+        }
         if let Some(records) = self.collector_calls.remove(&token) {
             match status {
                 Some(200..=299) => {}
@@ -68,10 +78,39 @@ impl GuardRoot {
         if let Some(table) = policy.limit_table() {
             table.create_slots(&HostStore);
         }
-        if policy.limit_table().is_some() || policy.audit.collector.is_some() {
+        let reviews = policy
+            .routes
+            .iter()
+            .any(|r| r.review.as_ref().is_some_and(|v| v.queue.is_some()));
+        if policy.limit_table().is_some() || policy.audit.collector.is_some() || reviews {
             self.set_tick_period(TICK);
         }
         self.policy = Some(Rc::new(policy));
+    }
+
+    /// Posts held tool calls to their review queues.
+    fn post_reviews(&mut self) {
+        for (queue, body) in outbox::take() {
+            let headers = vec![
+                (":method", "POST"),
+                (":path", queue.path.as_str()),
+                (":authority", queue.authority.as_str()),
+                ("content-type", "application/json"),
+            ];
+            match self.dispatch_http_call(
+                &queue.cluster,
+                headers,
+                Some(body.as_bytes()),
+                vec![],
+                Duration::from_secs(5),
+            ) {
+                Ok(token) => self.review_calls.push(token),
+                Err(status) => outbox::failed(&format!(
+                    "could not call cluster {:?}: {status:?}",
+                    queue.cluster
+                )),
+            }
+        }
     }
 
     /// Posts the queued audit records to the collector, a batch per call.
@@ -202,6 +241,7 @@ impl RootContext for GuardRoot {
         }
         self.post_alerts();
         self.post_audit();
+        self.post_reviews();
     }
 
     fn get_type(&self) -> Option<ContextType> {

@@ -17,6 +17,7 @@ mod pii;
 mod rate_limits;
 mod reader;
 mod residency;
+mod review;
 mod route;
 mod scope;
 mod size;
@@ -31,6 +32,7 @@ pub use incident::{Admin, Incident, Template};
 pub use output_errors::{OutputErrors, StateAction};
 pub use oversight::{ApprovedModels, Autonomy, Disclosure};
 pub use residency::Residency;
+pub use review::{Review, ReviewQueue};
 pub use route::{BodyFormat, Limits, MaxTokens, OverCap, PathMatch, Route};
 
 /// The only policy format version this filter reads.
@@ -174,6 +176,9 @@ impl Policy {
     pub fn client_headers(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.key_parts().filter_map(KeyPart::header).collect();
         names.extend(self.audit.subject_header.as_deref());
+        if self.routes.iter().any(|r| r.review.is_some()) {
+            names.push("x-psf-approval");
+        }
         if self.incident.admin.is_some() {
             names.push("authorization");
         }

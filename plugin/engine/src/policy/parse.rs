@@ -15,6 +15,7 @@ use super::pii::read_pii;
 use super::rate_limits::{read_abuse, read_rate_limits};
 use super::reader::{Errors, Fields};
 use super::residency::read_residency;
+use super::review::read_review;
 use super::route::{BodyFormat, Limits, MaxTokens, OverCap, PathMatch, Route, ROLES};
 use super::size::parse_size;
 use super::{Action, Check, Mode, Policy, Rule, POLICY_VERSION};
@@ -311,6 +312,15 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
     let autonomy = read_autonomy(&mut fields, errors);
     let disclosure = read_disclosure(&mut fields, errors);
     let approved_models = read_approved_models(&mut fields, errors);
+    let review = read_review(&mut fields, errors);
+    if review.is_some() && autonomy != Some(super::Autonomy::Supervised) {
+        errors.push(
+            &fields.path_of("review"),
+            PolicyErrorKind::Invalid(
+                "human review is for supervised routes: set \"autonomy\": \"supervised\"".into(),
+            ),
+        );
+    }
     if approved_models.is_some() && format.is_none() {
         errors.push(
             &fields.path_of("approved_models"),
@@ -359,6 +369,7 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
         autonomy,
         disclosure,
         approved_models,
+        review,
     })
 }
 

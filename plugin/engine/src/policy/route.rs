@@ -42,6 +42,8 @@ pub struct Route {
     pub disclosure: super::Disclosure,
     /// Approved, pinned models (PSF MS-3); `None` leaves the model to `limits.models`.
     pub approved_models: Option<super::ApprovedModels>,
+    /// Tool calls a person must approve (PSF HO-2); only on supervised routes.
+    pub review: Option<super::Review>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
