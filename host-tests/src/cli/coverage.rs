@@ -457,9 +457,9 @@ const COMPETENCIES: [Competency; 40] = [
     Competency {
         id: "IR-5",
         title: "rehearsed drills",
-        kind: Kind::NotYet,
+        kind: Kind::Outside,
         probe: nothing,
-        note: "`make drill` in #8",
+        note: "rehearsing is a process duty; `make drill` runs one against a real Envoy and prints the time to isolate",
     },
     // `owner` is required and must name a person, so every accepted policy enforces it.
     Competency {
