@@ -83,6 +83,13 @@ fn everything_on() -> Value {
     }
     policy["routes"][0]["output_schema"] = json!({"max_chars": 20000});
     let approved = |message: &str| json!({"message": message, "approved_by": "Jane Doe", "approved_on": "2026-11-01"});
+    policy["residency"] = json!({"allowed_regions": ["eu"], "clusters": {"llm": "eu"}});
+    for route in policy["routes"].as_array_mut().unwrap() {
+        route["autonomy"] = json!("supervised");
+        route["approved_models"] = json!({"pinned": ["gpt-4o-2024-08-06"]});
+    }
+    policy["routes"][0]["review"] =
+        json!({"tools": ["transfer_*"], "key": "review-key-0123456789"});
     policy["incident"] = json!({
         "admin": {"token": "coverage-admin-token-0123456789", "sources": ["127.0.0.1/32"]},
         "templates": {"degrade": approved("Reduced service."), "isolate": approved("Paused.")}
@@ -112,7 +119,13 @@ fn coverage_of_the_default_policy_has_one_row_per_competency() {
     assert!(row("IG-4").2.contains("rate_limits"));
     assert_eq!(row("EA-1").1, "enforced");
     assert_eq!(row("DG-4").1, "organisational");
-    assert_eq!(row("HO-1").1, "not-yet");
+    assert_eq!(row("HO-1").1, "supported-off");
+    assert_eq!(
+        row("HO-3").1,
+        "enforced",
+        "answers are disclosed by default"
+    );
+    assert_eq!(row("MS-4").1, "not-yet");
     let tally = stdout.lines().find(|l| l.starts_with("tally: ")).unwrap();
     assert!(
         tally.contains("enforced") && tally.contains("not-yet"),
@@ -181,7 +194,7 @@ fn coverage_strict_fails_on_supported_controls_left_off() {
     }
     // Organisational and planned competencies never fail the gate.
     assert!(
-        !stderr.contains("DG-4") && !stderr.contains("HO-1"),
+        !stderr.contains("DG-4") && !stderr.contains("MS-4"),
         "{stderr}"
     );
     assert_eq!(rows(&text(&out.stdout)).len(), 40);

@@ -283,9 +283,11 @@ const COMPETENCIES: [Competency; 40] = [
     Competency {
         id: "DG-5",
         title: "data residency",
-        kind: Kind::NotYet,
-        probe: nothing,
-        note: "planned in #8",
+        kind: Kind::Control {
+            off: "add `residency` (allowed regions and each cluster's region)",
+        },
+        probe: residency,
+        note: "traffic to a cluster outside the allowed regions, or untagged, gets 403 data_residency_violation",
     },
     // README: outside; the model allow-list is what a policy shows of the choice.
     Competency {
@@ -309,9 +311,11 @@ const COMPETENCIES: [Competency; 40] = [
     Competency {
         id: "MS-3",
         title: "regression gate on model or provider changes",
-        kind: Kind::NotYet,
-        probe: models,
-        note: "approved and pinned models in #8; `limits.models` pins models and `psf-guard eval` can gate today",
+        kind: Kind::Control {
+            off: "add `approved_models` (pinned versions and aliases) to the routes",
+        },
+        probe: approved_models,
+        note: "only approved, pinned model versions reach the provider (400 model_not_approved); `psf-guard eval` can gate a change",
     },
     // README: not yet.
     Competency {
@@ -335,33 +339,39 @@ const COMPETENCIES: [Competency; 40] = [
     Competency {
         id: "HO-1",
         title: "autonomy level per decision point",
-        kind: Kind::NotYet,
-        probe: nothing,
-        note: "planned in #8",
+        kind: Kind::Control {
+            off: "set `autonomy` (advisory, supervised, autonomous) on each route",
+        },
+        probe: autonomy,
+        note: "each route's autonomy level is in its audit records and in x-psf-autonomy",
     },
     // README: not yet.
     Competency {
         id: "HO-2",
         title: "human review of high-stakes decisions",
-        kind: Kind::NotYet,
-        probe: nothing,
-        note: "planned in #8",
+        kind: Kind::Control {
+            off: "on a supervised route, add `review` with the tools a person must approve",
+        },
+        probe: review,
+        note: "listed tool calls are held (202 pending_human_review) until a reviewer's x-psf-approval releases them",
     },
     // README: not yet.
     Competency {
         id: "HO-3",
         title: "users told they talk to AI",
-        kind: Kind::NotYet,
-        probe: nothing,
-        note: "planned in #8",
+        kind: Kind::Control {
+            off: "leave `disclosure.header` on (the default) for the routes",
+        },
+        probe: disclosure,
+        note: "model responses carry x-ai-generated: true, and x-ai-disclosure when the route sets a text",
     },
     // README: not yet.
     Competency {
         id: "HO-4",
         title: "override mechanisms",
-        kind: Kind::NotYet,
-        probe: nothing,
-        note: "planned in #8",
+        kind: Kind::Always,
+        probe: overrides,
+        note: "approval headers release held calls, modes switch at runtime or by config, rules can be excluded per route (README: overrides)",
     },
     // README: outside.
     Competency {
@@ -743,6 +753,51 @@ fn models(policy: &Policy) -> Found {
             .map(|r| route_path(r, "limits.models"))
             .collect(),
     )
+}
+
+fn residency(policy: &Policy) -> Found {
+    match &policy.residency {
+        Some(_) => Found::on(vec!["residency".into()]),
+        None => Found::default(),
+    }
+}
+
+fn approved_models(policy: &Policy) -> Found {
+    per_route(policy, "approved_models", Route::inspects_body, |r| {
+        r.approved_models.is_some()
+    })
+}
+
+fn autonomy(policy: &Policy) -> Found {
+    per_route(policy, "autonomy", |_| true, |r| r.autonomy.is_some())
+}
+
+fn review(policy: &Policy) -> Found {
+    per_route(
+        policy,
+        "review",
+        |r| r.review.is_some(),
+        |r| r.review.is_some(),
+    )
+}
+
+fn disclosure(policy: &Policy) -> Found {
+    per_route(policy, "disclosure", |_| true, |r| r.disclosure.header)
+}
+
+fn overrides(policy: &Policy) -> Found {
+    let mut paths = vec!["mode".to_string()];
+    if policy.incident.admin.is_some() {
+        paths.push("incident.admin".into());
+    }
+    paths.extend(
+        policy
+            .routes
+            .iter()
+            .filter(|r| r.review.is_some())
+            .map(|r| route_path(r, "review")),
+    );
+    Found::on(paths)
 }
 
 fn accountability(policy: &Policy) -> Found {
