@@ -87,6 +87,7 @@ fn everything_on() -> Value {
     for route in policy["routes"].as_array_mut().unwrap() {
         route["autonomy"] = json!("supervised");
         route["approved_models"] = json!({"pinned": ["gpt-4o-2024-08-06"]});
+        route["fallback"] = json!({"action": "degrade"});
     }
     policy["routes"][0]["review"] =
         json!({"tools": ["transfer_*"], "key": "review-key-0123456789"});
@@ -125,10 +126,10 @@ fn coverage_of_the_default_policy_has_one_row_per_competency() {
         "enforced",
         "answers are disclosed by default"
     );
-    assert_eq!(row("MS-4").1, "not-yet");
+    assert_eq!(row("MS-4").1, "supported-off");
     let tally = stdout.lines().find(|l| l.starts_with("tally: ")).unwrap();
     assert!(
-        tally.contains("enforced") && tally.contains("not-yet"),
+        tally.contains("enforced") && tally.contains("organisational"),
         "{tally}"
     );
 }
@@ -194,7 +195,7 @@ fn coverage_strict_fails_on_supported_controls_left_off() {
     }
     // Organisational and planned competencies never fail the gate.
     assert!(
-        !stderr.contains("DG-4") && !stderr.contains("MS-4"),
+        !stderr.contains("DG-4") && !stderr.contains("EA-5"),
         "{stderr}"
     );
     assert_eq!(rows(&text(&out.stdout)).len(), 40);

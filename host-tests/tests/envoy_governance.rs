@@ -166,3 +166,63 @@ fn a_supervised_route_holds_a_transfer_until_a_person_approves_it() {
     let body: Value = serde_json::from_slice(&refused.body).unwrap();
     assert_eq!(body["error"]["code"], "approval_invalid");
 }
+
+/// The shipped Envoy config with a second upstream, `fallback`, and a route that sends
+/// requests carrying `x-psf-fallback` to it; the primary (`llm`) fails every request.
+fn with_fallback_route(yaml: &str, fallback_port: u16) -> String {
+    let routes = "              routes:\n              - match:\n                  prefix: \"/\"\n                route:\n                  cluster: llm\n";
+    assert!(yaml.contains(routes), "the template's route changed");
+    let rerouted = "              routes:\n              - match:\n                  prefix: \"/\"\n                  headers:\n                  - name: x-psf-fallback\n                    present_match: true\n                route:\n                  cluster: fallback\n              - match:\n                  prefix: \"/\"\n                request_headers_to_add:\n                - header: {key: x-mock-scenario, value: \"status:503\"}\n                route:\n                  cluster: llm\n";
+    let cluster = format!(
+        "  clusters:\n  - name: fallback\n    type: STATIC\n    connect_timeout: 5s\n    load_assignment:\n      cluster_name: fallback\n      endpoints:\n      - lb_endpoints:\n        - endpoint:\n            address:\n              socket_address:\n                address: 127.0.0.1\n                port_value: {fallback_port}\n"
+    );
+    yaml.replace(routes, rerouted)
+        .replace("  clusters:\n", &cluster)
+}
+
+#[test]
+fn a_failing_upstream_falls_back_once_its_breaker_opens() {
+    use psf_host::envoy::{Envoy, EnvoyOptions};
+    use psf_host::mock_llm::{self, MockOptions};
+    let primary = mock_llm::spawn(MockOptions::default()).unwrap();
+    let fallback = mock_llm::spawn(MockOptions::default()).unwrap();
+    let policy = policy(|p| {
+        p["routes"][0]["fallback"] = json!({"action": "reroute", "on": ["5xx", "timeout"],
+            "breaker": {"failures": 2, "window_seconds": 60, "open_seconds": 60}});
+    });
+    let config = crate::support::filter_envoy_config(&policy, &primary);
+    let yaml = with_fallback_route(&config.render().unwrap(), fallback.addr().port());
+    let envoy = Envoy::start_yaml(&yaml, &config, &EnvoyOptions::default()).unwrap();
+    let send = || {
+        http1::send(
+            envoy.listener_addr(),
+            &chat("gpt-test"),
+            &SendOptions::default(),
+        )
+        .unwrap()
+    };
+    // A client cannot pick the fallback itself: the filter removes the header, so this goes
+    // to the failing primary (and counts as its first failure).
+    let mut forced = chat("gpt-test");
+    forced.headers.push(("x-psf-fallback".into(), "1".into()));
+    let failed = http1::send(envoy.listener_addr(), &forced, &SendOptions::default()).unwrap();
+    assert_eq!(failed.status, 502, "{}", envoy.log());
+    // The second failure opens the breaker; each is answered as the upstream error it is.
+    assert_eq!(send().status, 502);
+    // From now on requests go to the fallback upstream, and succeed.
+    for _ in 0..3 {
+        let answered = send();
+        assert_eq!(answered.status, 200, "{}", envoy.log());
+    }
+    assert_eq!(primary.requests().len(), 2);
+    assert_eq!(fallback.requests().len(), 3);
+    let stats = envoy.admin_get("/stats?filter=psf_").unwrap();
+    assert!(
+        stats.contains("psf_breaker_opened_total.route.openai-chat: 1"),
+        "{stats}"
+    );
+    assert!(
+        stats.contains("psf_fallbacks_total.route.openai-chat.action.reroute: 3"),
+        "{stats}"
+    );
+}

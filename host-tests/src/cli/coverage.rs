@@ -3,8 +3,8 @@
 //!
 //! Every competency is decided by its row of [`COMPETENCIES`], from the parsed policy and
 //! nothing else: no status is guessed from text at runtime. The rows follow the README's
-//! "PSF coverage" table, which says what the filter supports today; when a feature lands,
-//! its row changes from `NotYet` to a `Control` with a probe.
+//! "PSF coverage" table, which says what the filter supports today: a competency the filter
+//! serves is a `Control` with a probe.
 //!
 //! The ids and short titles are compiled in, so the report never depends on the working
 //! directory or on a file outside the repository. The framework file, when it is there,
@@ -23,8 +23,8 @@ use std::process::ExitCode;
 const USAGE: &str = "\
 usage:
   psf-guard coverage POLICY.json [--format md|json] [--strict] [--framework FILE]
-        one row per PSF competency: enforced, supported-off, documented, organisational
-        or not-yet, with the policy fields that decide it
+        one row per PSF competency: enforced, supported-off, documented or
+        organisational, with the policy fields that decide it
   --format      md (default): a markdown table and a tally; json: one object
   --strict      exit 1 when a competency the filter can enforce is off in POLICY
   --framework   the PSF text (default ../shared/psf/framework.md beside the repository);
@@ -49,17 +49,14 @@ enum Status {
     Documented,
     /// A process or documentation duty outside a proxy's reach.
     Organisational,
-    /// Planned, not built.
-    NotYet,
 }
 
 impl Status {
-    const ALL: [Status; 5] = [
+    const ALL: [Status; 4] = [
         Status::Enforced,
         Status::SupportedOff,
         Status::Documented,
         Status::Organisational,
-        Status::NotYet,
     ];
 
     fn as_str(self) -> &'static str {
@@ -68,7 +65,6 @@ impl Status {
             Status::SupportedOff => "supported-off",
             Status::Documented => "documented",
             Status::Organisational => "organisational",
-            Status::NotYet => "not-yet",
         }
     }
 }
@@ -117,8 +113,6 @@ enum Kind {
     Metadata { fields: &'static [&'static str] },
     /// Outside a proxy's reach; the probe names evidence the policy supplies.
     Outside,
-    /// Planned, not built; the probe names what serves it in part today.
-    NotYet,
 }
 
 /// One competency: its id, a short title, how it is decided, and what serves it.
@@ -321,9 +315,11 @@ const COMPETENCIES: [Competency; 40] = [
     Competency {
         id: "MS-4",
         title: "fallback on provider outage",
-        kind: Kind::NotYet,
-        probe: nothing,
-        note: "planned in #8; upstream failures already surface as defined errors (OV-5)",
+        kind: Kind::Control {
+            off: "add `fallback` (degrade, or reroute to a fallback route) with its breaker to the routes",
+        },
+        probe: fallback,
+        note: "provider failures count against a circuit breaker in shared data; the route degrades with the approved message or reroutes to its fallback while it is open",
     },
     // README: outside.
     Competency {
@@ -755,6 +751,12 @@ fn models(policy: &Policy) -> Found {
     )
 }
 
+fn fallback(policy: &Policy) -> Found {
+    per_route(policy, "fallback", Route::inspects_body, |r| {
+        r.fallback.is_some()
+    })
+}
+
 fn residency(policy: &Policy) -> Found {
     match &policy.residency {
         Some(_) => Found::on(vec!["residency".into()]),
@@ -886,7 +888,6 @@ fn decide(policy: &Policy, competency: &Competency) -> (Status, Found, String) {
             (Status::Documented, Found::evidence(paths), note)
         }
         Kind::Outside => (Status::Organisational, found, note),
-        Kind::NotYet => (Status::NotYet, found, note),
     }
 }
 

@@ -22,7 +22,7 @@ use crate::output_schema::SchemaAction;
 use crate::pii::detect::Scanner;
 use crate::pii::masker::Masker;
 use crate::policy::{Action, Check, LowConfidence, Mode, OverCap, Policy, RouteMatch, StateAction};
-use crate::policy::{Review, Route};
+use crate::policy::{FallbackAction, Review, Route};
 use crate::ratelimit::alert::Alert;
 use crate::ratelimit::key::ClientFacts;
 use crate::ratelimit::limiter::Demand;
@@ -138,6 +138,8 @@ pub struct Exchange {
     approval: Option<String>,
     /// A held tool call for the review queue, as JSON, until the host takes it.
     review_item: Option<String>,
+    /// The request header that sends this request to the fallback route (MS-4).
+    reroute: Option<String>,
 }
 
 impl std::fmt::Debug for dyn SharedStore {
@@ -222,6 +224,7 @@ impl Exchange {
             upstream_cluster: None,
             approval: None,
             review_item: None,
+            reroute: None,
         }
     }
 
@@ -374,6 +377,21 @@ impl Exchange {
         ) {
             self.record.route = Some(route.id.clone());
             return step;
+        }
+        if let RouteMatch::Matched(route) = policy.route_for(head.method, head.path) {
+            if let Some(fallback) = &route.fallback {
+                if crate::breaker::is_open(self.store.as_ref(), &route.id) {
+                    self.record.route = Some(route.id.clone());
+                    self.record.fallback = Some(match fallback.action {
+                        FallbackAction::Degrade => "degrade",
+                        FallbackAction::Reroute => "reroute",
+                    });
+                    match fallback.action {
+                        FallbackAction::Reroute => self.reroute = Some(fallback.header.clone()),
+                        FallbackAction::Degrade => return self.degraded(route),
+                    }
+                }
+            }
         }
         if let (Some(residency), RouteMatch::Matched(route)) =
             (&policy.residency, policy.route_for(head.method, head.path))
@@ -670,6 +688,32 @@ impl Exchange {
             }
         }
         Ok(out)
+    }
+
+    /// The request header, and its value, that sends this request to the fallback route.
+    pub fn reroute(&self) -> Option<&str> {
+        self.reroute.as_deref()
+    }
+
+    /// The approved degrade message for `route`'s fallback.
+    fn degrade_rejection(&self, route: &Route) -> Rejection {
+        let message = self.policy.incident.degrade.as_ref().map_or_else(
+            || "The AI service is running in a reduced mode; please try again later.".to_string(),
+            |t| t.message.clone(),
+        );
+        Rejection {
+            code: ErrorCode::ServiceDegraded,
+            message,
+            rule: format!("{}.fallback", route.id),
+            param: None,
+        }
+    }
+
+    /// Answers a request on a route whose breaker is open with the degrade message.
+    fn degraded(&mut self, route: &Route) -> Step {
+        let rejection = self.degrade_rejection(route);
+        self.record_block(&rejection, true);
+        self.reject(rejection)
     }
 
     /// What `degrade`, `isolate` and `off` do with a routed request, before any check.
@@ -1057,6 +1101,16 @@ impl Exchange {
             return ResponsePlan::PassThrough;
         };
         let format = route.api_format();
+        if let Some(fallback) = route.fallback.as_ref().filter(|f| f.counts(status)) {
+            // MS-4: a failing provider counts against its breaker; `degrade` answers now.
+            self.record.breaker_opened =
+                crate::breaker::failure(self.store.as_ref(), &route.id, fallback);
+            if fallback.action == FallbackAction::Degrade && self.mode == Mode::Enforce {
+                self.record.fallback = Some("degrade");
+                let rejection = self.degrade_rejection(route);
+                return self.output_state(StateAction::Replace, rejection);
+            }
+        }
         if status == 504 || status == 408 {
             // Envoy's route timeout answers 504 itself; a provider's gateway timeout says
             // the same thing: no answer came in time.

@@ -25,6 +25,7 @@
 
 pub mod answer_state;
 pub mod audit;
+pub mod breaker;
 mod code;
 pub mod confidence;
 pub mod content;

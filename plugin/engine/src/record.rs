@@ -118,6 +118,10 @@ pub struct DecisionRecord {
     pub mode: Mode,
     /// The route's autonomy level (PSF HO-1).
     pub autonomy: Option<&'static str>,
+    /// The fallback this request took (`degrade` or `reroute`, PSF MS-4).
+    pub fallback: Option<&'static str>,
+    /// This request's failure opened its route's circuit breaker.
+    pub breaker_opened: bool,
     /// A mode switch this request made through the admin path (PSF IR-2).
     pub mode_switch: Option<ModeSwitch>,
     /// The hashed key of the first rate limit that applied (never the key itself).
@@ -222,6 +226,8 @@ impl DecisionRecord {
             sample: self.sample,
             redacted: self.redacted.as_ref(),
             mode_switch: self.mode_switch.as_ref(),
+            fallback: self.fallback,
+            breaker_opened: self.breaker_opened.then_some(true),
         };
         // Serialising plain strings and numbers cannot fail.
         serde_json::to_string(&view).unwrap_or_default()
@@ -269,6 +275,10 @@ struct RecordView<'a> {
     redacted: Option<&'a Redacted>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mode_switch: Option<&'a ModeSwitch>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fallback: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    breaker_opened: Option<bool>,
 }
 
 #[derive(Serialize)]

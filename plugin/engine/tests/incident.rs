@@ -342,3 +342,49 @@ fn oversight_and_governance_settings_are_checked_at_load() {
         assert!(errors.contains(path), "{path} not in {errors}");
     }
 }
+
+#[test]
+fn a_degrade_fallback_answers_failures_and_then_every_request_while_the_breaker_is_open() {
+    let document = json!({"version": 1, "name": "t", "owner": "Ada Lovelace",
+        "routes": [{"id": "chat", "path": "/v1/chat/completions",
+            "fallback": {"action": "degrade", "breaker": {"failures": 2, "open_seconds": 10}}}],
+        "incident": {"templates": {"degrade": {"message": "Reduced service.",
+            "approved_by": "Ada Lovelace", "approved_on": "2026-11-01"}}}});
+    let policy = Rc::new(Policy::from_json(document.to_string().as_bytes()).unwrap());
+    let store = Rc::new(MemoryStore::new(1_800_000_000_000));
+    let worker = Worker {
+        policy,
+        store: Rc::clone(&store),
+    };
+    let body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}).to_string();
+    for _ in 0..2 {
+        let (step, mut exchange) =
+            worker.send("POST", "/v1/chat/completions", &[], "192.0.2.1:1", &body);
+        assert_eq!(step, Step::Continue);
+        // The provider fails: the client gets the approved message, not a bare 502.
+        assert_eq!(
+            exchange.on_response_headers(503, Some("application/json"), None),
+            psf_engine::ResponsePlan::Refuse
+        );
+        let rejection = exchange.take_refusal().unwrap();
+        assert_eq!(
+            (rejection.code, rejection.message.as_str()),
+            (ErrorCode::ServiceDegraded, "Reduced service.")
+        );
+    }
+    // The breaker is open: the provider is not called at all.
+    let (step, _) = worker.send("POST", "/v1/chat/completions", &[], "192.0.2.1:1", &body);
+    assert_eq!(code(&step), Some(ErrorCode::ServiceDegraded));
+    store.advance(10_001);
+    let (step, _) = worker.send("POST", "/v1/chat/completions", &[], "192.0.2.1:1", &body);
+    assert_eq!(step, Step::Continue, "the primary is tried again");
+    let bad = json!({"version": 1, "name": "t", "owner": "Ada Lovelace",
+        "routes": [{"id": "c", "path": "/x", "fallback": {"action": "retry", "on": ["4xx"]}}]});
+    let errors = Policy::from_json(bad.to_string().as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        errors.contains("routes[0].fallback.action") && errors.contains("routes[0].fallback.on[0]"),
+        "{errors}"
+    );
+}

@@ -27,6 +27,17 @@ pub fn event(level: LogLevel, event: &str, fields: serde_json::Value) {
     log(level, &format!("psf.log {line}"));
 }
 
+/// Asks Envoy to pick the route again after a request header changed.
+pub fn clear_route_cache() {
+    if hostcalls::call_foreign_function("clear_route_cache", None).is_err() {
+        event(
+            LogLevel::Warn,
+            "clear_route_cache_failed",
+            serde_json::json!({}),
+        );
+    }
+}
+
 /// The host's clock in nanoseconds (Unix time), 0 if unreadable.
 pub fn now_ns() -> u64 {
     hostcalls::get_current_time()

@@ -67,6 +67,18 @@ pub fn record(record: &DecisionRecord) {
         };
         count(&format!("psf_upstream_errors_total.class.{class}"), 1);
     }
+    if let Some(action) = record.fallback {
+        count(
+            &format!("psf_fallbacks_total.route.{}.action.{action}", label(route)),
+            1,
+        );
+    }
+    if record.breaker_opened {
+        count(
+            &format!("psf_breaker_opened_total.route.{}", label(route)),
+            1,
+        );
+    }
     if let Some(switch) = &record.mode_switch {
         count(
             &format!("psf_mode_switches_total.mode.{}", label(&switch.mode)),

@@ -257,6 +257,17 @@ impl GuardStream {
             // Only the filter speaks for the filter: upstreams may trust this header.
             host::set_header(MapType::HttpRequestHeaders, FLAGS_HEADER, None);
         }
+        for fallback in exchange
+            .policy()
+            .routes
+            .iter()
+            .filter_map(|r| r.fallback.as_ref())
+        {
+            if header(&fallback.header).is_some() {
+                // Only the filter may send a request to the fallback route.
+                host::set_header(MapType::HttpRequestHeaders, &fallback.header, None);
+            }
+        }
         let policy = exchange.policy();
         if policy.residency.is_some() {
             // The cluster of the route Envoy picked (newer Envoys name it `xds.cluster_name`).
@@ -291,6 +302,12 @@ impl GuardStream {
         });
         if step == Step::Continue {
             set_flags(exchange, MapType::HttpRequestHeaders);
+        }
+        if let Some(header) = exchange.reroute() {
+            // MS-4: the route table sends requests with this header to the fallback; Envoy
+            // picked the route before this filter ran, so its choice is cleared.
+            host::set_header(MapType::HttpRequestHeaders, header, Some("1"));
+            host::clear_route_cache();
         }
         if exchange.wants_identity_response() && header("accept-encoding").is_some() {
             // A compressed answer could not be checked, so ask for a plain one.

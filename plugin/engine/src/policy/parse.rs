@@ -5,6 +5,7 @@ use super::audit::read_audit;
 use super::confidence::read_confidence;
 use super::content::read_content;
 use super::error::{PolicyError, PolicyErrorKind, PolicyErrors};
+use super::fallback::read_fallback;
 use super::guards::HiddenCharacters;
 use super::guards::{read_injection, read_sanitize, read_system_prompt};
 use super::incident::read_incident;
@@ -313,6 +314,7 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
     let disclosure = read_disclosure(&mut fields, errors);
     let approved_models = read_approved_models(&mut fields, errors);
     let review = read_review(&mut fields, errors);
+    let fallback = read_fallback(&mut fields, errors);
     if review.is_some() && autonomy != Some(super::Autonomy::Supervised) {
         errors.push(
             &fields.path_of("review"),
@@ -370,6 +372,7 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
         disclosure,
         approved_models,
         review,
+        fallback,
     })
 }
 

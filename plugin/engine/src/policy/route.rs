@@ -44,6 +44,8 @@ pub struct Route {
     pub approved_models: Option<super::ApprovedModels>,
     /// Tool calls a person must approve (PSF HO-2); only on supervised routes.
     pub review: Option<super::Review>,
+    /// What a provider failure leads to, with a circuit breaker (PSF MS-4).
+    pub fallback: Option<super::Fallback>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
