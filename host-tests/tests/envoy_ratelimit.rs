@@ -285,7 +285,7 @@ fn a_failing_webhook_is_retried_once_then_logged_and_counted() {
     );
     assert_eq!(code(&response), "prompt_injection");
     envoy
-        .wait_for_log("psf.alert_webhook_failed", Duration::from_secs(6))
+        .wait_for_log("\"alert_webhook_failed\"", Duration::from_secs(6))
         .unwrap_or_else(|e| panic!("{e}: {}", envoy.log()));
     let tries = mock
         .requests()

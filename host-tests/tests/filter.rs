@@ -278,6 +278,8 @@ fn the_filter_makes_only_the_host_calls_it_needs() {
         "proxy_define_metric",
         "proxy_increment_metric",
         "proxy_record_metric",
+        // `x-ai-generated: true` on the model's answers (HO-3).
+        "proxy_replace_header_map_value",
     ]);
     for request in [
         with_length(chat("hi", false)),
