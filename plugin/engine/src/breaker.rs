@@ -3,10 +3,8 @@
 //! every worker; then the primary is tried again.
 
 use crate::policy::Fallback;
-use crate::ratelimit::store::{SharedStore, StoreError};
+use crate::ratelimit::store::{update_json, SharedStore};
 use serde::{Deserialize, Serialize};
-
-const MAX_ATTEMPTS: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 struct State {
@@ -27,23 +25,15 @@ pub fn is_open(store: &dyn SharedStore, route: &str) -> bool {
         .is_some_and(|s| s.open_until_ms > store.now_ms())
 }
 
-/// Counts one failure of `route`'s upstream; true when it opened the breaker.
+/// Counts one failure of `route`'s upstream; true when it opened the breaker. A count that
+/// keeps losing the race is dropped: the next failure counts again.
 pub fn failure(store: &dyn SharedStore, route: &str, fallback: &Fallback) -> bool {
-    let key = key(route);
-    for _ in 0..MAX_ATTEMPTS {
-        let now = store.now_ms();
-        let (mut state, cas) = match store.get(&key) {
-            Some((bytes, cas)) => (
-                serde_json::from_slice::<State>(&bytes).unwrap_or_default(),
-                cas,
-            ),
-            None => (State::default(), 0),
-        };
+    let counted = update_json(store, &key(route), |state: &mut State, now| {
         if state.open_until_ms > now {
-            return false;
+            return None;
         }
         if now.saturating_sub(state.window_start_ms) >= fallback.window_ms {
-            state = State {
+            *state = State {
                 failures: 0,
                 window_start_ms: now,
                 open_until_ms: 0,
@@ -55,12 +45,7 @@ pub fn failure(store: &dyn SharedStore, route: &str, fallback: &Fallback) -> boo
             state.open_until_ms = now + fallback.open_ms;
             state.failures = 0;
         }
-        let bytes = serde_json::to_vec(&state).unwrap_or_default();
-        match store.set(&key, &bytes, cas) {
-            Ok(()) => return opened,
-            Err(StoreError::CasMismatch) => continue,
-            Err(StoreError::Failed) => return false,
-        }
-    }
-    false
+        Some(opened)
+    });
+    matches!(counted, Ok(Some(true)))
 }

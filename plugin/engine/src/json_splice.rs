@@ -4,6 +4,31 @@
 /// The body with the top-level `key`'s numeric value replaced by `value`, or `None` if the
 /// body is not an object with such a number.
 pub fn replace_top_level_number(body: &[u8], key: &str, value: u64) -> Option<Vec<u8>> {
+    let (start, end) = top_level_value(body, key)?;
+    let number = body[start..end]
+        .iter()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
+    number.then(|| splice(body, start, end, value.to_string().as_bytes()))
+}
+
+/// The body with the top-level `key`'s string value replaced by `value`, or `None` if the
+/// body is not an object with such a string.
+pub fn replace_top_level_string(body: &[u8], key: &str, value: &str) -> Option<Vec<u8>> {
+    let (start, end) = top_level_value(body, key)?;
+    if body.get(start) != Some(&b'"') {
+        return None;
+    }
+    Some(splice(
+        body,
+        start,
+        end,
+        serde_json::to_string(value).ok()?.as_bytes(),
+    ))
+}
+
+/// Where the value of the top-level member `key` starts and ends, when the body is an object
+/// that has it.
+fn top_level_value(body: &[u8], key: &str) -> Option<(usize, usize)> {
     let mut scan = Scanner { bytes: body, at: 0 };
     scan.skip_ws();
     scan.expect(b'{')?;
@@ -19,18 +44,7 @@ pub fn replace_top_level_number(body: &[u8], key: &str, value: u64) -> Option<Ve
         let start = scan.at;
         scan.value()?;
         if name == key.as_bytes() {
-            let found = &body[start..scan.at];
-            if !found
-                .iter()
-                .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'))
-            {
-                return None;
-            }
-            let mut out = Vec::with_capacity(body.len());
-            out.extend_from_slice(&body[..start]);
-            out.extend_from_slice(value.to_string().as_bytes());
-            out.extend_from_slice(&body[scan.at..]);
-            return Some(out);
+            return Some((start, scan.at));
         }
         scan.skip_ws();
         match scan.next()? {
@@ -40,36 +54,13 @@ pub fn replace_top_level_number(body: &[u8], key: &str, value: u64) -> Option<Ve
     }
 }
 
-/// The body with the top-level `key`'s string value replaced by `value`, or `None` if the
-/// body is not an object with such a string.
-pub fn replace_top_level_string(body: &[u8], key: &str, value: &str) -> Option<Vec<u8>> {
-    let mut scan = Scanner { bytes: body, at: 0 };
-    scan.skip_ws();
-    scan.expect(b'{')?;
-    loop {
-        scan.skip_ws();
-        let name = scan.string()?;
-        scan.skip_ws();
-        scan.expect(b':')?;
-        scan.skip_ws();
-        let start = scan.at;
-        scan.value()?;
-        if name == key.as_bytes() {
-            if body.get(start) != Some(&b'"') {
-                return None;
-            }
-            let mut out = Vec::with_capacity(body.len() + value.len());
-            out.extend_from_slice(&body[..start]);
-            out.extend_from_slice(serde_json::to_string(value).ok()?.as_bytes());
-            out.extend_from_slice(&body[scan.at..]);
-            return Some(out);
-        }
-        scan.skip_ws();
-        match scan.next()? {
-            b',' => continue,
-            _ => return None,
-        }
-    }
+/// `body` with `start..end` replaced by `with`.
+fn splice(body: &[u8], start: usize, end: usize, with: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + with.len());
+    out.extend_from_slice(&body[..start]);
+    out.extend_from_slice(with);
+    out.extend_from_slice(&body[end..]);
+    out
 }
 
 /// The body with `"key":value_json` added as the object's first member, or `None` if the
@@ -176,7 +167,36 @@ impl<'a> Scanner<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::replace_top_level_number;
+    use super::{insert_top_level, replace_top_level_number, replace_top_level_string};
+
+    #[test]
+    fn replaces_strings_and_inserts_members_leaving_the_rest() {
+        let body = r#"{"messages":[{"model":"inner"}], "model" : "gpt-4o" ,"n":1}"#;
+        let out = replace_top_level_string(body.as_bytes(), "model", "gpt-4o-2024-08-06").unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"messages":[{"model":"inner"}], "model" : "gpt-4o-2024-08-06" ,"n":1}"#
+        );
+        assert_eq!(
+            replace_top_level_string(br#"{"model":3}"#, "model", "x"),
+            None
+        );
+        assert_eq!(
+            replace_top_level_string(br#"{"m":"a"}"#, "model", "x"),
+            None
+        );
+        let quoted = replace_top_level_string(br#"{"model":"a"}"#, "model", "q\"x").unwrap();
+        assert_eq!(quoted, br#"{"model":"q\"x"}"#);
+        assert_eq!(
+            insert_top_level(b" {} ", "a", "1").unwrap(),
+            br#" {"a":1} "#
+        );
+        assert_eq!(
+            insert_top_level(br#"{"b":2}"#, "a", "1").unwrap(),
+            br#"{"a":1,"b":2}"#
+        );
+        assert_eq!(insert_top_level(b"[]", "a", "1"), None);
+    }
 
     #[test]
     fn replaces_only_the_top_level_value() {

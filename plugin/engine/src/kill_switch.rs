@@ -6,13 +6,12 @@
 //! the newer of the two decides.
 
 use crate::policy::{Mode, Policy};
-use crate::ratelimit::store::{SharedStore, StoreError};
+use crate::ratelimit::store::{update_json, SharedStore, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The shared-data key of the switches.
 pub const KEY: &str = "psf.mode";
-const MAX_ATTEMPTS: usize = 32;
 
 /// One switch: the mode, when, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,12 +67,8 @@ pub fn switch(
     route: Option<&str>,
     new: Option<Switch>,
 ) -> Result<Option<Switch>, StoreError> {
-    for _ in 0..MAX_ATTEMPTS {
-        let (mut switches, cas) = match store.get(KEY) {
-            Some((bytes, cas)) => (serde_json::from_slice(&bytes).unwrap_or_default(), cas),
-            None => (Switches::default(), 0),
-        };
-        let slot = match route {
+    let replaced = update_json(store, KEY, |switches: &mut Switches, _| {
+        Some(match route {
             Some(route) => {
                 let previous = switches.routes.remove(route);
                 if let Some(new) = new.clone() {
@@ -82,13 +77,7 @@ pub fn switch(
                 previous
             }
             None => std::mem::replace(&mut switches.global, new.clone()),
-        };
-        let bytes = serde_json::to_vec(&switches).unwrap_or_default();
-        match store.set(KEY, &bytes, cas) {
-            Ok(()) => return Ok(slot),
-            Err(StoreError::CasMismatch) => continue,
-            Err(StoreError::Failed) => return Err(StoreError::Failed),
-        }
-    }
-    Err(StoreError::CasMismatch)
+        })
+    })?;
+    Ok(replaced.flatten())
 }

@@ -88,27 +88,38 @@ impl GuardRoot {
         self.policy = Some(Rc::new(policy));
     }
 
+    /// POSTs `body` to `cluster`: the call's token, or why the host refused it (logged by
+    /// the caller, with its own counter).
+    fn post(&self, target: Target<'_>, content_type: &str, body: &str) -> Result<u32, String> {
+        let headers = vec![
+            (":method", "POST"),
+            (":path", target.path),
+            (":authority", target.authority),
+            ("content-type", content_type),
+        ];
+        let timeout = Duration::from_millis(target.timeout_ms);
+        self.dispatch_http_call(
+            target.cluster,
+            headers,
+            Some(body.as_bytes()),
+            vec![],
+            timeout,
+        )
+        .map_err(|status| format!("could not call cluster {:?}: {status:?}", target.cluster))
+    }
+
     /// Posts held tool calls to their review queues.
     fn post_reviews(&mut self) {
         for (queue, body) in outbox::take() {
-            let headers = vec![
-                (":method", "POST"),
-                (":path", queue.path.as_str()),
-                (":authority", queue.authority.as_str()),
-                ("content-type", "application/json"),
-            ];
-            match self.dispatch_http_call(
-                &queue.cluster,
-                headers,
-                Some(body.as_bytes()),
-                vec![],
-                Duration::from_secs(5),
-            ) {
+            let target = Target {
+                cluster: &queue.cluster,
+                path: &queue.path,
+                authority: &queue.authority,
+                timeout_ms: 5000,
+            };
+            match self.post(target, "application/json", &body) {
                 Ok(token) => self.review_calls.push(token),
-                Err(status) => outbox::failed(&format!(
-                    "could not call cluster {:?}: {status:?}",
-                    queue.cluster
-                )),
+                Err(why) => outbox::failed(&why),
             }
         }
     }
@@ -119,27 +130,17 @@ impl GuardRoot {
             return;
         };
         while let Some((body, records)) = audit::next_batch(collector.batch) {
-            let headers = vec![
-                (":method", "POST"),
-                (":path", collector.path.as_str()),
-                (":authority", collector.authority.as_str()),
-                ("content-type", "application/x-ndjson"),
-            ];
-            let timeout = Duration::from_millis(collector.timeout_ms);
-            match self.dispatch_http_call(
-                &collector.cluster,
-                headers,
-                Some(body.as_bytes()),
-                vec![],
-                timeout,
-            ) {
+            let target = Target {
+                cluster: &collector.cluster,
+                path: &collector.path,
+                authority: &collector.authority,
+                timeout_ms: collector.timeout_ms,
+            };
+            match self.post(target, "application/x-ndjson", &body) {
                 Ok(token) => {
                     self.collector_calls.insert(token, records);
                 }
-                Err(status) => audit::batch_failed(
-                    records,
-                    &format!("could not call cluster {:?}: {status:?}", collector.cluster),
-                ),
+                Err(why) => audit::batch_failed(records, &why),
             }
         }
     }
@@ -155,31 +156,28 @@ impl GuardRoot {
             return;
         };
         for (body, attempt) in alerts::take_pending() {
-            let headers = vec![
-                (":method", "POST"),
-                (":path", hook.path.as_str()),
-                (":authority", hook.authority.as_str()),
-                ("content-type", "application/json"),
-            ];
-            let timeout = Duration::from_millis(hook.timeout_ms);
-            match self.dispatch_http_call(
-                &hook.cluster,
-                headers,
-                Some(body.as_bytes()),
-                vec![],
-                timeout,
-            ) {
+            let target = Target {
+                cluster: &hook.cluster,
+                path: &hook.path,
+                authority: &hook.authority,
+                timeout_ms: hook.timeout_ms,
+            };
+            match self.post(target, "application/json", &body) {
                 Ok(token) => {
                     self.webhook_calls.insert(token, (body, attempt));
                 }
-                Err(status) => alerts::failed(
-                    body,
-                    attempt,
-                    &format!("could not call cluster {:?}: {status:?}", hook.cluster),
-                ),
+                Err(why) => alerts::failed(body, attempt, &why),
             }
         }
     }
+}
+
+/// Where a root-context post goes.
+struct Target<'a> {
+    cluster: &'a str,
+    path: &'a str,
+    authority: &'a str,
+    timeout_ms: u64,
 }
 
 impl RootContext for GuardRoot {

@@ -77,6 +77,36 @@ impl SharedStore for MemoryStore {
     }
 }
 
+/// Reads the JSON value at `key` (the default when absent or unreadable), lets `change` edit
+/// it, and writes it back with compare-and-swap, retrying a bounded number of times. `change`
+/// may run more than once; `None` from it leaves the store as it is.
+pub fn update_json<T, R>(
+    store: &dyn SharedStore,
+    key: &str,
+    mut change: impl FnMut(&mut T, u64) -> Option<R>,
+) -> Result<Option<R>, StoreError>
+where
+    T: Default + serde::Serialize + serde::de::DeserializeOwned,
+{
+    for _ in 0..crate::ratelimit::table::MAX_ATTEMPTS {
+        let now = store.now_ms();
+        let (mut value, cas) = match store.get(key) {
+            Some((bytes, cas)) => (serde_json::from_slice(&bytes).unwrap_or_default(), cas),
+            None => (T::default(), 0),
+        };
+        let Some(result) = change(&mut value, now) else {
+            return Ok(None);
+        };
+        let bytes = serde_json::to_vec(&value).map_err(|_| StoreError::Failed)?;
+        match store.set(key, &bytes, cas) {
+            Ok(()) => return Ok(Some(result)),
+            Err(StoreError::CasMismatch) => continue,
+            Err(StoreError::Failed) => return Err(StoreError::Failed),
+        }
+    }
+    Err(StoreError::CasMismatch)
+}
+
 thread_local! {
     static PROCESS_STORE: Rc<MemoryStore> = Rc::new(MemoryStore::new(0));
 }
