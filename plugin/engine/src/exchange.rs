@@ -360,57 +360,21 @@ impl Exchange {
             if path == admin.path {
                 return self.admin_request(head);
             }
-            // The kill switch (IR-2): applied from this very request on, on every worker.
-            let switches = Switches::read(self.store.as_ref());
-            let routed = match policy.route_for(head.method, head.path) {
-                RouteMatch::Matched(route) => Some(route.id.as_str()),
-                _ => None,
-            };
-            self.mode = effective_mode(&policy, &switches, routed);
-        } else if let RouteMatch::Matched(route) = policy.route_for(head.method, head.path) {
-            self.mode = route.mode.unwrap_or(policy.mode);
         }
+        let matched = policy.route_for(head.method, head.path);
+        // Off the routes, incident modes do not apply; only monitor changes what rules do.
+        self.mode = match policy.mode {
+            Mode::Monitor => Mode::Monitor,
+            _ => Mode::Enforce,
+        };
         self.record.mode = self.mode;
-        if let (Some(step), RouteMatch::Matched(route)) = (
-            self.incident_step(),
-            policy.route_for(head.method, head.path),
-        ) {
-            self.record.route = Some(route.id.clone());
-            return step;
-        }
-        if let RouteMatch::Matched(route) = policy.route_for(head.method, head.path) {
-            if let Some(fallback) = &route.fallback {
-                if crate::breaker::is_open(self.store.as_ref(), &route.id) {
-                    self.record.route = Some(route.id.clone());
-                    self.record.fallback = Some(match fallback.action {
-                        FallbackAction::Degrade => "degrade",
-                        FallbackAction::Reroute => "reroute",
-                    });
-                    match fallback.action {
-                        FallbackAction::Reroute => self.reroute = Some(fallback.header.clone()),
-                        FallbackAction::Degrade => return self.degraded(route),
-                    }
-                }
+        if let RouteMatch::Matched(route) = matched {
+            // Incident controls apply to AI traffic: requests on the policy's routes.
+            if let Some(step) = self.before_route(&policy, route) {
+                return step;
             }
         }
-        if let (Some(residency), RouteMatch::Matched(route)) =
-            (&policy.residency, policy.route_for(head.method, head.path))
-        {
-            // DG-5: AI traffic never leaves the allowed regions.
-            if let Some(why) = residency.refusal(self.upstream_cluster.as_deref()) {
-                self.record.route = Some(route.id.clone());
-                let step = self.violation(Rejection {
-                    code: ErrorCode::DataResidencyViolation,
-                    message: format!("this request would leave the allowed regions: {why}"),
-                    rule: "residency".into(),
-                    param: None,
-                });
-                if step != Step::Continue {
-                    return step;
-                }
-            }
-        }
-        let inspects_body = match policy.route_for(head.method, head.path) {
+        let inspects_body = match matched {
             RouteMatch::MethodNotAllowed(route) => {
                 self.record.route = Some(route.id.clone());
                 let allowed = route.methods.join(", ");
@@ -500,6 +464,52 @@ impl Exchange {
         }
         // The codec enforces content-length framing, so the body cannot outgrow it.
         Step::Continue
+    }
+
+    /// The incident controls, fallback and residency for a request on `route`, before any
+    /// check: a step when one of them answers the request.
+    fn before_route(&mut self, policy: &Policy, route: &Route) -> Option<Step> {
+        self.mode = if policy.incident.admin.is_some() {
+            // The kill switch (IR-2): applied from this very request on, on every worker.
+            let switches = Switches::read(self.store.as_ref());
+            effective_mode(policy, &switches, Some(&route.id))
+        } else {
+            route.mode.unwrap_or(policy.mode)
+        };
+        self.record.mode = self.mode;
+        if let Some(step) = self.incident_step() {
+            self.record.route = Some(route.id.clone());
+            return Some(step);
+        }
+        if let Some(fallback) = &route.fallback {
+            if crate::breaker::is_open(self.store.as_ref(), &route.id) {
+                self.record.route = Some(route.id.clone());
+                self.record.fallback = Some(match fallback.action {
+                    FallbackAction::Degrade => "degrade",
+                    FallbackAction::Reroute => "reroute",
+                });
+                match fallback.action {
+                    FallbackAction::Reroute => self.reroute = Some(fallback.header.clone()),
+                    FallbackAction::Degrade => return Some(self.degraded(route)),
+                }
+            }
+        }
+        if let Some(residency) = &policy.residency {
+            // DG-5: AI traffic never leaves the allowed regions.
+            if let Some(why) = residency.refusal(self.upstream_cluster.as_deref()) {
+                self.record.route = Some(route.id.clone());
+                let step = self.violation(Rejection {
+                    code: ErrorCode::DataResidencyViolation,
+                    message: format!("this request would leave the allowed regions: {why}"),
+                    rule: "residency".into(),
+                    param: None,
+                });
+                if step != Step::Continue {
+                    return Some(step);
+                }
+            }
+        }
+        None
     }
 
     /// `buffered_bytes` is the whole body received so far (the host's size while paused).

@@ -138,8 +138,17 @@ fn a_switch_on_one_worker_applies_to_the_next_request_on_every_worker() {
         serde_json::from_str(&exchange.record().to_json(exchange.policy())).unwrap();
     assert_eq!(record["codes"], json!(["service_isolated"]));
     assert_eq!(record["mode"], "isolate");
-    // Unrouted traffic is not AI traffic: it passes.
-    assert_eq!(b.chat("/healthz"), Step::Continue);
+    // Unrouted traffic is not AI traffic: it passes, and its record says so.
+    let (step, exchange) = b.send("POST", "/healthz", &[], "192.0.2.1:1", &body);
+    assert_eq!(step, Step::Continue);
+    assert!(!exchange.rejected());
+    let record: Value =
+        serde_json::from_str(&exchange.record().to_json(exchange.policy())).unwrap();
+    assert_eq!(
+        (record["decision"].as_str(), record["mode"].as_str()),
+        (Some("allow"), Some("enforce"))
+    );
+    assert_eq!(record["codes"], json!([]));
     // Back to the policy.
     store.advance(10);
     assert!(matches!(
