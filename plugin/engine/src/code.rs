@@ -87,11 +87,17 @@ pub enum ErrorCode {
     PendingHumanReview,
     /// The `x-psf-approval` given does not approve this request, or has expired.
     ApprovalInvalid,
+    /// The path would reach a route or the admin path, but not in its canonical form (PSF
+    /// IG-2): a lenient upstream could read it as the route while the filter did not.
+    NonCanonicalPath,
+    /// A header the filter keys on (`authorization`, `x-api-key`, the approval header…) came
+    /// more than once, so the filter and the upstream could read different values.
+    DuplicateHeader,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 46] = [
+    pub const ALL: [ErrorCode; 48] = [
         ErrorCode::RequestTooLarge,
         ErrorCode::PolicyUnavailable,
         ErrorCode::MethodNotAllowed,
@@ -138,6 +144,8 @@ impl ErrorCode {
         ErrorCode::DataResidencyViolation,
         ErrorCode::PendingHumanReview,
         ErrorCode::ApprovalInvalid,
+        ErrorCode::NonCanonicalPath,
+        ErrorCode::DuplicateHeader,
     ];
 
     /// The code as it appears in error bodies, headers, metrics and records.
@@ -189,6 +197,8 @@ impl ErrorCode {
             ErrorCode::DataResidencyViolation => "data_residency_violation",
             ErrorCode::PendingHumanReview => "pending_human_review",
             ErrorCode::ApprovalInvalid => "approval_invalid",
+            ErrorCode::NonCanonicalPath => "non_canonical_path",
+            ErrorCode::DuplicateHeader => "duplicate_header",
         }
     }
 

@@ -7,6 +7,7 @@
 use crate::answer_state::answer_states;
 use crate::audit::chain::{hmac_hex, sha256_hex};
 use crate::audit::redact::redact_all;
+use crate::audit::request_id::request_id;
 use crate::confidence::{summarise, token_logprobs};
 use crate::content::{Judgement, ModerationCall, Subject};
 use crate::inspect::{inspect_text, Verdict};
@@ -15,10 +16,11 @@ use crate::json_strings::rewrite_strings;
 use crate::kill_switch::{self, effective_mode, Switch, Switches};
 use crate::llm::usage::Usage;
 use crate::llm::{ApiFormat, LlmRequest};
-use crate::output::{filter_body, StreamRewriter};
+use crate::output::{filter_body, OutputFilter, StreamRewriter};
 use crate::output_guard::{OutputGuard, OutputWatch};
 use crate::output_schema::answer_parts;
 use crate::output_schema::SchemaAction;
+use crate::path::RequestPath;
 use crate::pii::detect::Scanner;
 use crate::pii::masker::Masker;
 use crate::policy::{Action, Check, LowConfidence, Mode, OverCap, Policy, RouteMatch, StateAction};
@@ -129,8 +131,12 @@ pub struct Exchange {
     mode: Mode,
     /// This request is to the admin path: its body is a mode switch.
     admin: bool,
-    /// The peer address and the `authorization` header, for the admin path.
-    source_address: Option<String>,
+    /// The response is a 2xx labelled JSON: an answer in its API's shape.
+    json_answer: bool,
+    /// A keyed header that came more than once.
+    repeated_header: Option<String>,
+    /// Whether the client is in the admin path's `sources`, and its `authorization` header.
+    admin_source_allowed: bool,
     authorization: Option<String>,
     /// The Envoy cluster the request's route sends to, for residency (DG-5).
     upstream_cluster: Option<String>,
@@ -219,7 +225,9 @@ impl Exchange {
             answer_text: None,
             mode,
             admin: false,
-            source_address: None,
+            admin_source_allowed: false,
+            repeated_header: None,
+            json_answer: false,
             authorization: None,
             upstream_cluster: None,
             approval: None,
@@ -241,11 +249,21 @@ impl Exchange {
         header: &dyn Fn(&str) -> Option<&'a str>,
         source_address: Option<&str>,
     ) {
+        for name in ["authorization", "x-api-key"] {
+            // Envoy joins a repeated inline header (`authorization`) with commas, and
+            // neither a bearer token nor an API key has one.
+            if header(name).is_some_and(|v| v.contains(','))
+                && self.policy.client_headers().contains(&name)
+            {
+                self.saw_repeated_header(name);
+            }
+        }
         if self.policy.routes.iter().any(|r| r.review.is_some()) {
             self.approval = header("x-psf-approval").map(str::to_string);
         }
-        if self.policy.incident.admin.is_some() {
-            self.source_address = source_address.map(str::to_string);
+        if let Some(admin) = &self.policy.incident.admin {
+            self.admin_source_allowed =
+                admin.allows_client(header("x-forwarded-for"), source_address);
             self.authorization = header("authorization").map(str::to_string);
         }
         let audit = &self.policy.audit;
@@ -257,6 +275,13 @@ impl Exchange {
             let names = self.policy.client_headers();
             self.rate = RateState::new(ClientFacts::new(&names, header, source_address));
         }
+    }
+
+    /// The request carries `name`, one of [`Policy::client_headers`], more than once: the
+    /// filter would key on one value while the upstream may read another, so the request
+    /// is refused at its headers (400 `duplicate_header`).
+    pub fn saw_repeated_header(&mut self, name: &str) {
+        self.repeated_header.get_or_insert_with(|| name.to_string());
     }
 
     /// The upstream cluster the proxy routes this request to (Envoy's `cluster_name`), for
@@ -338,16 +363,26 @@ impl Exchange {
     }
 
     pub fn on_request_headers(&mut self, head: RequestHead<'_>) -> Step {
-        self.record.request_id = head.request_id.to_string();
         self.record.started_ms = self.store.now_ms();
+        self.record.request_id = request_id(head.request_id, self.record.started_ms);
         self.record.sample = sampled(head.request_id, self.policy.audit.sample_per_million);
         self.wants_text = self.record.sample || self.policy.audit.include_text;
         self.record.method = head.method.to_string();
-        self.record.path = head.path.to_string();
+        let path = RequestPath::parse(head.path);
+        self.record.path = path.redacted();
         let policy = Rc::clone(&self.policy);
-        let path = head.path.split('?').next().unwrap_or_default();
+        if let Some(name) = self.repeated_header.clone() {
+            let rejection = Rejection {
+                code: ErrorCode::DuplicateHeader,
+                message: format!("the {name} header must be sent once"),
+                rule: "psf-guard.headers".into(),
+                param: Some(name),
+            };
+            self.record_block(&rejection, true);
+            return self.reject(rejection);
+        }
         if policy.accountability.endpoint
-            && path == crate::policy::ACCOUNTABILITY_ENDPOINT
+            && path.canonical == crate::policy::ACCOUNTABILITY_ENDPOINT
             && head.method == "GET"
         {
             // EA-4: accountability data on request, from the policy in force.
@@ -357,11 +392,29 @@ impl Exchange {
             return Step::Answer { status: 200, body };
         }
         if let Some(admin) = &policy.incident.admin {
-            if path == admin.path {
-                return self.admin_request(head);
+            if path.may_mean(&admin.path) {
+                if path.is_canonical() && path.canonical == admin.path {
+                    return self.admin_request(head);
+                }
+                // A variant of the admin path is never forwarded: it carries the admin token.
+                self.record.route = Some("psf-admin".into());
+                let rejection = non_canonical_path(&admin.path, "incident.admin.path");
+                self.record_block(&rejection, true);
+                return self.reject(rejection);
             }
         }
-        let matched = policy.route_for(head.method, head.path);
+        if let Some(route) = policy.routes.iter().find(|r| r.may_match(&path)) {
+            if !path.is_canonical() || !route.matches(&path.canonical) {
+                // The upstream may read this path as the route's, so it is not forwarded
+                // unread; whatever the mode, since monitor would forward it uninspected.
+                self.record.route = Some(route.id.clone());
+                let rejection =
+                    non_canonical_path(route.path.as_str(), &format!("{}.path", route.id));
+                self.record_block(&rejection, true);
+                return self.reject(rejection);
+            }
+        }
+        let matched = policy.route_for(head.method, &path.canonical);
         // Off the routes, incident modes do not apply; only monitor changes what rules do.
         self.mode = match policy.mode {
             Mode::Monitor => Mode::Monitor,
@@ -764,10 +817,7 @@ impl Exchange {
             return Step::Continue;
         };
         self.record.route = Some("psf-admin".into());
-        let from_allowed = self
-            .source_address
-            .as_deref()
-            .is_some_and(|a| admin.allows_source(a));
+        let from_allowed = self.admin_source_allowed;
         let token = self
             .authorization
             .as_deref()
@@ -992,6 +1042,13 @@ impl Exchange {
             .and_then(|c| c.moderation.as_ref())
             .filter(|m| m.requests)
             .map(|_| request.segments.iter().map(|s| s.pointer.clone()).collect());
+        if route.pii.as_ref().is_some_and(|p| p.restore) && body.contains(&b'[') {
+            // Look-alikes anywhere in what the client sent, decoded or not.
+            for segment in &request.segments {
+                self.masker.reserve_typed(&segment.text);
+            }
+            self.masker.reserve_typed(&String::from_utf8_lossy(body));
+        }
         let inspection = inspect_text(route, request, body, changed, enforce, &mut self.masker);
         self.record.entities = self.masker.tallies().to_vec();
         self.record.findings.extend(inspection.findings);
@@ -1141,19 +1198,20 @@ impl Exchange {
             };
             return self.output_state(route.output_errors.upstream_error, rejection);
         }
-        if !(200..300).contains(&status) {
-            return ResponsePlan::PassThrough;
-        }
         let media = content_type
             .and_then(|c| c.split(';').next())
             .map(|m| m.trim().to_ascii_lowercase())
             .unwrap_or_default();
-        let plan = if media == "text/event-stream" {
+        let success = (200..300).contains(&status);
+        // Keyed on the route, not the label (OV-1): any body on an inspected route is read,
+        // whatever its content type says, and error bodies too. Only a 2xx labelled JSON
+        // is held to being a JSON answer; anything else is inspected as JSON if it parses,
+        // else as text.
+        self.json_answer = success && (media == "application/json" || media.ends_with("+json"));
+        let plan = if success && media == "text/event-stream" {
             ResponsePlan::Stream
-        } else if media == "application/json" || media.ends_with("+json") {
-            ResponsePlan::Buffer
         } else {
-            return ResponsePlan::PassThrough;
+            ResponsePlan::Buffer
         };
         if content_encoding.is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity")) {
             let rejection = Rejection {
@@ -1263,6 +1321,9 @@ impl Exchange {
             return ResponseStep::Continue;
         };
         let enforce = self.mode == Mode::Enforce;
+        if !self.json_answer {
+            return self.inspect_other_body(route, body);
+        }
         let parsed = serde_json::from_slice::<Value>(body);
         if parsed.is_err() {
             let rejection = Rejection {
@@ -1344,6 +1405,45 @@ impl Exchange {
             Ok(Some(body)) if enforce => ResponseStep::Replace(body),
             Err(rejection) if enforce => ResponseStep::Reject(rejection),
             // Monitor mode: recorded above, never changed.
+            Ok(_) | Err(_) => ResponseStep::Continue,
+        }
+    }
+
+    /// A body that is not a 2xx JSON answer (an error body, or an answer labelled text or
+    /// nothing): its strings if it is JSON, else its text, pass the output checks whole.
+    fn inspect_other_body(&mut self, route: &Route, body: &[u8]) -> ResponseStep {
+        self.record.response_sha256 = Some(sha256_hex(body));
+        let enforce = self.mode == Mode::Enforce;
+        let mut guard = OutputGuard::new(
+            route,
+            &mut self.masker,
+            (&mut self.flagged, &mut self.watch),
+            enforce,
+        );
+        let result = if body.is_empty() {
+            Ok(None)
+        } else if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
+            filter_body(body, &mut guard)
+        } else {
+            match std::str::from_utf8(body) {
+                Ok(text) => guard
+                    .filter("", text)
+                    .and_then(|new| guard.finish(None).map(|()| new))
+                    .map(|new| new.map(String::into_bytes)),
+                Err(_) => Err(Rejection {
+                    code: ErrorCode::OutputUnreadable,
+                    message: "the model provider's answer is neither JSON nor text, so it \
+                              could not be checked"
+                        .into(),
+                    rule: format!("{}.response", route.id),
+                    param: None,
+                }),
+            }
+        };
+        self.finish_response(route, result.as_ref().err());
+        match result {
+            Ok(Some(body)) if enforce => ResponseStep::Replace(body),
+            Err(rejection) if enforce => ResponseStep::Reject(rejection),
             Ok(_) | Err(_) => ResponseStep::Continue,
         }
     }
@@ -1718,6 +1818,20 @@ fn strike_of(finding: &Finding) -> Option<Strike> {
 }
 
 /// The error of a stream that ended without its protocol's final event.
+/// A path that a lenient upstream may read as `target` (a route's or the admin path), sent
+/// in another form.
+fn non_canonical_path(target: &str, rule: &str) -> Rejection {
+    Rejection {
+        code: ErrorCode::NonCanonicalPath,
+        message: format!(
+            "the request path is not in canonical form (percent escapes, repeated or trailing \
+             slashes, dot segments, `;` parameters or other letter case); send {target}"
+        ),
+        rule: rule.to_string(),
+        param: None,
+    }
+}
+
 fn truncated_stream(route: &Route) -> Rejection {
     Rejection {
         code: ErrorCode::TruncatedStream,

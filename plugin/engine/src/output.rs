@@ -6,7 +6,8 @@
 use crate::confidence::token_logprobs;
 use crate::json_strings::{parsed_strings, rewrite_strings};
 use crate::llm::output::{
-    channel_key, event_role, is_answer_delta, is_body_text, is_event_text, EventRole,
+    channel_key, event_role, is_answer_delta, is_body_text, is_event_text, is_unlisted_text,
+    EventRole,
 };
 use crate::llm::usage::Usage;
 use crate::llm::ApiFormat;
@@ -53,7 +54,8 @@ pub fn filter_body(
     filter: &mut dyn OutputFilter,
 ) -> Result<Option<Vec<u8>>, Rejection> {
     let mut refused = None;
-    let rewritten = rewrite_strings(body, &is_body_text, &mut |_, text| {
+    let select = |pointer: &str| is_body_text(pointer) || is_unlisted_text(pointer);
+    let rewritten = rewrite_strings(body, &select, &mut |_, text| {
         if refused.is_some() {
             return None;
         }
@@ -257,10 +259,14 @@ impl StreamRewriter {
         filter: &mut dyn OutputFilter,
         out: &mut Vec<u8>,
     ) -> Result<(), Rejection> {
-        let Some(data) = event.data() else {
+        if std::str::from_utf8(&event.bytes).is_err() {
+            return Err(unreadable("a stream event is not UTF-8"));
+        }
+        let Some(mut data) = event.data() else {
             out.extend_from_slice(&event.bytes);
             return Ok(());
         };
+        let mut event = event;
         if data.trim() == "[DONE]" {
             self.terminated = true;
             self.release(&|_| true, filter, out)?;
@@ -268,10 +274,38 @@ impl StreamRewriter {
             out.extend_from_slice(&event.bytes);
             return Ok(());
         }
-        let Ok(value) = serde_json::from_str::<Value>(&data) else {
-            out.extend_from_slice(&event.bytes);
+        let Ok(mut value) = serde_json::from_str::<Value>(&data) else {
+            // Not its API's event: the data is inspected as text, never forwarded unread.
+            self.release(&|_| true, filter, out)?;
+            match filter.filter("", &data)? {
+                Some(new) => out.extend_from_slice(&event.with_data(&new)),
+                None => out.extend_from_slice(&event.bytes),
+            }
             return Ok(());
         };
+        if !parsed_strings(&value, &is_unlisted_text).is_empty() {
+            // Fields no format lists are inspected whole, before the event is read further.
+            let mut failure = None;
+            let rewritten = rewrite_strings(data.as_bytes(), &is_unlisted_text, &mut |_, text| {
+                if failure.is_some() {
+                    return None;
+                }
+                filter.filter("", text).unwrap_or_else(|rejection| {
+                    failure = Some(rejection);
+                    None
+                })
+            });
+            if let Some(rejection) = failure {
+                return Err(rejection);
+            }
+            if let Some(new) = rewritten.ok().flatten() {
+                data = String::from_utf8_lossy(&new).into_owned();
+                event = RawEvent {
+                    bytes: event.with_data(&data),
+                };
+                value = serde_json::from_str(&data).unwrap_or(value);
+            }
+        }
         self.usage.read(&value);
         if self.hide_usage_chunk && is_usage_chunk(&value) {
             return Ok(());
@@ -442,6 +476,15 @@ impl StreamRewriter {
 /// Responses API's `response.incomplete_details.reason`. Runs on every event, so it looks
 /// the fields up directly.
 /// OpenAI's last chunk when usage is asked for: no choices, only `usage`.
+fn unreadable(message: &str) -> Rejection {
+    Rejection {
+        code: crate::ErrorCode::OutputUnreadable,
+        message: message.to_string(),
+        rule: "psf-guard.stream".into(),
+        param: None,
+    }
+}
+
 fn is_usage_chunk(value: &Value) -> bool {
     value.get("usage").is_some_and(|u| !u.is_null())
         && value

@@ -1,9 +1,10 @@
 //! Schema and limit checks on a request body before the model is called (PSF IG-2).
 //! Every failure is a 400 naming the JSON pointer of the offending field.
 
+use crate::json_guard::{read_document, DocumentError, StringField, MAX_DEPTH};
 use crate::json_splice::replace_top_level_number;
-use crate::llm::{ApiFormat, LlmRequest};
-use crate::policy::{BodyFormat, OverCap, Route};
+use crate::llm::{ApiFormat, LlmRequest, Origin, Role, Segment};
+use crate::policy::{BodyFormat, OverCap, Route, UnknownFields};
 use crate::rejection::Rejection;
 use crate::tokens::estimate_from_char_counts;
 use crate::ErrorCode;
@@ -39,11 +40,33 @@ pub fn check_body(route: &Route, body: &[u8]) -> Checked {
             None,
         );
     }
+    let strings = match read_document(body, &is_request_bookkeeping) {
+        Ok(strings) => strings,
+        Err(DocumentError::DuplicateKey { pointer }) => {
+            return reject(
+                ErrorCode::InvalidRequest,
+                "format",
+                format!("{pointer} appears twice in one object; send each key once"),
+                Some(&pointer),
+            )
+        }
+        Err(DocumentError::TooDeep { pointer }) => {
+            return reject(
+                ErrorCode::InvalidJson,
+                "format",
+                format!(
+                    "the request body nests deeper than {MAX_DEPTH} levels (at {})",
+                    display_pointer(&pointer)
+                ),
+                None,
+            )
+        }
+    };
     let fast = match format {
         BodyFormat::Api(api) => api.parse_fast(body),
         BodyFormat::Selectors(_) => None,
     };
-    let request = match fast {
+    let mut request = match fast {
         Some(request) => request,
         None => match read_carefully(format, body) {
             Ok(request) => request,
@@ -52,6 +75,21 @@ pub fn check_body(route: &Route, body: &[u8]) -> Checked {
             }
         },
     };
+    if let BodyFormat::Api(api) = format {
+        if let Err(pointer) = add_unread_strings(&mut request, strings, route.unknown_fields) {
+            let message = format!(
+                "{pointer} is not a field psf-guard reads in a {} request, and this route \
+                 refuses fields it does not read",
+                api_name(*api)
+            );
+            return reject(
+                ErrorCode::InvalidRequest,
+                "unknown_fields",
+                message,
+                Some(&pointer),
+            );
+        }
+    }
     let limits = &route.limits;
 
     if let Some(max) = limits.max_messages {
@@ -180,6 +218,98 @@ pub fn check_body(route: &Route, body: &[u8]) -> Checked {
         }
     }
     Checked::Pass(request)
+}
+
+/// Keys whose string values are the protocol's own words, never text for the model: ids,
+/// roles, types and enums, model names, and binary payloads (images, audio, files) that
+/// text detectors must not read or rewrite.
+fn is_request_bookkeeping(key: &str) -> bool {
+    matches!(
+        key,
+        "model"
+            | "role"
+            | "type"
+            | "id"
+            | "tool_call_id"
+            | "call_id"
+            | "tool_use_id"
+            | "tool_choice"
+            | "previous_response_id"
+            | "service_tier"
+            | "reasoning_effort"
+            | "effort"
+            | "detail"
+            | "format"
+            | "media_type"
+            | "url"
+            | "image_url"
+            | "data"
+            | "file_data"
+            | "file_id"
+            | "signature"
+            | "voice"
+            | "modalities"
+            | "encoding_format"
+            | "status"
+            | "truncation"
+            | "verbosity"
+    )
+}
+
+/// Adds every string of the body that the format's reader did not take as a segment, so
+/// detection, masking and limits see all text the model may read (`Inspect`), or names the
+/// first one (`Refuse`).
+fn add_unread_strings(
+    request: &mut LlmRequest,
+    strings: Vec<StringField>,
+    unknown: UnknownFields,
+) -> Result<(), String> {
+    let tool_names: Vec<&str> = request
+        .tool_names
+        .iter()
+        .map(|t| t.pointer.as_str())
+        .collect();
+    let read: std::collections::HashSet<&str> = request
+        .segments
+        .iter()
+        .map(|s| s.pointer.as_str())
+        .chain(tool_names.iter().copied())
+        .collect();
+    let unread: Vec<StringField> = strings
+        .into_iter()
+        .filter(|field| !read.contains(field.pointer.as_str()))
+        .collect();
+    if unknown == UnknownFields::Refuse {
+        // Tool names are read as names, not text; everything else unread is refused.
+        return match unread.into_iter().next() {
+            Some(field) => Err(field.pointer),
+            None => Ok(()),
+        };
+    }
+    for field in unread {
+        let definition = [
+            "/tools",
+            "/functions",
+            "/response_format",
+            "/text/format",
+            "/tool_choice",
+        ]
+        .iter()
+        .any(|root| field.pointer.starts_with(root));
+        let (role, origin) = if definition {
+            (Role::Developer, Origin::ToolDefinition)
+        } else {
+            (Role::User, Origin::Typed)
+        };
+        request.segments.push(Segment {
+            role,
+            origin,
+            text: field.text,
+            pointer: field.pointer,
+            message: None,
+        });
+    }
+    Ok(())
 }
 
 /// The `Value` reader: slower, but it names the field that is wrong.

@@ -55,9 +55,27 @@ impl RawEvent {
     }
 }
 
+/// The lines of an event: the SSE spec ends a line with CRLF, LF or a lone CR.
 fn lines(text: &str) -> impl Iterator<Item = &str> {
-    text.split('\n')
-        .map(|line| line.strip_suffix('\r').unwrap_or(line))
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match current.find(['\r', '\n']) {
+            Some(at) => {
+                let skip = if current[at..].starts_with("\r\n") {
+                    2
+                } else {
+                    1
+                };
+                rest = Some(&current[at + skip..]);
+                Some(&current[..at])
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
+    })
 }
 
 /// The value of `name: value` (one optional space after the colon, per the spec).
@@ -109,21 +127,38 @@ impl EventSplitter {
     }
 }
 
-/// The first blank line at or after `from`: its start and length.
+/// The length of the line break at `at`, or `None` when there is none, or when a CR ends
+/// the bytes so far and the next chunk decides whether it is CRLF.
+fn line_break(bytes: &[u8], at: usize) -> Option<usize> {
+    match bytes.get(at)? {
+        b'\n' => Some(1),
+        b'\r' => match bytes.get(at + 1) {
+            Some(b'\n') => Some(2),
+            Some(_) => Some(1),
+            None => None,
+        },
+        _ => None,
+    }
+}
+
+/// The first blank line at or after `from`: where the line break before it starts, and the
+/// length of both breaks. Every pairing of CRLF, LF and CR counts, as the spec says.
 fn find_terminator(bytes: &[u8], from: usize) -> Option<(usize, usize)> {
     let mut i = from;
     while i < bytes.len() {
         match bytes[i] {
-            b'\n' if bytes.get(i + 1) == Some(&b'\n') => return Some((i, 2)),
-            b'\r'
-                if bytes.get(i + 1) == Some(&b'\n')
-                    && bytes.get(i + 2) == Some(&b'\r')
-                    && bytes.get(i + 3) == Some(&b'\n') =>
-            {
-                return Some((i, 4))
-            }
-            b'\n' if bytes.get(i + 1) == Some(&b'\r') && bytes.get(i + 2) == Some(&b'\n') => {
-                return Some((i, 3))
+            b'\n' | b'\r' => {
+                let first = line_break(bytes, i)?;
+                match bytes.get(i + first) {
+                    Some(b'\n' | b'\r') => {
+                        // A CR that ends the bytes so far is a whole break: an LF after it
+                        // would be an empty line, which dispatches nothing.
+                        let second = line_break(bytes, i + first).unwrap_or(1);
+                        return Some((i, first + second));
+                    }
+                    Some(_) => i += first,
+                    None => return None,
+                }
             }
             _ => i += 1,
         }
@@ -145,6 +180,20 @@ mod tests {
             let data: Vec<_> = events.iter().filter_map(RawEvent::data).collect();
             assert_eq!(data, ["{\"x\":1}", "two", "[DONE]"], "cut at {cut}");
             assert_eq!(splitter.held(), 0);
+        }
+    }
+
+    #[test]
+    fn every_line_ending_ends_an_event() {
+        // See: #15 (finding 7): `\r\r` is a valid terminator, and lone CRs end lines.
+        let stream = b"data: one\r\rdata: t\rdata: wo\r\n\r\ndata: three\n\r\ndata: four\r\n\n";
+        for cut in 0..stream.len() {
+            let mut splitter = EventSplitter::default();
+            let mut events = splitter.push(&stream[..cut]);
+            events.extend(splitter.push(&stream[cut..]));
+            events.extend(splitter.finish());
+            let data: Vec<_> = events.iter().filter_map(RawEvent::data).collect();
+            assert_eq!(data, ["one", "t\nwo", "three", "four"], "cut at {cut}");
         }
     }
 

@@ -9,6 +9,7 @@ mod audit;
 mod content;
 mod exchange;
 mod guards;
+mod hostile;
 mod incident;
 mod injection;
 mod output_errors;

@@ -37,12 +37,14 @@ fn an_upstream_server_error_is_replaced_by_default() {
     );
     assert!(rejection.message.contains("503"));
     assert_eq!(exchange.record().status, Some(502));
-    // Client errors are the client's to see.
+    // Client errors are the client's to see, read like any body on the route (#15).
     let (_, mut exchange) = play_bytes(&policy, "/v1/chat/completions", &user());
     assert_eq!(
         exchange.on_response_headers(429, Some("application/json"), None),
-        ResponsePlan::PassThrough
+        ResponsePlan::Buffer
     );
+    let clean = br#"{"error":{"message":"slow down","type":"rate_limit_error"}}"#;
+    assert_eq!(exchange.on_response_body(clean), ResponseStep::Continue);
 }
 
 #[test]

@@ -7,7 +7,7 @@
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
 use psf_engine::ErrorCode;
-use psf_engine::{DecisionRecord, FindingAction};
+use psf_engine::{DecisionRecord, FindingAction, Policy};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -16,7 +16,7 @@ thread_local! {
 }
 
 /// The counters and histograms of one finished exchange.
-pub fn record(record: &DecisionRecord) {
+pub fn record(record: &DecisionRecord, policy: &Policy) {
     let route = record.route.as_deref().unwrap_or("unrouted");
     count(
         &format!(
@@ -47,7 +47,12 @@ pub fn record(record: &DecisionRecord) {
         );
     }
     if let Some(tokens) = record.tokens {
-        let model = label(record.model.as_deref().unwrap_or("unknown"));
+        let model = label(
+            record
+                .model
+                .as_deref()
+                .map_or("unknown", |m| policy.model_label(m)),
+        );
         count(
             &format!("psf_prompt_tokens_total.model.{model}"),
             tokens.prompt as i64,

@@ -209,7 +209,7 @@ impl GuardStream {
         };
         let policy = exchange.policy();
         audit::emit(&record, policy.audit.collector.as_ref());
-        metrics::record(exchange.record());
+        metrics::record(exchange.record(), policy);
         let webhook = policy.abuse.as_ref().is_some_and(|a| a.webhook.is_some());
         for alert in exchange.take_alerts() {
             alerts::raise(&alert, webhook);
@@ -290,6 +290,15 @@ impl GuardStream {
                 .needs_client_address()
                 .then(|| host::property(&["source", "address"]))
                 .flatten();
+            let repeated: Vec<String> = policy
+                .client_headers()
+                .into_iter()
+                .filter(|name| headers.iter().filter(|(key, _)| key == name).count() > 1)
+                .map(str::to_string)
+                .collect();
+            for name in &repeated {
+                exchange.saw_repeated_header(name);
+            }
             exchange.set_client(&header, source.as_deref());
         }
         let step = exchange.on_request_headers(RequestHead {

@@ -3,5 +3,6 @@
 
 pub mod chain;
 pub mod redact;
+pub mod request_id;
 pub mod settings;
 pub mod time;

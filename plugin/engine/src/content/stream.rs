@@ -26,16 +26,25 @@ impl ParagraphWindow {
         }
         self.text.push_str(text);
         let mut hit = None;
+        // Finished paragraphs are scored where they stand and dropped in one drain at the
+        // end: a drain per break would move the rest of the text each time, quadratic on
+        // a run of newlines.
+        let mut start = 0;
         while let Some(at) = self
             .text
             .get(from..)
             .and_then(|t| t.find("\n\n"))
             .map(|at| at + from)
         {
-            from = 0;
-            hit = hit.or_else(|| filter.compliance(&self.text[..at]));
-            self.text.drain(..at + 2);
+            if hit.is_none() {
+                hit = filter.compliance(&self.text[start..at]);
+            }
+            start = at + 2;
+            from = start;
             self.scored = 0;
+        }
+        if start > 0 {
+            self.text.drain(..start);
         }
         if self.text.len() > MAX_PARAGRAPH_BYTES {
             hit = hit.or_else(|| filter.compliance(&self.text));

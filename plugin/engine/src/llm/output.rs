@@ -50,6 +50,37 @@ pub fn is_event_text(pointer: &str) -> bool {
     matches_any(&EVENT_TEXT, pointer)
 }
 
+/// True when `pointer` names a string of a body or event that is neither listed output
+/// text nor protocol bookkeeping (ids, types, roles, reasons): a field a provider added, or
+/// one a hostile upstream made up. It is inspected whole, so no string reaches the client
+/// unread (PSF OV-1).
+pub fn is_unlisted_text(pointer: &str) -> bool {
+    let last = pointer.rsplit('/').next().unwrap_or_default();
+    !STRUCTURAL.contains(&last) && !is_body_text(pointer) && !is_event_text(pointer)
+}
+
+/// Last tokens of strings that are the protocol's own, in every format.
+const STRUCTURAL: [&str; 18] = [
+    "id",
+    "object",
+    "type",
+    "model",
+    "role",
+    "finish_reason",
+    "stop_reason",
+    "system_fingerprint",
+    "status",
+    "item_id",
+    "call_id",
+    "tool_use_id",
+    "service_tier",
+    "obfuscation",
+    "event",
+    "created_at",
+    "previous_response_id",
+    "reason",
+];
+
 /// Most strings of a body or event (ids, names, finish reasons) differ from every pattern
 /// in their last token, which is compared first: this runs for every string of every event.
 fn matches_any(patterns: &[&str], pointer: &str) -> bool {

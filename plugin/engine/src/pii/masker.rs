@@ -5,7 +5,7 @@
 use super::action::{label, partial, placeholder, pseudonym, redacted, PiiAction, MAX_TOKEN_LEN};
 use super::detect::{Entity, EntityKind};
 use super::settings::{Direction, PiiSettings};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// How many entities of one type were found going one way, and what was done.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +28,8 @@ pub struct Masker {
     next_index: HashMap<String, usize>,
     tallies: Vec<EntityTally>,
     blocked: BTreeSet<(Direction, String)>,
+    /// Placeholder look-alikes the client typed itself: never issued, so never restored.
+    typed: HashSet<String>,
 }
 
 impl Masker {
@@ -96,6 +98,32 @@ impl Masker {
         Some(out)
     }
 
+    /// Remembers every placeholder look-alike (`[EMAIL_1]`) in `text`, which the client
+    /// sent: the filter then issues other indices, so a look-alike the model echoes stays
+    /// text and never turns into a value the system prompt or a tool result held.
+    pub fn reserve_typed(&mut self, text: &str) {
+        let bytes = text.as_bytes();
+        let mut from = 0;
+        while let Some(offset) = text.get(from..).and_then(|rest| rest.find('[')) {
+            let start = from + offset;
+            let mut end = start + 1;
+            while end < bytes.len()
+                && end - start <= MAX_TOKEN_LEN
+                && (bytes[end].is_ascii_uppercase()
+                    || bytes[end].is_ascii_digit()
+                    || bytes[end] == b'_')
+            {
+                end += 1;
+            }
+            if bytes.get(end) == Some(&b']') && end > start + 1 {
+                if let Some(candidate) = text.get(start..=end) {
+                    self.typed.insert(candidate.to_string());
+                }
+            }
+            from = start + 1;
+        }
+    }
+
     fn placeholder(&mut self, type_name: &str, value: &str, restorable: bool) -> String {
         let label = label(type_name);
         let key = (label.clone(), value.to_string());
@@ -104,7 +132,11 @@ impl Masker {
         }
         let index = self.next_index.entry(label.clone()).or_insert(0);
         *index += 1;
-        let mask = placeholder(&label, *index);
+        let mut mask = placeholder(&label, *index);
+        while self.typed.contains(&mask) {
+            *index += 1;
+            mask = placeholder(&label, *index);
+        }
         if restorable {
             self.restore.push((mask.clone(), value.to_string()));
         }

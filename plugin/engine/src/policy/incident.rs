@@ -13,6 +13,9 @@ pub struct Admin {
     pub token: String,
     /// Source networks allowed to switch: `(address, prefix length)`.
     pub sources: Vec<(IpAddr, u8)>,
+    /// Proxies in front of Envoy whose `x-forwarded-for` entries are trusted; 0 (the
+    /// default) checks the connection's peer and ignores the header.
+    pub trusted_hops: u32,
 }
 
 /// A message approved in advance, served in the standard error shape.
@@ -97,11 +100,19 @@ fn read_admin(section: &mut Fields<'_>, errors: &mut Errors) -> Option<Admin> {
     if listed.is_none() {
         errors.push(&admin.path_of("sources"), PolicyErrorKind::Missing);
     }
+    let trusted_hops = admin.count("trusted_hops", errors).unwrap_or(0);
+    if trusted_hops > 16 {
+        errors.push(
+            &admin.path_of("trusted_hops"),
+            PolicyErrorKind::Invalid(format!("{trusted_hops} hops; at most 16")),
+        );
+    }
     admin.finish(errors);
     Some(Admin {
         path,
         token: token?,
         sources,
+        trusted_hops: u32::try_from(trusted_hops.min(16)).unwrap_or(16),
     })
 }
 
@@ -138,6 +149,18 @@ fn parse_cidr(text: &str) -> Option<(IpAddr, u8)> {
 }
 
 impl Admin {
+    /// Whether the client, from its peer address (`source`, with its port) or, with
+    /// `trusted_hops`, from `forwarded_for`, is inside one of the allowed networks.
+    pub fn allows_client(&self, forwarded_for: Option<&str>, source: Option<&str>) -> bool {
+        crate::ratelimit::key::client_address(forwarded_for, source, self.trusted_hops)
+            .and_then(|host| host.parse::<IpAddr>().ok())
+            .is_some_and(|ip| {
+                self.sources
+                    .iter()
+                    .any(|(net, bits)| in_network(ip, *net, *bits))
+            })
+    }
+
     /// Whether `address` (with or without a port) is inside one of the allowed networks.
     pub fn allows_source(&self, address: &str) -> bool {
         let host = match address.rsplit_once(':') {
@@ -190,6 +213,7 @@ mod tests {
             path: "/.psf/v1/mode".into(),
             token: "t".repeat(24),
             sources: sources.iter().filter_map(|s| parse_cidr(s)).collect(),
+            trusted_hops: 0,
         }
     }
 
@@ -204,6 +228,25 @@ mod tests {
         assert!(!a.allows_source("garbage"));
         assert!(admin(&["0.0.0.0/0"]).allows_source("8.8.8.8:1"));
         assert_eq!(parse_cidr("10.0.0.0/33"), None);
+    }
+
+    #[test]
+    fn forwarded_for_is_not_the_peer() {
+        // See: #15 (finding 3)
+        let a = admin(&["127.0.0.1/32", "::1/128"]);
+        assert!(a.allows_client(None, Some("127.0.0.1:40000")));
+        assert!(a.allows_client(Some("127.0.0.1"), Some("[::1]:40000")));
+        // A stock Envoy puts the rightmost x-forwarded-for entry, port 0, in source.address.
+        assert!(!a.allows_client(Some("127.0.0.1"), Some("127.0.0.1:0")));
+        assert!(!a.allows_client(Some("127.0.0.1"), Some("127.0.0.1")));
+        assert!(!a.allows_client(Some("127.0.0.1"), Some("127.0.0.2:40000")));
+        assert!(!a.allows_client(None, None));
+        let trusting = Admin {
+            trusted_hops: 1,
+            ..admin(&["10.0.0.0/8"])
+        };
+        assert!(trusting.allows_client(Some("1.2.3.4, 10.1.1.1"), Some("10.9.9.9:1")));
+        assert!(!trusting.allows_client(Some("10.1.1.1, 1.2.3.4"), Some("10.9.9.9:1")));
     }
 
     #[test]

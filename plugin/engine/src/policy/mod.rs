@@ -35,7 +35,7 @@ pub use output_errors::{OutputErrors, StateAction};
 pub use oversight::{ApprovedModels, Autonomy, Disclosure};
 pub use residency::Residency;
 pub use review::{Review, ReviewQueue};
-pub use route::{BodyFormat, Limits, MaxTokens, OverCap, PathMatch, Route};
+pub use route::{BodyFormat, Limits, MaxTokens, OverCap, PathMatch, Route, UnknownFields};
 
 /// The only policy format version this filter reads.
 pub const POLICY_VERSION: u64 = 1;
@@ -137,6 +137,27 @@ impl Policy {
             Some(route) => RouteMatch::Matched(route),
             None => first.map_or(RouteMatch::Unrouted, RouteMatch::MethodNotAllowed),
         }
+    }
+
+    /// The model as a metric label: a name the policy lists (in `models` or
+    /// `approved_models`), the entry a prefix pattern (`gpt-4o*`) matched, or `other`.
+    /// Client-chosen names would otherwise make a new, permanent stat each (PSF OM-1).
+    pub fn model_label<'a>(&'a self, model: &'a str) -> &'a str {
+        for route in &self.routes {
+            if let Some(approved) = &route.approved_models {
+                if approved.resolve(model).is_some() {
+                    return model;
+                }
+            }
+            for entry in &route.limits.models {
+                match entry.strip_suffix('*') {
+                    Some(prefix) if model.starts_with(prefix) => return entry,
+                    None if entry == model => return model,
+                    _ => {}
+                }
+            }
+        }
+        "other"
     }
 
     /// Whether some route asks for a random canary, which the host must draw.

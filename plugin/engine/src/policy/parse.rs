@@ -17,7 +17,9 @@ use super::rate_limits::{read_abuse, read_rate_limits};
 use super::reader::{Errors, Fields};
 use super::residency::read_residency;
 use super::review::read_review;
-use super::route::{BodyFormat, Limits, MaxTokens, OverCap, PathMatch, Route, ROLES};
+use super::route::{
+    BodyFormat, Limits, MaxTokens, OverCap, PathMatch, Route, UnknownFields, ROLES,
+};
 use super::size::parse_size;
 use super::{Action, Check, Mode, Policy, Rule, POLICY_VERSION};
 use crate::llm::{ApiFormat, SelectorFormat};
@@ -315,6 +317,9 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
     let approved_models = read_approved_models(&mut fields, errors);
     let review = read_review(&mut fields, errors);
     let fallback = read_fallback(&mut fields, errors);
+    let unknown_fields = fields
+        .choice("unknown_fields", &UnknownFields::CHOICES, errors)
+        .unwrap_or_default();
     if review.is_some() && autonomy != Some(super::Autonomy::Supervised) {
         errors.push(
             &fields.path_of("review"),
@@ -373,6 +378,7 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
         approved_models,
         review,
         fallback,
+        unknown_fields,
     })
 }
 

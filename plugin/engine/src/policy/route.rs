@@ -46,12 +46,42 @@ pub struct Route {
     pub review: Option<super::Review>,
     /// What a provider failure leads to, with a circuit breaker (PSF MS-4).
     pub fallback: Option<super::Fallback>,
+    /// What happens to request strings its format's reader does not know (PSF IG-1).
+    pub unknown_fields: UnknownFields,
+}
+
+/// Strings of a request body outside the fields the route's format reads: a tool's
+/// parameter schema, `response_format`, `prediction`, a message's `name`, a field a
+/// provider added last month. The model may read any of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownFields {
+    /// Inspected like the prompt: injection, PII masking, content filter (the default).
+    #[default]
+    Inspect,
+    /// Refused: 400 `invalid_request`, naming the field.
+    Refuse,
+}
+
+impl UnknownFields {
+    pub const CHOICES: [(&'static str, UnknownFields); 2] = [
+        ("inspect", UnknownFields::Inspect),
+        ("refuse", UnknownFields::Refuse),
+    ];
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathMatch {
     Exact(String),
     Prefix(String),
+}
+
+impl PathMatch {
+    /// The path or prefix as the policy names it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            PathMatch::Exact(path) | PathMatch::Prefix(path) => path,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +131,21 @@ impl Route {
         match &self.path {
             PathMatch::Exact(exact) => path == exact,
             PathMatch::Prefix(prefix) => path.starts_with(prefix.as_str()),
+        }
+    }
+
+    /// Whether a lenient upstream may read `path` as one of this route's: its canonical
+    /// form matches, ignoring ASCII case.
+    pub fn may_match(&self, path: &crate::path::RequestPath<'_>) -> bool {
+        match &self.path {
+            PathMatch::Exact(exact) => path.may_mean(exact),
+            PathMatch::Prefix(prefix) => {
+                let canonical = path.canonical.as_bytes();
+                let prefix = prefix.as_bytes();
+                canonical.len() >= prefix.len()
+                    && canonical[..prefix.len()].eq_ignore_ascii_case(prefix)
+                    || path.may_mean(std::str::from_utf8(prefix).unwrap_or_default())
+            }
         }
     }
 

@@ -46,22 +46,50 @@ impl ClientFacts {
 
     /// The client address for `trusted_hops` (0: the peer itself).
     fn client_ip(&self, trusted_hops: u32) -> Option<String> {
-        if trusted_hops > 0 {
-            let forwarded: Vec<&str> = self
-                .header("x-forwarded-for")?
-                .split(',')
-                .map(str::trim)
-                .filter(|a| !a.is_empty())
-                .collect();
-            // Proxies append what they saw: the entry `trusted_hops` from the right was
-            // written by the outermost proxy we trust. A shorter list came past fewer
-            // proxies than configured, so its first entry is the furthest one known.
-            let index = forwarded.len().saturating_sub(trusted_hops as usize);
-            return forwarded.get(index).map(|a| strip_port(a).to_string());
-        }
-        self.source_address
-            .as_deref()
-            .map(|a| strip_port(a).to_string())
+        client_address(
+            self.header("x-forwarded-for"),
+            self.source_address.as_deref(),
+            trusted_hops,
+        )
+    }
+}
+
+/// The client's address, without its port. With `trusted_hops` 0 (the default everywhere)
+/// only the connection's peer counts, and `x-forwarded-for` is ignored; with `n` > 0 it is
+/// the entry `n` from the right of `x-forwarded-for`, written by the outermost proxy the
+/// operator trusts.
+///
+/// `source` is Envoy's `source.address`. A stock HTTP connection manager
+/// (`use_remote_address: false`) replaces it with the rightmost `x-forwarded-for` entry, which
+/// the client wrote; such an address has port 0, a socket peer never does. So an address
+/// without a real port is refused here (`None`): it is a header value, not a peer.
+pub fn client_address(
+    forwarded_for: Option<&str>,
+    source: Option<&str>,
+    trusted_hops: u32,
+) -> Option<String> {
+    if trusted_hops > 0 {
+        let forwarded: Vec<&str> = forwarded_for?
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .collect();
+        // Proxies append what they saw: the entry `trusted_hops` from the right was
+        // written by the outermost proxy we trust. A shorter list came past fewer
+        // proxies than configured, so its first entry is the furthest one known.
+        let index = forwarded.len().saturating_sub(trusted_hops as usize);
+        return forwarded.get(index).map(|a| strip_port(a).to_string());
+    }
+    let source = source?;
+    let host = strip_port(source);
+    let port = source
+        .strip_prefix(host)
+        .or_else(|| source.strip_prefix('[').and_then(|s| s.strip_prefix(host)))
+        .map(|rest| rest.trim_start_matches(']').trim_start_matches(':'))
+        .unwrap_or_default();
+    match port.parse::<u16>() {
+        Ok(port) if port > 0 => Some(host.to_string()),
+        _ => None,
     }
 }
 

@@ -1,0 +1,340 @@
+//! One reading of a JSON body (PSF IG-2): the whole document, before any reader sees it.
+//!
+//! Parsers disagree on duplicate keys: serde's typed readers refuse them, `Value` keeps the
+//! last, some upstreams keep the first. A body with `"max_tokens"` twice would be clamped in
+//! one place and read in another, and two `"content"` keys would be masked in one and sent
+//! in the other. Nesting limits likewise hold only where a parser looks, and fields the
+//! filter skips were never counted. So every object and array of the document is walked
+//! here once, without recursion: a duplicate key anywhere, or nesting past
+//! [`MAX_DEPTH`], refuses the body with the JSON pointer where it happened.
+
+use crate::llm::{push_index, push_token};
+use std::collections::HashSet;
+
+/// Deepest nesting accepted, the same limit serde_json applies to what it parses.
+pub const MAX_DEPTH: usize = 128;
+
+/// Why a document is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocumentError {
+    /// The object at `pointer`'s parent has the key twice; `pointer` names it.
+    DuplicateKey { pointer: String },
+    /// Nesting deeper than [`MAX_DEPTH`] at `pointer`.
+    TooDeep { pointer: String },
+}
+
+/// The keys of one object: a short list, or a hash set once the object is large, so an
+/// object with a million keys costs a million lookups, not a million squared.
+#[derive(Default)]
+struct Keys {
+    few: Vec<String>,
+    many: HashSet<String>,
+}
+
+impl Keys {
+    const FEW: usize = 16;
+
+    /// Adds `key`; false when it was there already.
+    fn insert(&mut self, key: &str) -> bool {
+        if !self.many.is_empty() {
+            return self.many.insert(key.to_string());
+        }
+        if self.few.iter().any(|k| k == key) {
+            return false;
+        }
+        self.few.push(key.to_string());
+        if self.few.len() > Self::FEW {
+            self.many = std::mem::take(&mut self.few).into_iter().collect();
+        }
+        true
+    }
+}
+
+enum Frame {
+    Object {
+        keys: Keys,
+        /// The key whose value is being read.
+        current: Option<String>,
+    },
+    Array {
+        index: usize,
+    },
+}
+
+/// A string value of the document, with its JSON pointer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StringField {
+    pub pointer: String,
+    pub text: String,
+}
+
+/// Checks `body` for duplicate keys and depth. Bytes that are not JSON pass: the parser
+/// that follows names what is wrong with them.
+pub fn check_document(body: &[u8]) -> Result<(), DocumentError> {
+    read_document(body, &|_| true).map(|_| ())
+}
+
+/// [`check_document`], also returning every string value whose nearest key `skip` does not
+/// name (ids, roles, types: the protocol's own words), so the caller can inspect the strings
+/// no reader of its format looks at.
+pub fn read_document(
+    body: &[u8],
+    skip: &dyn Fn(&str) -> bool,
+) -> Result<Vec<StringField>, DocumentError> {
+    let mut strings = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut at = 0;
+    while at < body.len() {
+        match body[at] {
+            b'{' | b'[' => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(DocumentError::TooDeep {
+                        pointer: pointer_of(&stack),
+                    });
+                }
+                stack.push(if body[at] == b'{' {
+                    Frame::Object {
+                        keys: Keys::default(),
+                        current: None,
+                    }
+                } else {
+                    Frame::Array { index: 0 }
+                });
+                at += 1;
+            }
+            b'}' | b']' => {
+                stack.pop();
+                at += 1;
+            }
+            b',' => {
+                if let Some(Frame::Array { index }) = stack.last_mut() {
+                    *index += 1;
+                }
+                if let Some(Frame::Object { current, .. }) = stack.last_mut() {
+                    *current = None;
+                }
+                at += 1;
+            }
+            b'"' => {
+                let Some((text, end)) = read_string(body, at) else {
+                    return Ok(strings);
+                };
+                at = end;
+                let is_key = matches!(stack.last(), Some(Frame::Object { current: None, .. }))
+                    && next_significant(body, at) == Some(b':');
+                if is_key {
+                    if let Some(Frame::Object { keys, current }) = stack.last_mut() {
+                        if !keys.insert(&text) {
+                            *current = Some(text);
+                            return Err(DocumentError::DuplicateKey {
+                                pointer: pointer_of(&stack),
+                            });
+                        }
+                        *current = Some(text);
+                    }
+                } else if !nearest_key(&stack).is_some_and(skip) {
+                    strings.push(StringField {
+                        pointer: pointer_of(&stack),
+                        text,
+                    });
+                }
+            }
+            _ => at += 1,
+        }
+    }
+    Ok(strings)
+}
+
+/// The key of the innermost object member the current value sits in.
+fn nearest_key(stack: &[Frame]) -> Option<&str> {
+    stack.iter().rev().find_map(|frame| match frame {
+        Frame::Object { current, .. } => Some(current.as_deref().unwrap_or_default()),
+        Frame::Array { .. } => None,
+    })
+}
+
+fn next_significant(body: &[u8], from: usize) -> Option<u8> {
+    body[from.min(body.len())..]
+        .iter()
+        .copied()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+}
+
+/// The string starting at the quote at `start`, decoded, and the index after its closing
+/// quote; `None` when it never closes or an escape is bad (not JSON).
+fn read_string(body: &[u8], start: usize) -> Option<(String, usize)> {
+    let mut at = start + 1;
+    let run_start = at;
+    // Most keys have no escapes: borrow the run and decode only when one appears.
+    while at < body.len() && body[at] != b'"' && body[at] != b'\\' {
+        at += 1;
+    }
+    if body.get(at) == Some(&b'"') {
+        let text = std::str::from_utf8(&body[run_start..at]).ok()?;
+        return Some((text.to_string(), at + 1));
+    }
+    let mut out: Vec<u8> = body[run_start..at].to_vec();
+    while at < body.len() {
+        match body[at] {
+            b'"' => return Some((String::from_utf8(out).ok()?, at + 1)),
+            b'\\' => {
+                let escape = *body.get(at + 1)?;
+                at += 2;
+                match escape {
+                    b'u' => {
+                        let hex = std::str::from_utf8(body.get(at..at + 4)?).ok()?;
+                        let unit = u32::from_str_radix(hex, 16).ok()?;
+                        at += 4;
+                        let code = if (0xd800..0xdc00).contains(&unit)
+                            && body.get(at..at + 2) == Some(b"\\u")
+                        {
+                            let low = std::str::from_utf8(body.get(at + 2..at + 6)?).ok()?;
+                            let low = u32::from_str_radix(low, 16).ok()?;
+                            at += 6;
+                            0x10000 + ((unit - 0xd800) << 10) + (low.wrapping_sub(0xdc00) & 0x3ff)
+                        } else {
+                            unit
+                        };
+                        let c = char::from_u32(code).unwrap_or('\u{fffd}');
+                        let mut buf = [0u8; 4];
+                        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                    }
+                    b'n' => out.push(b'\n'),
+                    b't' => out.push(b'\t'),
+                    b'r' => out.push(b'\r'),
+                    b'b' => out.push(8),
+                    b'f' => out.push(12),
+                    other => out.push(other),
+                }
+            }
+            byte => {
+                out.push(byte);
+                at += 1;
+            }
+        }
+    }
+    None
+}
+
+fn pointer_of(stack: &[Frame]) -> String {
+    let mut pointer = String::new();
+    for frame in stack {
+        match frame {
+            Frame::Object {
+                current: Some(key), ..
+            } => push_token(&mut pointer, key),
+            Frame::Object { current: None, .. } => {}
+            Frame::Array { index } => push_index(&mut pointer, *index),
+        }
+    }
+    pointer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn duplicate(body: &str) -> Option<String> {
+        match check_document(body.as_bytes()) {
+            Err(DocumentError::DuplicateKey { pointer }) => Some(pointer),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_anywhere_are_named() {
+        // See: #15 (finding 4)
+        assert_eq!(
+            duplicate(r#"{"max_tokens":1,"model":"m","max_tokens":100000}"#).as_deref(),
+            Some("/max_tokens")
+        );
+        assert_eq!(
+            duplicate(r#"{"messages":[{"role":"user","content":"a"},{"content":"x","role":"user","content":"y"}]}"#)
+                .as_deref(),
+            Some("/messages/1/content")
+        );
+        // An escaped spelling is the same key to every parser.
+        assert_eq!(
+            duplicate(r#"{"max_tokens":1,"max\u005ftokens":2}"#).as_deref(),
+            Some("/max_tokens")
+        );
+        // The same key in sibling objects, or as a string value, is fine.
+        assert_eq!(
+            duplicate(r#"{"a":{"k":1},"b":{"k":2},"c":"a","d":["a","a"]}"#),
+            None
+        );
+        assert_eq!(duplicate(r#"{"a":"x,\"a\":y","b":1}"#), None);
+    }
+
+    #[test]
+    fn depth_counts_every_field() {
+        // See: #15 (finding 5)
+        let deep = format!(
+            r#"{{"model":"m","unread":{}1{}}}"#,
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        );
+        assert!(matches!(
+            check_document(deep.as_bytes()),
+            Err(DocumentError::TooDeep { .. })
+        ));
+        let fine = format!("{}1{}", "[".repeat(127), "]".repeat(127));
+        assert_eq!(check_document(fine.as_bytes()), Ok(()));
+    }
+
+    #[test]
+    fn large_objects_are_checked_by_hash() {
+        let members: Vec<String> = (0..50_000).map(|i| format!("\"k{i}\":{i}")).collect();
+        let body = format!("{{{}}}", members.join(","));
+        assert_eq!(check_document(body.as_bytes()), Ok(()));
+        let body = format!("{{{},\"k49999\":0}}", members.join(","));
+        assert_eq!(
+            check_document(body.as_bytes()),
+            Err(DocumentError::DuplicateKey {
+                pointer: "/k49999".into()
+            })
+        );
+    }
+
+    #[test]
+    fn agrees_with_serde_on_keys() {
+        let body = r#"{"a\"b":1,"é\ud83d\ude00":2,"x":{"y":[{"z":null}]}}"#;
+        assert_eq!(check_document(body.as_bytes()), Ok(()));
+        let parsed: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert!(parsed.get("é😀").is_some());
+    }
+
+    #[test]
+    fn strings_come_with_their_pointers() {
+        let body = r#"{"model":"m","messages":[{"role":"user","name":"ada@example.org","content":"hi"}],"stop":["x"]}"#;
+        let skip = |key: &str| matches!(key, "model" | "role");
+        let found: Vec<String> = read_document(body.as_bytes(), &skip)
+            .unwrap()
+            .into_iter()
+            .map(|f| format!("{}={}", f.pointer, f.text))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "/messages/0/name=ada@example.org",
+                "/messages/0/content=hi",
+                "/stop/0=x"
+            ]
+        );
+    }
+
+    #[test]
+    fn hostile_bytes_do_not_panic() {
+        for body in [
+            "\"",
+            "{\"",
+            "{\"a\\",
+            "{\"\\u12",
+            "{\"\\ud800\\u",
+            "}}]]",
+            "{\"a\":1,\"a\"",
+        ] {
+            let _ = check_document(body.as_bytes());
+        }
+    }
+}
