@@ -32,6 +32,7 @@ pub fn run() -> anyhow::Result<()> {
             .context("reading policies/default.json")?,
         access_log: work.join("access.log"),
         passthrough: false,
+        stock_hcm: false,
     };
     let envoy = Envoy::start(&config, &EnvoyOptions::default())?;
     println!(

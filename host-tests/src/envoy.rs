@@ -77,6 +77,9 @@ pub struct EnvoyConfig {
     pub access_log: PathBuf,
     /// Render `passthrough.template.yaml`: the same proxy without the filter.
     pub passthrough: bool,
+    /// Leave out the template's path normalisation and `use_remote_address`, as a stock
+    /// connection manager (Istio's, or one written from the proxy-wasm examples) has them.
+    pub stock_hcm: bool,
 }
 
 impl Default for EnvoyConfig {
@@ -91,6 +94,7 @@ impl Default for EnvoyConfig {
             policy_json: std::fs::read_to_string(default_policy_path()).unwrap_or_default(),
             access_log: PathBuf::from("/dev/stdout"),
             passthrough: false,
+            stock_hcm: false,
         }
     }
 }
@@ -107,7 +111,10 @@ impl EnvoyConfig {
         } else {
             (GUARD_TEMPLATE, "envoy.template.yaml")
         };
-        let body = strip_leading_comments(template);
+        let mut body = strip_leading_comments(template);
+        if self.stock_hcm {
+            body = without_hardening(&body);
+        }
         let mut out = format!(
             "# Generated from envoy/{name} by host-tests/src/envoy.rs: edit the template.\n{body}"
         );
@@ -142,6 +149,27 @@ pub fn render_default_envoy_yaml() -> anyhow::Result<String> {
         ..EnvoyConfig::default()
     }
     .render()
+}
+
+/// The template without its `# psf:hardening` block.
+fn without_hardening(template: &str) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut inside = false;
+    for line in template.lines() {
+        let marker = line.trim_start();
+        if marker.starts_with("# psf:hardening-end") {
+            inside = false;
+            continue;
+        }
+        if marker.starts_with("# psf:hardening") {
+            inside = true;
+        }
+        if !inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// Drops the template's header comment (it names the placeholders).

@@ -14,6 +14,9 @@ pub struct AuditSettings {
     pub sample_per_million: u32,
     /// Where records are also posted, in batches.
     pub collector: Option<Collector>,
+    /// Models (or `prefix*` patterns) named in metric labels besides the routes' model
+    /// lists; any other model is counted as `other` (PSF OM-1).
+    pub model_labels: Vec<String>,
 }
 
 /// A collector cluster that receives records as JSON lines, batched on ticks.
@@ -38,6 +41,7 @@ impl Default for AuditSettings {
             include_text: false,
             sample_per_million: 10_000,
             collector: None,
+            model_labels: Vec::new(),
         }
     }
 }

@@ -56,6 +56,16 @@ pub(super) fn read_audit(fields: &mut Fields<'_>, errors: &mut Errors) -> AuditS
     };
     let include_text = section.boolean("include_text", errors).unwrap_or(false);
     let collector = read_collector(&mut section, errors);
+    let model_labels = section.strings("model_labels", errors).unwrap_or_default();
+    if model_labels.len() > MAX_MODEL_LABELS {
+        errors.push(
+            &section.path_of("model_labels"),
+            PolicyErrorKind::Invalid(format!(
+                "{} names; at most {MAX_MODEL_LABELS}, each a metric label of its own",
+                model_labels.len()
+            )),
+        );
+    }
     section.finish(errors);
     AuditSettings {
         retention_days,
@@ -64,8 +74,12 @@ pub(super) fn read_audit(fields: &mut Fields<'_>, errors: &mut Errors) -> AuditS
         include_text,
         sample_per_million: (sample_rate * 1_000_000.0).round() as u32,
         collector,
+        model_labels,
     }
 }
+
+/// Model names and patterns that get a metric label of their own: each is a stat forever.
+const MAX_MODEL_LABELS: usize = 200;
 
 fn read_collector(section: &mut Fields<'_>, errors: &mut Errors) -> Option<Collector> {
     let value = section.value("collector")?;

@@ -143,19 +143,24 @@ impl Policy {
     /// `approved_models`), the entry a prefix pattern (`gpt-4o*`) matched, or `other`.
     /// Client-chosen names would otherwise make a new, permanent stat each (PSF OM-1).
     pub fn model_label<'a>(&'a self, model: &'a str) -> &'a str {
-        for route in &self.routes {
-            if let Some(approved) = &route.approved_models {
-                if approved.resolve(model).is_some() {
-                    return model;
-                }
+        let listed = self
+            .routes
+            .iter()
+            .flat_map(|r| &r.limits.models)
+            .chain(&self.audit.model_labels);
+        for entry in listed {
+            match entry.strip_suffix('*') {
+                Some(prefix) if model.starts_with(prefix) => return entry,
+                None if entry == model => return model,
+                _ => {}
             }
-            for entry in &route.limits.models {
-                match entry.strip_suffix('*') {
-                    Some(prefix) if model.starts_with(prefix) => return entry,
-                    None if entry == model => return model,
-                    _ => {}
-                }
-            }
+        }
+        let approved = self
+            .routes
+            .iter()
+            .filter_map(|r| r.approved_models.as_ref());
+        if approved.into_iter().any(|a| a.resolve(model).is_some()) {
+            return model;
         }
         "other"
     }
