@@ -13,7 +13,7 @@ ENVOY_BIN  ?= $(shell command -v envoy 2>/dev/null || echo $(CURDIR)/$(VENV)/bin
 export ENVOY_BIN
 export PSF_GUARD_WASM := $(CURDIR)/$(DIST_WASM)
 
-.PHONY: help toolchain build wasm tools envoy demo drill test eval clippy lint check-policies check-observability envoy-config bench clean
+.PHONY: help toolchain fuzz-toolchain build wasm tools envoy demo drill test eval clippy lint check-policies check-observability envoy-config bench fuzz fuzz-smoke clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -46,11 +46,12 @@ demo: build envoy ## Run mock-llm and Envoy with the filter, replay examples/req
 drill: build envoy ## IR-5 drill: isolate through the kill switch on a real Envoy, time it, restore, report (DRILL_ARGS=--help)
 	./envoy/drill.sh $(DRILL_ARGS)
 
-test: build envoy ## Unit, host, CLI and real-Envoy tests, lints and config validation
+test: build envoy ## Unit, host, CLI and real-Envoy tests, lints, config validation, a fuzz smoke run
 	$(CARGO) fmt --all -- --check
 	$(MAKE) --no-print-directory clippy
 	$(MAKE) --no-print-directory check-policies
 	$(MAKE) --no-print-directory check-observability
+	$(MAKE) --no-print-directory fuzz-smoke
 	@mkdir -p target
 	set -o pipefail; $(CARGO) test --workspace --no-fail-fast 2>&1 | tee target/test-output.log
 	@awk '/^test result:/ {p += $$4; f += $$6} END {printf "tests: %d passed, %d failed\n", p, f}' target/test-output.log
@@ -107,6 +108,21 @@ bench: build envoy ## Criterion engine benches, eval throughput, wrk: Envoy+filt
 	./host-tests/bench/eval-throughput.sh
 	./envoy/bench.sh
 	./envoy/bench-stream.sh
+
+# cargo-fuzz needs the nightly toolchain (installed on the build machines) and cargo-fuzz
+# itself, from crates.io, when missing.
+fuzz-toolchain:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null 2>&1 || cargo +nightly install cargo-fuzz --locked
+
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 4
+
+fuzz: fuzz-toolchain ## Every fuzz target for FUZZ_SECONDS each (FUZZ_RUNS=n to stop at n executions); counts in docs/fuzzing.md
+	RUNS=$(or $(FUZZ_RUNS),0) ./fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke: fuzz-toolchain ## Every fuzz target for a few seconds on its committed corpus (part of make test)
+	./fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
 
 clean: ## Remove build outputs
 	$(CARGO) clean && rm -rf dist

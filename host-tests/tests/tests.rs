@@ -12,6 +12,7 @@ mod conformance;
 mod envoy_audit;
 mod envoy_content;
 mod envoy_e2e;
+mod envoy_failures;
 mod envoy_governance;
 mod envoy_guards;
 mod envoy_hostile;

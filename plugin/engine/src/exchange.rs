@@ -313,6 +313,23 @@ impl Exchange {
         }
     }
 
+    /// What the client actually got, from the host once the stream is over (Envoy's
+    /// `response.code` and `response.code_details` at its log phase): a local reply of the
+    /// host's own (a body over its buffer limit, an upstream reset mid-body) replaces the
+    /// status the record would otherwise claim. Call it before [`Exchange::finish`].
+    pub fn on_client_status(&mut self, status: u16, detail: Option<&str>) {
+        if self.finished || status == 0 || self.record.status == Some(status) {
+            return;
+        }
+        self.record.status = Some(status);
+        self.record.status_detail = detail.map(|d| {
+            d.chars()
+                .filter(|c| c.is_ascii_graphic())
+                .take(128)
+                .collect()
+        });
+    }
+
     /// The exchange is over (the answer ended, the filter answered, or the stream was reset):
     /// settles limits and returns the audit record, once; later calls return `None`.
     pub fn finish(&mut self) -> Option<String> {

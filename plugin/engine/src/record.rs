@@ -88,6 +88,9 @@ pub struct DecisionRecord {
     pub route: Option<String>,
     pub decision: Decision,
     pub status: Option<u16>,
+    /// Why the host answered as it did, when it answered other than the filter decided
+    /// (Envoy's response code details: `response_payload_too_large`, an upstream reset).
+    pub status_detail: Option<String>,
     pub findings: Vec<Finding>,
     pub request_bytes: u64,
     /// The injection rule-set version, when detection ran.
@@ -195,6 +198,7 @@ impl DecisionRecord {
             subject: self.subject.as_deref(),
             decision: self.decision.as_str(),
             status: self.status,
+            status_detail: self.status_detail.as_deref(),
             codes,
             rules: self.findings.iter().map(|f| f.rule.as_str()).collect(),
             findings: self.findings.iter().map(FindingView::from).collect(),
@@ -251,6 +255,8 @@ struct RecordView<'a> {
     subject: Option<&'a str>,
     decision: &'static str,
     status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_detail: Option<&'a str>,
     codes: Vec<&'static str>,
     rules: Vec<&'a str>,
     findings: Vec<FindingView<'a>>,

@@ -78,9 +78,14 @@ fn lines(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// The value of `name: value` (one optional space after the colon, per the spec).
+/// The value of `name: value` (one optional space after the colon, per the spec); a line
+/// that is the field name alone has the empty value.
 fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    let value = line.strip_prefix(name)?.strip_prefix(':')?;
+    let rest = line.strip_prefix(name)?;
+    if rest.is_empty() {
+        return Some("");
+    }
+    let value = rest.strip_prefix(':')?;
     Some(value.strip_prefix(' ').unwrap_or(value))
 }
 

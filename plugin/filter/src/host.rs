@@ -62,6 +62,13 @@ pub fn property(path: &[&str]) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
+/// An integer property such as `response.code` (Envoy serialises integers as 8 bytes,
+/// little-endian).
+pub fn property_u64(path: &[&str]) -> Option<u64> {
+    let bytes = hostcalls::get_property(path.to_vec()).ok().flatten()?;
+    Some(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?))
+}
+
 /// Answers the client locally. Envoy defers the reply until the current callback
 /// returns, then passes it through this filter's own response callbacks.
 pub fn send_local_response(status: u16, headers: &[(&str, &str)], body: &[u8]) {

@@ -182,6 +182,14 @@ impl HttpContext for GuardStream {
     /// Streams reset before their end get their record here (Envoy's access log has run by
     /// now, so only the log line and the other sinks carry it).
     fn on_log(&mut self) {
+        if let Some(exchange) = self.exchange.as_mut() {
+            // The status the client got, which differs from the filter's when Envoy itself
+            // answered (a body over its buffer limit, an upstream reset mid-body).
+            if let Some(code) = host::property_u64(&["response", "code"]) {
+                let detail = host::property(&["response", "code_details"]);
+                exchange.on_client_status(u16::try_from(code).unwrap_or(0), detail.as_deref());
+            }
+        }
         self.conclude();
     }
 }

@@ -4,7 +4,7 @@
 //! threshold decides. Text is matched in its detection form (see [`crate::text`]), and again
 //! after decoding base64, hex, URL-encoding, Morse, rot13, leetspeak and Unicode-tag payloads.
 
-mod decode;
+pub mod decode;
 mod detect;
 mod rules;
 mod ruleset;
