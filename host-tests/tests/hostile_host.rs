@@ -133,8 +133,12 @@ fn client_model_names_make_no_new_stats() {
         .into_keys()
         .filter(|name| name.contains("psf_prompt_tokens_total"))
         .collect();
-    assert_eq!(names.len(), 1, "{names:?}");
-    assert!(names[0].ends_with("model.other"), "{names:?}");
+    // The host is shared with other tests, which count their own (listed) models.
+    assert!(names.iter().all(|n| !n.contains("made-up")), "{names:?}");
+    assert!(
+        names.iter().any(|n| n.ends_with("model.other")),
+        "{names:?}"
+    );
 }
 
 #[test]

@@ -313,6 +313,11 @@ impl Exchange {
         }
     }
 
+    /// Whether the audit record was made ([`Exchange::finish`] ran).
+    pub fn finished(&self) -> bool {
+        self.finished
+    }
+
     /// What the client actually got, from the host once the stream is over (Envoy's
     /// `response.code` and `response.code_details` at its log phase): a local reply of the
     /// host's own (a body over its buffer limit, an upstream reset mid-body) replaces the

@@ -182,7 +182,7 @@ impl HttpContext for GuardStream {
     /// Streams reset before their end get their record here (Envoy's access log has run by
     /// now, so only the log line and the other sinks carry it).
     fn on_log(&mut self) {
-        if let Some(exchange) = self.exchange.as_mut() {
+        if let Some(exchange) = self.exchange.as_mut().filter(|e| !e.finished()) {
             // The status the client got, which differs from the filter's when Envoy itself
             // answered (a body over its buffer limit, an upstream reset mid-body).
             if let Some(code) = host::property_u64(&["response", "code"]) {
