@@ -167,6 +167,22 @@ fn parse_scenario(value: &str) -> Result<Scenario, String> {
 
 /// Answers `req` as the mock LLM would; deterministic for a given request and reply dir.
 pub fn respond(req: &HttpRequest, ctx: &MockContext) -> MockResponse {
+    if req.header("content-encoding") == Some("gzip") {
+        // A gzip body, as clients may send and providers read: answered decoded.
+        let mut body = Vec::new();
+        let mut decoder = flate2::read::GzDecoder::new(req.body.as_slice());
+        if std::io::Read::read_to_end(&mut decoder, &mut body).is_err() {
+            return error(
+                400,
+                "invalid_request_error",
+                "the gzip body does not decode",
+            );
+        }
+        let mut plain = req.clone();
+        plain.body = body;
+        plain.headers.retain(|(name, _)| name != "content-encoding");
+        return respond(&plain, ctx);
+    }
     let path = req.path.split('?').next().unwrap_or_default();
     if let Some(rest) = path.strip_prefix("/v1/moderations") {
         return moderation(req, rest);

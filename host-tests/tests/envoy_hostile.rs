@@ -253,3 +253,44 @@ fn forwarded_for_is_not_a_source() {
 fn forwarded_for_is_not_a_source_with_a_stock_config() {
     forwarded_for_changes_no_source_check(true);
 }
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[test]
+fn gzip_requests_are_decoded_and_inspected() {
+    // Deliverable 3: a benign gzip request is no longer refused for being gzip; what a gzip
+    // body hides is inspected, and a masked body reaches the model decoded.
+    let (mock, envoy) = start(false);
+    let send = |text: &str| {
+        let body = json!({"model": "gpt-test", "messages": [{"role": "user", "content": text}]});
+        let mut request = psf_host::HttpRequest::json(
+            "POST",
+            "/v1/chat/completions",
+            gzip(body.to_string().as_bytes()),
+        );
+        request
+            .headers
+            .push(("content-encoding".into(), "gzip".into()));
+        psf_host::http1::send(
+            envoy.listener_addr(),
+            &request,
+            &psf_host::http1::SendOptions::default(),
+        )
+        .unwrap()
+    };
+    assert_eq!(send("What is the capital of France?").status, 200);
+    assert_eq!(send(INJECTION).status, 403);
+    assert_eq!(send(&format!("Mail {EMAIL} please")).status, 200);
+    let seen = mock.requests();
+    let masked = seen
+        .iter()
+        .find(|r| String::from_utf8_lossy(&r.body).contains("[EMAIL_1]"))
+        .expect("the masked request, decoded");
+    assert_eq!(masked.header("content-encoding"), None);
+    assert_eq!(leaks(&mock), Vec::<String>::new());
+}

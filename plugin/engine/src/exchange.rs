@@ -10,6 +10,7 @@ use crate::audit::redact::redact_all;
 use crate::audit::request_id::request_id;
 use crate::confidence::{summarise, token_logprobs};
 use crate::content::{Judgement, ModerationCall, Subject};
+use crate::encoding::{decode, Coding, DecodeError};
 use crate::inspect::{inspect_text, Verdict};
 use crate::json_splice::{insert_top_level, replace_top_level_number, replace_top_level_string};
 use crate::json_strings::rewrite_strings;
@@ -24,7 +25,7 @@ use crate::path::RequestPath;
 use crate::pii::detect::Scanner;
 use crate::pii::masker::Masker;
 use crate::policy::{Action, Check, LowConfidence, Mode, OverCap, Policy, RouteMatch, StateAction};
-use crate::policy::{FallbackAction, Review, Route};
+use crate::policy::{EncodedBodies, FallbackAction, Review, Route};
 use crate::ratelimit::alert::Alert;
 use crate::ratelimit::key::ClientFacts;
 use crate::ratelimit::limiter::Demand;
@@ -131,6 +132,10 @@ pub struct Exchange {
     mode: Mode,
     /// This request is to the admin path: its body is a mode switch.
     admin: bool,
+    /// The request body's `content-encoding`, or why it cannot be read.
+    request_coding: Result<Coding, DecodeError>,
+    /// The answer's `content-encoding`, decided at its headers.
+    response_coding: Coding,
     /// The response is a 2xx labelled JSON: an answer in its API's shape.
     json_answer: bool,
     /// A keyed header that came more than once.
@@ -228,6 +233,8 @@ impl Exchange {
             admin_source_allowed: false,
             repeated_header: None,
             json_answer: false,
+            request_coding: Ok(Coding::Identity),
+            response_coding: Coding::Identity,
             authorization: None,
             upstream_cluster: None,
             approval: None,
@@ -282,6 +289,11 @@ impl Exchange {
     /// is refused at its headers (400 `duplicate_header`).
     pub fn saw_repeated_header(&mut self, name: &str) {
         self.repeated_header.get_or_insert_with(|| name.to_string());
+    }
+
+    /// The request's `content-encoding`. Call it before [`Exchange::on_request_headers`].
+    pub fn set_request_encoding(&mut self, header: Option<&str>) {
+        self.request_coding = Coding::parse(header);
     }
 
     /// The upstream cluster the proxy routes this request to (Envoy's `cluster_name`), for
@@ -491,6 +503,14 @@ impl Exchange {
                         return step;
                     }
                 }
+                if route.inspects_body() {
+                    if let Some(rejection) = self.unreadable_request_coding(route) {
+                        let step = self.violation(rejection);
+                        if step != Step::Continue {
+                            return step;
+                        }
+                    }
+                }
                 route.inspects_body()
             }
             RouteMatch::Unrouted => false,
@@ -621,6 +641,33 @@ impl Exchange {
             return Step::Continue;
         };
         self.record.prompt_sha256 = Some(sha256_hex(body));
+        let decoded;
+        let body = match self.request_coding {
+            Ok(coding) if coding != Coding::Identity => {
+                match decode(coding, body, self.max_decoded_bytes()) {
+                    Ok(bytes) => {
+                        decoded = bytes;
+                        if let Some(rejection) = self.check_body_size(decoded.len() as u64, true) {
+                            return self.reject(rejection);
+                        }
+                        decoded.as_slice()
+                    }
+                    Err(error) => {
+                        let code = match error {
+                            DecodeError::TooLarge(_) => ErrorCode::RequestTooLarge,
+                            _ => ErrorCode::InvalidRequest,
+                        };
+                        return self.violation(Rejection {
+                            code,
+                            message: decode_message(&error, "request body"),
+                            rule: format!("{}.encoded_bodies", route.id),
+                            param: None,
+                        });
+                    }
+                }
+            }
+            _ => body,
+        };
         let (request, mut rewritten) = match check_body(route, body) {
             Checked::Pass(request) => (request, None),
             Checked::Rewrite(request, rewritten) => {
@@ -1235,7 +1282,13 @@ impl Exchange {
         } else {
             ResponsePlan::Buffer
         };
-        if content_encoding.is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity")) {
+        self.response_coding = Coding::parse(content_encoding).unwrap_or(Coding::Identity);
+        let decodable = plan == ResponsePlan::Buffer
+            && route.encoded_bodies == EncodedBodies::Decode
+            && Coding::parse(content_encoding).is_ok();
+        if self.response_coding != Coding::Identity && decodable {
+            // Decoded when the whole body is in (on_response_body).
+        } else if content_encoding.is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity")) {
             let rejection = Rejection {
                 code: ErrorCode::OutputUnreadable,
                 message: "the model's response is compressed, so it could not be checked".into(),
@@ -1343,6 +1396,31 @@ impl Exchange {
             return ResponseStep::Continue;
         };
         let enforce = self.mode == Mode::Enforce;
+        let decoded;
+        let body = if self.response_coding == Coding::Identity {
+            body
+        } else {
+            match decode(self.response_coding, body, DEFAULT_MAX_DECODED) {
+                Ok(bytes) => {
+                    decoded = bytes;
+                    decoded.as_slice()
+                }
+                Err(error) => {
+                    let rejection = Rejection {
+                        code: ErrorCode::OutputUnreadable,
+                        message: decode_message(&error, "model's response"),
+                        rule: format!("{}.encoded_bodies", route.id),
+                        param: None,
+                    };
+                    self.record_block(&rejection, enforce);
+                    if enforce {
+                        self.record.status = Some(rejection.status());
+                        return ResponseStep::Reject(rejection);
+                    }
+                    return ResponseStep::Continue;
+                }
+            }
+        };
         if !self.json_answer {
             return self.inspect_other_body(route, body);
         }
@@ -1697,6 +1775,46 @@ impl Exchange {
         &self.record
     }
 
+    /// Why the request's `content-encoding` keeps `route` from reading it, if it does.
+    fn unreadable_request_coding(&self, route: &Route) -> Option<Rejection> {
+        let found = match &self.request_coding {
+            Ok(Coding::Identity) => return None,
+            Ok(_) if route.encoded_bodies == EncodedBodies::Decode => return None,
+            Ok(coding) => coding.as_str().to_string(),
+            Err(DecodeError::Unsupported(name)) => name.clone(),
+            Err(_) => return None,
+        };
+        Some(Rejection {
+            code: ErrorCode::UnsupportedContentType,
+            message: format!(
+                "content-encoding {found} is not read here; send the body uncompressed{}",
+                if route.encoded_bodies == EncodedBodies::Decode {
+                    ", or as gzip, deflate or br"
+                } else {
+                    ""
+                }
+            ),
+            rule: format!("{}.encoded_bodies", route.id),
+            param: None,
+        })
+    }
+
+    /// The most a decoded body may hold: the policy's body-size limit, else 8 MiB (what
+    /// the shipped Envoy configs buffer).
+    fn max_decoded_bytes(&self) -> usize {
+        self.policy
+            .rules
+            .iter()
+            .map(|rule| {
+                let Check::RequestBodySize { max_bytes } = rule.check;
+                max_bytes
+            })
+            .min()
+            .map_or(DEFAULT_MAX_DECODED, |m| {
+                usize::try_from(m).unwrap_or(usize::MAX)
+            })
+    }
+
     fn has_body_size_rules(&self) -> bool {
         self.policy
             .rules
@@ -1840,6 +1958,19 @@ fn strike_of(finding: &Finding) -> Option<Strike> {
 }
 
 /// The error of a stream that ended without its protocol's final event.
+/// Decoded bodies are bounded by this when the policy sets no body-size limit.
+const DEFAULT_MAX_DECODED: usize = 8 << 20;
+
+fn decode_message(error: &DecodeError, what: &str) -> String {
+    match error {
+        DecodeError::Unsupported(name) => {
+            format!("the {what} is encoded as {name}, which is not read")
+        }
+        DecodeError::Corrupt(coding) => format!("the {what} is not valid {}", coding.as_str()),
+        DecodeError::TooLarge(max) => format!("the {what} decodes to more than {max} bytes"),
+    }
+}
+
 /// A path that a lenient upstream may read as `target` (a route's or the admin path), sent
 /// in another form.
 fn non_canonical_path(target: &str, rule: &str) -> Rejection {

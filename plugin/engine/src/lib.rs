@@ -29,6 +29,7 @@ pub mod breaker;
 mod code;
 pub mod confidence;
 pub mod content;
+pub mod encoding;
 mod exchange;
 pub mod injection;
 mod inspect;

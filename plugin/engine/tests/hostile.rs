@@ -246,10 +246,10 @@ fn answers_are_inspected_whatever_their_label() {
         assert!(!out.contains(secret), "{out}");
         assert!(!out.contains("ada@example.org"), "{out}");
     }
-    // An encoded answer is refused, not passed compressed.
+    // An encoded stream is refused, not passed compressed (bodies are decoded, below).
     let mut exchange = allowed_chat(&policy, "hello");
     assert_eq!(
-        exchange.on_response_headers(200, Some("text/plain"), Some("gzip")),
+        exchange.on_response_headers(200, Some("text/event-stream"), Some("gzip")),
         ResponsePlan::Refuse
     );
 }
@@ -551,4 +551,111 @@ fn newline_runs_take_linear_time() {
     );
     assert!(raw < 10.0, "splitter growth {raw:.1}x for 4x the input");
     let _ = filter_body(b"{}", &mut PassAll);
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A request through headers and body with a `content-encoding`.
+fn send_encoded(policy: &Rc<Policy>, encoding: &str, body: &[u8]) -> (Step, Exchange) {
+    let mut exchange = Exchange::new(Rc::clone(policy));
+    exchange.set_request_encoding(Some(encoding));
+    let step = exchange.on_request_headers(RequestHead {
+        method: "POST",
+        path: "/v1/chat/completions",
+        request_id: "r-1",
+        content_length: Some(body.len() as u64),
+        content_type: Some("application/json"),
+        end_of_stream: false,
+    });
+    if step != Step::Pause {
+        return (step, exchange);
+    }
+    let step = match exchange.on_request_body(body.len() as u64, true) {
+        Step::NeedBody => exchange.inspect_request_body(body),
+        other => other,
+    };
+    (step, exchange)
+}
+
+#[test]
+fn encoded_requests_are_decoded_and_inspected() {
+    // Deliverable 3: a benign gzip request passes; what it hides is inspected.
+    let policy = default_policy();
+    let (step, _) = send_encoded(
+        &policy,
+        "gzip",
+        &gzip(&chat("What is the capital of France?")),
+    );
+    assert_eq!(
+        step,
+        Step::Continue,
+        "a benign gzip request goes on as sent"
+    );
+    let (step, _) = send_encoded(&policy, "gzip", &gzip(&chat(INJECTION)));
+    assert_eq!(code(&step), Some(ErrorCode::PromptInjection));
+    let (step, _) = send_encoded(&policy, "gzip", &gzip(&chat("mail ada@example.org")));
+    let out = forwarded(&step).unwrap();
+    assert!(
+        out.contains("[EMAIL_1]") && !out.contains("ada@example.org"),
+        "{out}"
+    );
+    // A bomb is refused at the body-size limit, garbage and unknown codings as such.
+    let bomb = gzip(&chat(&"a".repeat(4 << 20)));
+    let (step, _) = send_encoded(&policy, "gzip", &bomb);
+    assert_eq!(code(&step), Some(ErrorCode::RequestTooLarge));
+    let (step, _) = send_encoded(&policy, "gzip", b"not gzip at all");
+    assert_eq!(code(&step), Some(ErrorCode::InvalidRequest));
+    let (step, _) = send_encoded(&policy, "zstd", b"\x28\xb5\x2f\xfd");
+    assert_eq!(code(&step), Some(ErrorCode::UnsupportedContentType));
+    // A route that refuses encoded bodies says so at the headers.
+    let strict = Rc::new(
+        Policy::from_json(
+            br#"{"version":1,"name":"t","owner":"Ada Lovelace",
+            "routes":[{"id":"chat","path":"/v1/chat/completions","encoded_bodies":"refuse"}]}"#,
+        )
+        .unwrap(),
+    );
+    let (step, _) = send_encoded(&strict, "gzip", &gzip(&chat("hi")));
+    assert_eq!(code(&step), Some(ErrorCode::UnsupportedContentType));
+}
+
+#[test]
+fn encoded_answers_are_decoded_and_inspected() {
+    let policy = default_policy();
+    let secret = "ghp_a1B2c3D4a1B2c3D4a1B2c3D4a1B2c3D4e5F6";
+    let answer = json!({"choices": [{"index": 0, "finish_reason": "stop",
+        "message": {"role": "assistant", "content": format!("the token is {secret}")}}]});
+    let mut exchange = allowed_chat(&policy, "hello");
+    assert_eq!(
+        exchange.on_response_headers(200, Some("application/json"), Some("gzip")),
+        ResponsePlan::Buffer
+    );
+    let ResponseStep::Replace(out) =
+        exchange.on_response_body(&gzip(answer.to_string().as_bytes()))
+    else {
+        panic!("the secret is masked in the decoded answer")
+    };
+    let out = String::from_utf8(out).unwrap();
+    assert!(!out.contains(secret) && out.contains("choices"), "{out}");
+    // A clean encoded answer goes on as the upstream sent it.
+    let mut exchange = allowed_chat(&policy, "hello");
+    exchange.on_response_headers(200, Some("application/json"), Some("gzip"));
+    let clean = json!({"choices": [{"index": 0, "finish_reason": "stop",
+        "message": {"role": "assistant", "content": "Paris."}}]});
+    assert_eq!(
+        exchange.on_response_body(&gzip(clean.to_string().as_bytes())),
+        ResponseStep::Continue
+    );
+    // Garbage that claims to be gzip is refused.
+    let mut exchange = allowed_chat(&policy, "hello");
+    exchange.on_response_headers(200, Some("application/json"), Some("gzip"));
+    assert!(matches!(
+        exchange.on_response_body(b"\x1f\x8b garbage"),
+        ResponseStep::Reject(r) if r.code == ErrorCode::OutputUnreadable
+    ));
 }

@@ -25,6 +25,10 @@ pub struct GuardStream {
     moderation_call: Option<u32>,
     /// The moderation call the held answer waits on, and the answer's buffered size.
     answer_call: Option<(u32, usize)>,
+    /// The request, and the answer, came with a `content-encoding`: a body the engine
+    /// rewrites goes on decoded, so the header goes.
+    request_encoded: bool,
+    response_encoded: bool,
 }
 
 impl GuardStream {
@@ -34,6 +38,8 @@ impl GuardStream {
             response: ResponsePlan::PassThrough,
             moderation_call: None,
             answer_call: None,
+            request_encoded: false,
+            response_encoded: false,
         }
     }
 
@@ -99,7 +105,7 @@ impl Context for GuardStream {
                 if let Some(exchange) = self.exchange.as_mut() {
                     let step =
                         exchange.on_response_moderation(status, &host::call_response_body(size));
-                    apply_answer(exchange, step, body_size);
+                    apply_answer(exchange, step, body_size, self.response_encoded);
                 }
                 self.resume_http_response();
                 self.conclude();
@@ -309,6 +315,9 @@ impl GuardStream {
             }
             exchange.set_client(&header, source.as_deref());
         }
+        let encoding = header("content-encoding");
+        self.request_encoded = encoding.is_some();
+        exchange.set_request_encoding(encoding);
         let step = exchange.on_request_headers(RequestHead {
             method,
             path,
@@ -347,13 +356,20 @@ impl GuardStream {
             set_flags(exchange, MapType::HttpRequestHeaders);
         }
         if let Step::Replace(body) = step {
-            // Envoy does not fix content-length after a filter changes the body.
+            // Envoy does not fix content-length after a filter changes the body. The engine
+            // writes bodies decoded, so an encoded request goes on without its encoding.
+            if self.request_encoded {
+                host::set_header(MapType::HttpRequestHeaders, "content-encoding", None);
+            }
             host::replace_request_body(body_size, &body);
             return Action::Continue;
         }
         if let Step::Consult { call, body } = step {
             set_flags(exchange, MapType::HttpRequestHeaders);
             if let Some(body) = body {
+                if self.request_encoded {
+                    host::set_header(MapType::HttpRequestHeaders, "content-encoding", None);
+                }
                 host::replace_request_body(body_size, &body);
             }
             match self.consult(&call) {
@@ -398,6 +414,7 @@ impl GuardStream {
                 .map(|(_, value)| value.as_str())
         };
         let status = header(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
+        self.response_encoded = header("content-encoding").is_some();
         let plan = exchange.on_response_headers(
             status,
             header("content-type"),
@@ -465,12 +482,12 @@ impl GuardStream {
                         }
                         Err(_) => {
                             let step = exchange.on_response_moderation(None, &[]);
-                            apply_answer(exchange, step, body_size);
+                            apply_answer(exchange, step, body_size, self.response_encoded);
                             return Action::Continue;
                         }
                     }
                 }
-                apply_answer(exchange, step, body_size);
+                apply_answer(exchange, step, body_size, self.response_encoded);
                 Action::Continue
             }
             ResponsePlan::Stream => {
@@ -486,10 +503,16 @@ impl GuardStream {
 }
 
 /// Carries out the step for a complete, held answer of `body_size` bytes.
-fn apply_answer(exchange: &Exchange, step: ResponseStep, body_size: usize) {
+fn apply_answer(exchange: &Exchange, step: ResponseStep, body_size: usize, encoded: bool) {
     match step {
         ResponseStep::Continue | ResponseStep::Consult(_) => {}
-        ResponseStep::Replace(new) => host::replace_response_body(body_size, &new, true),
+        ResponseStep::Replace(new) => {
+            // The engine writes answers decoded.
+            if encoded {
+                host::set_header(MapType::HttpResponseHeaders, "content-encoding", None);
+            }
+            host::replace_response_body(body_size, &new, true)
+        }
         ResponseStep::Reject(rejection) => replace_response(exchange, &rejection, body_size),
     }
 }

@@ -35,7 +35,9 @@ pub use output_errors::{OutputErrors, StateAction};
 pub use oversight::{ApprovedModels, Autonomy, Disclosure};
 pub use residency::Residency;
 pub use review::{Review, ReviewQueue};
-pub use route::{BodyFormat, Limits, MaxTokens, OverCap, PathMatch, Route, UnknownFields};
+pub use route::{
+    BodyFormat, EncodedBodies, Limits, MaxTokens, OverCap, PathMatch, Route, UnknownFields,
+};
 
 /// The only policy format version this filter reads.
 pub const POLICY_VERSION: u64 = 1;

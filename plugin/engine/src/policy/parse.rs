@@ -18,7 +18,7 @@ use super::reader::{Errors, Fields};
 use super::residency::read_residency;
 use super::review::read_review;
 use super::route::{
-    BodyFormat, Limits, MaxTokens, OverCap, PathMatch, Route, UnknownFields, ROLES,
+    BodyFormat, EncodedBodies, Limits, MaxTokens, OverCap, PathMatch, Route, UnknownFields, ROLES,
 };
 use super::size::parse_size;
 use super::{Action, Check, Mode, Policy, Rule, POLICY_VERSION};
@@ -320,6 +320,9 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
     let unknown_fields = fields
         .choice("unknown_fields", &UnknownFields::CHOICES, errors)
         .unwrap_or_default();
+    let encoded_bodies = fields
+        .choice("encoded_bodies", &EncodedBodies::CHOICES, errors)
+        .unwrap_or_default();
     if review.is_some() && autonomy != Some(super::Autonomy::Supervised) {
         errors.push(
             &fields.path_of("review"),
@@ -379,6 +382,7 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
         review,
         fallback,
         unknown_fields,
+        encoded_bodies,
     })
 }
 

@@ -48,6 +48,27 @@ pub struct Route {
     pub fallback: Option<super::Fallback>,
     /// What happens to request strings its format's reader does not know (PSF IG-1).
     pub unknown_fields: UnknownFields,
+    /// Whether bodies with a `content-encoding` are decoded for inspection or refused.
+    pub encoded_bodies: EncodedBodies,
+}
+
+/// Request and answer bodies sent with a `content-encoding` (gzip, deflate, br).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EncodedBodies {
+    /// Decoded, within a size bound, and inspected; a body the filter rewrites goes on
+    /// decoded, without `content-encoding` (the default).
+    #[default]
+    Decode,
+    /// Refused: 400 `unsupported_content_type` for a request, 502 `output_unreadable`
+    /// for an answer.
+    Refuse,
+}
+
+impl EncodedBodies {
+    pub const CHOICES: [(&'static str, EncodedBodies); 2] = [
+        ("decode", EncodedBodies::Decode),
+        ("refuse", EncodedBodies::Refuse),
+    ];
 }
 
 /// Strings of a request body outside the fields the route's format reads: a tool's
