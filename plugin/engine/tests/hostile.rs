@@ -659,3 +659,69 @@ fn encoded_answers_are_decoded_and_inspected() {
         ResponseStep::Reject(r) if r.code == ErrorCode::OutputUnreadable
     ));
 }
+
+/// The default policy's checks without its size limits, so 1 MB texts reach every detector.
+fn unlimited_policy() -> Rc<Policy> {
+    let mut document: Value = serde_json::from_slice(
+        &std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../policies/default.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    document["rules"] = json!([]);
+    for route in document["routes"].as_array_mut().unwrap() {
+        route.as_object_mut().unwrap().remove("limits");
+    }
+    Rc::new(Policy::from_json(document.to_string().as_bytes()).unwrap())
+}
+
+#[test]
+fn every_detector_takes_linear_time_on_adversarial_megabytes() {
+    // Deliverable 5: 1 MB inputs built to hurt each detector family, through the request
+    // side (guard, reader, sanitiser, injection rules and decoders, PII and secrets,
+    // content filter) and the answer side (PII, content filter, compliance).
+    let policy = unlimited_policy();
+    let cases: [(&str, &str); 12] = [
+        ("emails", "a@b."),
+        ("digits", "4111 "),
+        ("dashes", "-"),
+        ("rule words", "ignore previous "),
+        ("base64", "QUFB"),
+        ("percent escapes", "%41"),
+        ("hidden characters", "\u{200b}a"),
+        ("secret prefixes", "ghp_"),
+        ("hex", "0x4f "),
+        ("dots", ". "),
+        ("brackets", "[EMAIL_"),
+        ("newlines", "\n"),
+    ];
+    for (name, unit) in cases {
+        let text = |n: usize| unit.repeat(n / unit.len());
+        let request = growth(&|n| chat(&text(n)), &|body| {
+            let _ = send(&policy, "/v1/chat/completions", &[], "127.0.0.1:1", body);
+        });
+        assert!(
+            request < 10.0,
+            "{name}: request growth {request:.1}x for 4x the input"
+        );
+        let answer = growth(
+            &|n| {
+                json!({"choices": [{"index": 0, "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": text(n)}}]})
+                .to_string()
+                .into_bytes()
+            },
+            &|bytes| {
+                let mut exchange = allowed_chat(&policy, "hello");
+                exchange.on_response_headers(200, Some("application/json"), None);
+                exchange.on_response_body(bytes);
+            },
+        );
+        assert!(
+            answer < 10.0,
+            "{name}: answer growth {answer:.1}x for 4x the input"
+        );
+    }
+}
