@@ -5,6 +5,17 @@ const VALID: &str = r#"{"version":1,"name":"p","owner":"Ada Lovelace","rules":[{
 /// Each case: name, document, the errors expected (`path: reason` prefixes), in order.
 const REFUSED: &[(&str, &str, &[&str])] = &[
     ("not json", "{", &["(policy): not valid JSON"]),
+    // See: #15: the fields that close its bypasses are validated like every other.
+    (
+        "hostile-input settings",
+        r#"{"version":1,"name":"t","owner":"A B","routes":[{"id":"c","path":"/v1/chat/completions","unknown_fields":"drop","encoded_bodies":"maybe"}],"incident":{"admin":{"token":"xxxxxxxxxxxxxxxxxxxxxxxxxxxx","sources":["127.0.0.1"],"trusted_hops":99}},"audit":{"model_labels":"gpt"}}"#,
+        &[
+            "routes[0].unknown_fields: unknown unknown_fields \"drop\"",
+            "routes[0].encoded_bodies: unknown encoded_bodies \"maybe\"",
+            "audit.model_labels: expected an array, found a string",
+            "incident.admin.trusted_hops: 99 hops; at most 16",
+        ],
+    ),
     (
         "not an object",
         "[]",
