@@ -53,9 +53,22 @@ pub fn filter_body(
     body: &[u8],
     filter: &mut dyn OutputFilter,
 ) -> Result<Option<Vec<u8>>, Rejection> {
-    let mut refused = None;
     let select = |pointer: &str| is_body_text(pointer) || is_unlisted_text(pointer);
-    let rewritten = rewrite_strings(body, &select, &mut |_, text| {
+    let rewritten = filter_strings(body, &select, filter)?;
+    filter.finish(None)?;
+    Ok(rewritten)
+}
+
+/// Every string of the JSON `bytes` whose pointer `select` accepts, filtered whole: the
+/// rewritten document (`None` when nothing changed, or when it is not JSON), or the first
+/// rejection.
+fn filter_strings(
+    bytes: &[u8],
+    select: &dyn Fn(&str) -> bool,
+    filter: &mut dyn OutputFilter,
+) -> Result<Option<Vec<u8>>, Rejection> {
+    let mut refused = None;
+    let rewritten = rewrite_strings(bytes, select, &mut |_, text| {
         if refused.is_some() {
             return None;
         }
@@ -64,11 +77,10 @@ pub fn filter_body(
             None
         })
     });
-    if let Some(rejection) = refused {
-        return Err(rejection);
+    match refused {
+        Some(rejection) => Err(rejection),
+        None => Ok(rewritten.ok().flatten()),
     }
-    filter.finish(None)?;
-    Ok(rewritten.ok().flatten())
 }
 
 /// One streamed string before it is sent.
@@ -285,20 +297,7 @@ impl StreamRewriter {
         };
         if !parsed_strings(&value, &is_unlisted_text).is_empty() {
             // Fields no format lists are inspected whole, before the event is read further.
-            let mut failure = None;
-            let rewritten = rewrite_strings(data.as_bytes(), &is_unlisted_text, &mut |_, text| {
-                if failure.is_some() {
-                    return None;
-                }
-                filter.filter("", text).unwrap_or_else(|rejection| {
-                    failure = Some(rejection);
-                    None
-                })
-            });
-            if let Some(rejection) = failure {
-                return Err(rejection);
-            }
-            if let Some(new) = rewritten.ok().flatten() {
+            if let Some(new) = filter_strings(data.as_bytes(), &is_unlisted_text, filter)? {
                 data = String::from_utf8_lossy(&new).into_owned();
                 event = RawEvent {
                     bytes: event.with_data(&data),
@@ -381,20 +380,7 @@ impl StreamRewriter {
             let keys: Vec<String> = texts.iter().map(|(p, _)| channel_key(&value, p)).collect();
             self.release(&|key| keys.iter().any(|k| k == key), filter, out)?;
         }
-        let mut failure = None;
-        let rewritten = rewrite_strings(data.as_bytes(), &is_event_text, &mut |_, text| {
-            if failure.is_some() {
-                return None;
-            }
-            filter.filter("", text).unwrap_or_else(|rejection| {
-                failure = Some(rejection);
-                None
-            })
-        });
-        if let Some(rejection) = failure {
-            return Err(rejection);
-        }
-        match rewritten.ok().flatten() {
+        match filter_strings(data.as_bytes(), &is_event_text, filter)? {
             Some(new) => out.extend_from_slice(&event.with_data(&String::from_utf8_lossy(&new))),
             None => out.extend_from_slice(&event.bytes),
         }

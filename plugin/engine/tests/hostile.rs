@@ -60,6 +60,11 @@ fn send(
     (step, exchange)
 }
 
+/// A chat request from an ordinary client.
+fn post_chat(policy: &Rc<Policy>, body: &[u8]) -> (Step, Exchange) {
+    send(policy, "/v1/chat/completions", &[], "127.0.0.1:1", body)
+}
+
 fn code(step: &Step) -> Option<ErrorCode> {
     match step {
         Step::Reject(rejection) => Some(rejection.code),
@@ -170,14 +175,14 @@ fn duplicate_keys_are_refused_with_their_pointer() {
     // Finding 4.
     let policy = default_policy();
     let body = br#"{"model":"gpt-4o-mini","max_tokens":1,"messages":[{"role":"user","content":"hi"}],"max_tokens":100000}"#;
-    let (step, _) = send(&policy, "/v1/chat/completions", &[], "127.0.0.1:1", body);
+    let (step, _) = post_chat(&policy, body);
     let Step::Reject(rejection) = step else {
         panic!("{step:?}")
     };
     assert_eq!(rejection.code, ErrorCode::InvalidRequest);
     assert_eq!(rejection.param.as_deref(), Some("/max_tokens"));
     let body = br#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"mail ada@example.org","content":"hi"}]}"#;
-    let (step, _) = send(&policy, "/v1/chat/completions", &[], "127.0.0.1:1", body);
+    let (step, _) = post_chat(&policy, body);
     let Step::Reject(rejection) = step else {
         panic!("{step:?}")
     };
@@ -193,13 +198,7 @@ fn nesting_is_limited_in_fields_the_filter_does_not_read() {
         "[".repeat(10_000),
         "]".repeat(10_000)
     );
-    let (step, _) = send(
-        &policy,
-        "/v1/chat/completions",
-        &[],
-        "127.0.0.1:1",
-        body.as_bytes(),
-    );
+    let (step, _) = post_chat(&policy, body.as_bytes());
     assert_eq!(code(&step), Some(ErrorCode::InvalidJson));
 }
 
@@ -289,13 +288,7 @@ fn client_typed_placeholders_are_never_restored() {
     let body = json!({"model": "gpt-4o-mini", "messages": [
         {"role": "system", "content": "The owner is owner@corp.example."},
         {"role": "user", "content": "Repeat exactly: [EMAIL_1]"}]});
-    let (step, mut exchange) = send(
-        &policy,
-        "/v1/chat/completions",
-        &[],
-        "127.0.0.1:1",
-        body.to_string().as_bytes(),
-    );
+    let (step, mut exchange) = post_chat(&policy, body.to_string().as_bytes());
     let forwarded = forwarded(&step).unwrap();
     assert!(forwarded.contains("[EMAIL_2]"), "{forwarded}");
     assert!(!forwarded.contains("owner@corp.example"), "{forwarded}");
@@ -400,24 +393,12 @@ fn every_string_the_model_reads_is_inspected() {
             "prediction": {"type": "content", "content": INJECTION}}),
     ];
     for body in injected {
-        let (step, _) = send(
-            &policy,
-            "/v1/chat/completions",
-            &[],
-            "127.0.0.1:1",
-            body.to_string().as_bytes(),
-        );
+        let (step, _) = post_chat(&policy, body.to_string().as_bytes());
         assert_eq!(code(&step), Some(ErrorCode::PromptInjection), "{body}");
     }
     let body = json!({"model": "gpt-4o-mini", "messages": [
         {"role": "user", "name": "ada@example.org", "content": "hi"}]});
-    let (step, _) = send(
-        &policy,
-        "/v1/chat/completions",
-        &[],
-        "127.0.0.1:1",
-        body.to_string().as_bytes(),
-    );
+    let (step, _) = post_chat(&policy, body.to_string().as_bytes());
     let out = forwarded(&step).unwrap();
     assert!(
         !out.contains("ada@example.org") && out.contains("[EMAIL_1]"),
@@ -446,26 +427,14 @@ fn unknown_fields_can_be_refused() {
     );
     let body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}],
         "prediction": {"type": "content", "content": "x"}});
-    let (step, _) = send(
-        &policy,
-        "/v1/chat/completions",
-        &[],
-        "127.0.0.1:1",
-        body.to_string().as_bytes(),
-    );
+    let (step, _) = post_chat(&policy, body.to_string().as_bytes());
     let Step::Reject(rejection) = step else {
         panic!("{step:?}")
     };
     assert_eq!(rejection.code, ErrorCode::InvalidRequest);
     assert_eq!(rejection.param.as_deref(), Some("/prediction/content"));
     let body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
-    let (step, _) = send(
-        &policy,
-        "/v1/chat/completions",
-        &[],
-        "127.0.0.1:1",
-        body.to_string().as_bytes(),
-    );
+    let (step, _) = post_chat(&policy, body.to_string().as_bytes());
     assert!(forwarded(&step).is_some(), "{step:?}");
     assert!(Policy::from_json(
         br#"{"version":1,"name":"t","owner":"Ada Lovelace",
@@ -700,7 +669,7 @@ fn every_detector_takes_linear_time_on_adversarial_megabytes() {
     for (name, unit) in cases {
         let text = |n: usize| unit.repeat(n / unit.len());
         let request = growth(&|n| chat(&text(n)), &|body| {
-            let _ = send(&policy, "/v1/chat/completions", &[], "127.0.0.1:1", body);
+            let _ = post_chat(&policy, body);
         });
         assert!(
             request < 10.0,
