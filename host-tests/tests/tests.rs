@@ -13,6 +13,7 @@ mod envoy_audit;
 mod envoy_content;
 mod envoy_e2e;
 mod envoy_failures;
+mod envoy_findings;
 mod envoy_governance;
 mod envoy_guards;
 mod envoy_hostile;
