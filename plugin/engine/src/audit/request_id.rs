@@ -22,7 +22,8 @@ pub fn request_id(presented: &str, now_ms: u64) -> String {
         && presented
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
-    if plausible && Scanner::default_scanner().find(presented).is_empty() {
+    // Envoy's own ids are UUIDs, which hold nothing to find: only other ids are scanned.
+    if plausible && (is_uuid(presented) || Scanner::default_scanner().find(presented).is_empty()) {
         return presented.to_string();
     }
     let n = MINTED.with(|m| {
@@ -31,6 +32,16 @@ pub fn request_id(presented: &str, now_ms: u64) -> String {
         n
     });
     format!("psf-{now_ms:x}-{n:x}")
+}
+
+/// `8-4-4-4-12` hexadecimal digits.
+fn is_uuid(id: &str) -> bool {
+    let groups: Vec<&str> = id.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]
