@@ -694,3 +694,42 @@ fn every_detector_takes_linear_time_on_adversarial_megabytes() {
         );
     }
 }
+
+#[test]
+fn rotating_forwarded_for_escapes_no_client_ip_limit() {
+    // Finding 3, for limits: in a stock Envoy each rotated x-forwarded-for value would be a
+    // new source.address (port 0); such an address is no key, and keyless requests share
+    // one bucket (`missing_key: shared`, the default).
+    let policy = Rc::new(
+        Policy::from_json(
+            br#"{"version":1,"name":"t","owner":"Ada Lovelace",
+            "routes":[{"id":"embed","path":"/v1/embeddings"}],
+            "rate_limits":{"limits":[{"id":"ip","key":["client_ip"],"requests":2,"window":"1m"}]}}"#,
+        )
+        .unwrap(),
+    );
+    let store = Rc::new(psf_engine::ratelimit::MemoryStore::default());
+    let mut refused = 0;
+    for i in 0..5 {
+        let store: Rc<dyn psf_engine::ratelimit::store::SharedStore> = store.clone();
+        let mut exchange = Exchange::with_store(Rc::clone(&policy), store);
+        let forwarded = format!("198.51.100.{i}");
+        let source = format!("{forwarded}:0");
+        exchange.set_client(
+            &|h| (h == "x-forwarded-for").then_some(forwarded.as_str()),
+            Some(&source),
+        );
+        let step = exchange.on_request_headers(RequestHead {
+            method: "POST",
+            path: "/v1/embeddings",
+            request_id: "r",
+            content_length: Some(2),
+            content_type: Some("application/json"),
+            end_of_stream: false,
+        });
+        if code(&step) == Some(ErrorCode::RateLimitExceeded) {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 3, "five rotated addresses share one bucket of two");
+}
