@@ -9,6 +9,7 @@
 //! [`MAX_DEPTH`], refuses the body with the JSON pointer where it happened.
 
 use crate::llm::{push_index, push_token};
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// Deepest nesting accepted, the same limit serde_json applies to what it parses.
@@ -26,23 +27,23 @@ pub enum DocumentError {
 /// The keys of one object: a short list, or a hash set once the object is large, so an
 /// object with a million keys costs a million lookups, not a million squared.
 #[derive(Default)]
-struct Keys {
-    few: Vec<String>,
-    many: HashSet<String>,
+struct Keys<'a> {
+    few: Vec<Cow<'a, str>>,
+    many: HashSet<Cow<'a, str>>,
 }
 
-impl Keys {
+impl<'a> Keys<'a> {
     const FEW: usize = 16;
 
     /// Adds `key`; false when it was there already.
-    fn insert(&mut self, key: &str) -> bool {
+    fn insert(&mut self, key: Cow<'a, str>) -> bool {
         if !self.many.is_empty() {
-            return self.many.insert(key.to_string());
+            return self.many.insert(key);
         }
-        if self.few.iter().any(|k| k == key) {
+        if self.few.contains(&key) {
             return false;
         }
-        self.few.push(key.to_string());
+        self.few.push(key);
         if self.few.len() > Self::FEW {
             self.many = std::mem::take(&mut self.few).into_iter().collect();
         }
@@ -50,39 +51,44 @@ impl Keys {
     }
 }
 
-enum Frame {
+enum Frame<'a> {
     Object {
-        keys: Keys,
+        keys: Keys<'a>,
         /// The key whose value is being read.
-        current: Option<String>,
+        current: Option<Cow<'a, str>>,
     },
     Array {
         index: usize,
     },
 }
 
-/// A string value of the document, with its JSON pointer.
+/// A string value of the document, with its JSON pointer; borrowed from the body unless it
+/// has escapes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StringField {
+pub struct StringField<'a> {
     pub pointer: String,
-    pub text: String,
+    pub text: Cow<'a, str>,
 }
 
 /// Checks `body` for duplicate keys and depth. Bytes that are not JSON pass: the parser
 /// that follows names what is wrong with them.
 pub fn check_document(body: &[u8]) -> Result<(), DocumentError> {
-    read_document(body, &|_| true).map(|_| ())
+    match std::str::from_utf8(body) {
+        Ok(text) => read_document(text, &|_| true).map(|_| ()),
+        Err(_) => Ok(()),
+    }
 }
 
 /// [`check_document`], also returning every string value whose nearest key `skip` does not
 /// name (ids, roles, types: the protocol's own words), so the caller can inspect the strings
 /// no reader of its format looks at.
-pub fn read_document(
-    body: &[u8],
+pub fn read_document<'a>(
+    text: &'a str,
     skip: &dyn Fn(&str) -> bool,
-) -> Result<Vec<StringField>, DocumentError> {
+) -> Result<Vec<StringField<'a>>, DocumentError> {
     let mut strings = Vec::new();
-    let mut stack: Vec<Frame> = Vec::new();
+    let body = text.as_bytes();
+    let mut stack: Vec<Frame<'a>> = Vec::new();
     let mut at = 0;
     while at < body.len() {
         match body[at] {
@@ -116,7 +122,7 @@ pub fn read_document(
                 at += 1;
             }
             b'"' => {
-                let Some((text, end)) = read_string(body, at) else {
+                let Some((value, end)) = read_string(text, at) else {
                     return Ok(strings);
                 };
                 at = end;
@@ -124,18 +130,18 @@ pub fn read_document(
                     && next_significant(body, at) == Some(b':');
                 if is_key {
                     if let Some(Frame::Object { keys, current }) = stack.last_mut() {
-                        if !keys.insert(&text) {
-                            *current = Some(text);
+                        let fresh = keys.insert(value.clone());
+                        *current = Some(value);
+                        if !fresh {
                             return Err(DocumentError::DuplicateKey {
                                 pointer: pointer_of(&stack),
                             });
                         }
-                        *current = Some(text);
                     }
                 } else if !nearest_key(&stack).is_some_and(skip) {
                     strings.push(StringField {
                         pointer: pointer_of(&stack),
-                        text,
+                        text: value,
                     });
                 }
             }
@@ -146,7 +152,7 @@ pub fn read_document(
 }
 
 /// The key of the innermost object member the current value sits in.
-fn nearest_key(stack: &[Frame]) -> Option<&str> {
+fn nearest_key<'s>(stack: &'s [Frame<'_>]) -> Option<&'s str> {
     stack.iter().rev().find_map(|frame| match frame {
         Frame::Object { current, .. } => Some(current.as_deref().unwrap_or_default()),
         Frame::Array { .. } => None,
@@ -162,21 +168,20 @@ fn next_significant(body: &[u8], from: usize) -> Option<u8> {
 
 /// The string starting at the quote at `start`, decoded, and the index after its closing
 /// quote; `None` when it never closes or an escape is bad (not JSON).
-fn read_string(body: &[u8], start: usize) -> Option<(String, usize)> {
+fn read_string(text: &str, start: usize) -> Option<(Cow<'_, str>, usize)> {
+    let body = text.as_bytes();
     let mut at = start + 1;
     let run_start = at;
-    // Most keys have no escapes: borrow the run and decode only when one appears.
-    while at < body.len() && body[at] != b'"' && body[at] != b'\\' {
-        at += 1;
-    }
+    // Most strings have no escapes: borrow the run and decode only when one appears.
+    at += memchr::memchr2(b'"', b'\\', body.get(at..)?).unwrap_or(body.len() - at);
     if body.get(at) == Some(&b'"') {
-        let text = std::str::from_utf8(&body[run_start..at]).ok()?;
-        return Some((text.to_string(), at + 1));
+        // Quotes are ASCII, so both ends are character boundaries.
+        return Some((Cow::Borrowed(text.get(run_start..at)?), at + 1));
     }
     let mut out: Vec<u8> = body[run_start..at].to_vec();
     while at < body.len() {
         match body[at] {
-            b'"' => return Some((String::from_utf8(out).ok()?, at + 1)),
+            b'"' => return Some((Cow::Owned(String::from_utf8(out).ok()?), at + 1)),
             b'\\' => {
                 let escape = *body.get(at + 1)?;
                 at += 2;
@@ -207,16 +212,18 @@ fn read_string(body: &[u8], start: usize) -> Option<(String, usize)> {
                     other => out.push(other),
                 }
             }
-            byte => {
-                out.push(byte);
-                at += 1;
+            _ => {
+                // The run up to the next quote or escape, in one copy.
+                let run = memchr::memchr2(b'"', b'\\', &body[at..]).unwrap_or(body.len() - at);
+                out.extend_from_slice(&body[at..at + run]);
+                at += run;
             }
         }
     }
     None
 }
 
-fn pointer_of(stack: &[Frame]) -> String {
+fn pointer_of(stack: &[Frame<'_>]) -> String {
     let mut pointer = String::new();
     for frame in stack {
         match frame {
@@ -308,7 +315,7 @@ mod tests {
     fn strings_come_with_their_pointers() {
         let body = r#"{"model":"m","messages":[{"role":"user","name":"ada@example.org","content":"hi"}],"stop":["x"]}"#;
         let skip = |key: &str| matches!(key, "model" | "role");
-        let found: Vec<String> = read_document(body.as_bytes(), &skip)
+        let found: Vec<String> = read_document(body, &skip)
             .unwrap()
             .into_iter()
             .map(|f| format!("{}={}", f.pointer, f.text))

@@ -32,15 +32,15 @@ pub fn check_body(route: &Route, body: &[u8]) -> Checked {
     let Some(format) = &route.format else {
         return Checked::Pass(LlmRequest::default());
     };
-    if std::str::from_utf8(body).is_err() {
+    let Ok(text) = std::str::from_utf8(body) else {
         return reject(
             ErrorCode::InvalidUtf8,
             "format",
             "the request body is not valid UTF-8".into(),
             None,
         );
-    }
-    let strings = match read_document(body, &is_request_bookkeeping) {
+    };
+    let strings = match read_document(text, &is_request_bookkeeping) {
         Ok(strings) => strings,
         Err(DocumentError::DuplicateKey { pointer }) => {
             return reject(
@@ -261,23 +261,26 @@ fn is_request_bookkeeping(key: &str) -> bool {
 /// first one (`Refuse`).
 fn add_unread_strings(
     request: &mut LlmRequest,
-    strings: Vec<StringField>,
+    strings: Vec<StringField<'_>>,
     unknown: UnknownFields,
 ) -> Result<(), String> {
-    let tool_names: Vec<&str> = request
-        .tool_names
-        .iter()
-        .map(|t| t.pointer.as_str())
-        .collect();
-    let read: std::collections::HashSet<&str> = request
+    // Most requests have a few segments, which a scan checks faster than a hash set; a
+    // request with many gets the set, so the check stays linear.
+    let read: Vec<&str> = request
         .segments
         .iter()
         .map(|s| s.pointer.as_str())
-        .chain(tool_names.iter().copied())
+        .chain(request.tool_names.iter().map(|t| t.pointer.as_str()))
         .collect();
-    let unread: Vec<StringField> = strings
+    let hashed: Option<std::collections::HashSet<&str>> =
+        (read.len() > 32).then(|| read.iter().copied().collect());
+    let is_read = |pointer: &str| match &hashed {
+        Some(set) => set.contains(pointer),
+        None => read.contains(&pointer),
+    };
+    let unread: Vec<StringField<'_>> = strings
         .into_iter()
-        .filter(|field| !read.contains(field.pointer.as_str()))
+        .filter(|field| !is_read(&field.pointer))
         .collect();
     if unknown == UnknownFields::Refuse {
         // Tool names are read as names, not text; everything else unread is refused.
@@ -304,7 +307,7 @@ fn add_unread_strings(
         request.segments.push(Segment {
             role,
             origin,
-            text: field.text,
+            text: field.text.into_owned(),
             pointer: field.pointer,
             message: None,
         });
