@@ -122,7 +122,7 @@ fuzz: fuzz-toolchain ## Every fuzz target for FUZZ_SECONDS each (FUZZ_RUNS=n to 
 	RUNS=$(or $(FUZZ_RUNS),0) ./fuzz/run.sh $(FUZZ_SECONDS)
 
 fuzz-smoke: fuzz-toolchain ## Every fuzz target for a few seconds on its committed corpus (part of make test)
-	./fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
+	WORK=smoke ./fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
 
 clean: ## Remove build outputs
 	$(CARGO) clean && rm -rf dist
