@@ -42,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
         // Differential: the same strings at the same pointers.
         let mut ours: Vec<(String, String)> = fields
             .iter()
-            .map(|f| (f.pointer.clone(), f.text.clone()))
+            .map(|f| (f.pointer.clone(), f.text.to_string()))
             .collect();
         let mut theirs = Vec::new();
         strings(value, &mut String::new(), &mut theirs);
