@@ -1114,9 +1114,9 @@ impl Exchange {
         if route.pii.as_ref().is_some_and(|p| p.restore) && body.contains(&b'[') {
             // Look-alikes anywhere in what the client sent, decoded or not.
             for segment in &request.segments {
-                self.masker.reserve_typed(&segment.text);
+                self.masker.reserve_typed(segment.text.as_bytes());
             }
-            self.masker.reserve_typed(&String::from_utf8_lossy(body));
+            self.masker.reserve_typed(body);
         }
         let inspection = inspect_text(route, request, body, changed, enforce, &mut self.masker);
         self.record.entities = self.masker.tallies().to_vec();

@@ -100,23 +100,23 @@ impl Masker {
 
     /// Remembers every placeholder look-alike (`[EMAIL_1]`) in `text`, which the client
     /// sent: the filter then issues other indices, so a look-alike the model echoes stays
-    /// text and never turns into a value the system prompt or a tool result held.
-    pub fn reserve_typed(&mut self, text: &str) {
-        let bytes = text.as_bytes();
+    /// text and never turns into a value the system prompt or a tool result held. Reads
+    /// bytes (a look-alike is ASCII), so a raw body needs no UTF-8 pass first.
+    pub fn reserve_typed(&mut self, text: &[u8]) {
         let mut from = 0;
-        while let Some(offset) = text.get(from..).and_then(|rest| rest.find('[')) {
+        while let Some(offset) = memchr::memchr(b'[', &text[from..]) {
             let start = from + offset;
             let mut end = start + 1;
-            while end < bytes.len()
+            while end < text.len()
                 && end - start <= MAX_TOKEN_LEN
-                && (bytes[end].is_ascii_uppercase()
-                    || bytes[end].is_ascii_digit()
-                    || bytes[end] == b'_')
+                && (text[end].is_ascii_uppercase()
+                    || text[end].is_ascii_digit()
+                    || text[end] == b'_')
             {
                 end += 1;
             }
-            if bytes.get(end) == Some(&b']') && end > start + 1 {
-                if let Some(candidate) = text.get(start..=end) {
+            if text.get(end) == Some(&b']') && end > start + 1 {
+                if let Ok(candidate) = std::str::from_utf8(&text[start..=end]) {
                     self.typed.insert(candidate.to_string());
                 }
             }
