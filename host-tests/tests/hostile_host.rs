@@ -111,14 +111,7 @@ fn a_second_api_key_header_is_refused() {
 #[test]
 fn client_model_names_make_no_new_stats() {
     // Finding 12: 200 made-up model names, and the token counters gain one name, `other`.
-    let host = filter_host();
-    let mut vm = host
-        .start_vm(VmConfig {
-            plugin_config: default_policy().into_bytes(),
-            allow_on_headers_stop_iteration: true,
-            ..VmConfig::default()
-        })
-        .unwrap();
+    let mut vm = vm(&default_policy());
     for i in 0..200 {
         let body = json!({"model": format!("made-up-{i}"), "messages": [{"role": "user", "content": "hi"}]});
         let request = HttpRequest::json("POST", "/v1/chat/completions", body.to_string());
@@ -128,7 +121,7 @@ fn client_model_names_make_no_new_stats() {
         )
         .unwrap();
     }
-    let names: Vec<String> = host
+    let names: Vec<String> = filter_host()
         .stats()
         .into_keys()
         .filter(|name| name.contains("psf_prompt_tokens_total"))

@@ -60,6 +60,18 @@ fn send(
     (step, exchange)
 }
 
+/// The headers of a POST with a two-byte JSON body still to come.
+fn post_head(path: &str) -> RequestHead<'_> {
+    RequestHead {
+        method: "POST",
+        path,
+        request_id: "r",
+        content_length: Some(2),
+        content_type: Some("application/json"),
+        end_of_stream: false,
+    }
+}
+
 /// A chat request from an ordinary client.
 fn post_chat(policy: &Rc<Policy>, body: &[u8]) -> (Step, Exchange) {
     send(policy, "/v1/chat/completions", &[], "127.0.0.1:1", body)
@@ -353,26 +365,12 @@ fn a_repeated_key_header_is_refused() {
     let mut exchange = Exchange::new(Rc::clone(&policy));
     exchange.saw_repeated_header("x-api-key");
     exchange.set_client(&|h| (h == "x-api-key").then_some("k1"), None);
-    let step = exchange.on_request_headers(RequestHead {
-        method: "POST",
-        path: "/v1/chat/completions",
-        request_id: "r",
-        content_length: Some(2),
-        content_type: Some("application/json"),
-        end_of_stream: false,
-    });
+    let step = exchange.on_request_headers(post_head("/v1/chat/completions"));
     assert_eq!(code(&step), Some(ErrorCode::DuplicateHeader));
     // Envoy joins a repeated inline header with a comma.
     let mut exchange = Exchange::new(policy);
     exchange.set_client(&|h| (h == "x-api-key").then_some("k1,k2"), None);
-    let step = exchange.on_request_headers(RequestHead {
-        method: "POST",
-        path: "/v1/chat/completions",
-        request_id: "r",
-        content_length: Some(2),
-        content_type: Some("application/json"),
-        end_of_stream: false,
-    });
+    let step = exchange.on_request_headers(post_head("/v1/chat/completions"));
     assert_eq!(code(&step), Some(ErrorCode::DuplicateHeader));
 }
 
@@ -719,14 +717,7 @@ fn rotating_forwarded_for_escapes_no_client_ip_limit() {
             &|h| (h == "x-forwarded-for").then_some(forwarded.as_str()),
             Some(&source),
         );
-        let step = exchange.on_request_headers(RequestHead {
-            method: "POST",
-            path: "/v1/embeddings",
-            request_id: "r",
-            content_length: Some(2),
-            content_type: Some("application/json"),
-            end_of_stream: false,
-        });
+        let step = exchange.on_request_headers(post_head("/v1/embeddings"));
         if code(&step) == Some(ErrorCode::RateLimitExceeded) {
             refused += 1;
         }
