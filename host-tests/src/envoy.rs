@@ -47,6 +47,40 @@ pub fn envoy_bin() -> anyhow::Result<PathBuf> {
 
 /// A loopback port that was free a moment ago; never hands out the same port twice per
 /// process, so several Envoys started back to back do not collide.
+/// The oldest Envoy the filter is tested on, and where `make envoy` installs it.
+pub const OLDEST_ENVOY: &str = "1.36.4";
+
+/// The Envoy binaries the tests run on: `(version, path)`, the one of [`envoy_bin`] first,
+/// then [`OLDEST_ENVOY`] (`$ENVOY_OLDEST_BIN`, else `.venv/envoy-<version>/envoy/_bin/envoy`).
+pub fn envoy_versions() -> anyhow::Result<Vec<(String, PathBuf)>> {
+    let newest = envoy_bin()?;
+    let oldest = std::env::var_os("ENVOY_OLDEST_BIN").map_or_else(
+        || repo_root().join(format!(".venv/envoy-{OLDEST_ENVOY}/envoy/_bin/envoy")),
+        PathBuf::from,
+    );
+    if !oldest.exists() {
+        bail!(
+            "Envoy {OLDEST_ENVOY} not found at {}: run `make envoy`",
+            oldest.display()
+        );
+    }
+    Ok(vec![
+        (envoy_version(&newest)?, newest),
+        (envoy_version(&oldest)?, oldest),
+    ])
+}
+
+/// `1.40.0` from `envoy --version`.
+pub fn envoy_version(bin: &Path) -> anyhow::Result<String> {
+    let out = Command::new(bin).arg("--version").output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split("version: ")
+        .nth(1)
+        .and_then(|rest| rest.split('/').nth(1))
+        .map(str::to_string)
+        .with_context(|| format!("no version in {text:?}"))
+}
+
 pub fn free_port() -> u16 {
     static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
     let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
@@ -239,6 +273,8 @@ pub struct EnvoyOptions {
     pub log_level: String,
     /// How long to wait for the admin `/ready` endpoint to say `LIVE`.
     pub ready_timeout: Duration,
+    /// The Envoy binary; `None` is [`envoy_bin`].
+    pub binary: Option<PathBuf>,
 }
 
 impl Default for EnvoyOptions {
@@ -247,6 +283,7 @@ impl Default for EnvoyOptions {
             concurrency: 2,
             log_level: "info".into(),
             ready_timeout: Duration::from_secs(30),
+            binary: None,
         }
     }
 }
@@ -412,7 +449,10 @@ impl Drop for Envoy {
 /// Writes the config to a fresh run directory and starts Envoy on it.
 fn spawn(rendered: &str, opts: &EnvoyOptions) -> anyhow::Result<(Child, PathBuf)> {
     static RUN: AtomicU32 = AtomicU32::new(0);
-    let bin = envoy_bin()?;
+    let bin = match &opts.binary {
+        Some(bin) => bin.clone(),
+        None => envoy_bin()?,
+    };
     let run = RUN.fetch_add(1, Ordering::SeqCst);
     let pid = std::process::id();
     let dir = repo_root()

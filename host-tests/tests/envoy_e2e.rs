@@ -80,38 +80,3 @@ fn envoy_refuses_a_policy_without_owner_and_logs_why() {
         "the reason is logged at error level:\n{log}"
     );
 }
-
-// See: #2. Envoy's default turns a filter's pause on request headers into StopAllIteration:
-// without allow_on_headers_stop_iteration a chunked request the filter holds never
-// completes. The shipped configs set it; this pins the behaviour we depend on.
-#[test]
-fn without_allow_on_headers_stop_iteration_envoy_never_delivers_the_body() {
-    let mock = mock_llm::spawn(MockOptions::default()).unwrap();
-    let config = filter_envoy_config(&default_policy(), &mock);
-    let rendered = config.render().unwrap();
-    assert!(rendered.contains("allow_on_headers_stop_iteration: true"));
-    let without = rendered.replace(
-        "allow_on_headers_stop_iteration: true",
-        "allow_on_headers_stop_iteration: false",
-    );
-    let envoy = Envoy::start_yaml(&without, &config, &EnvoyOptions::default()).unwrap();
-    let options = SendOptions {
-        chunked: true,
-        timeout: Duration::from_secs(2),
-        ..SendOptions::default()
-    };
-    let result = http1::send(envoy.listener_addr(), &chat("held", false), &options);
-    assert!(
-        result.is_err(),
-        "expected no answer within 2 s, got {result:?}"
-    );
-    assert!(mock.requests().is_empty());
-    // A request the filter does not hold (a path no route inspects, with content-length) passes.
-    let unrouted = psf_host::HttpRequest::json("POST", "/v1/embeddings", r#"{"input":"hi"}"#);
-    let ok = http1::send(envoy.listener_addr(), &unrouted, &SendOptions::default()).unwrap();
-    assert_eq!(
-        ok.status, 404,
-        "the mock has no embeddings endpoint, but the request reached it"
-    );
-    assert_eq!(mock.requests().len(), 1);
-}

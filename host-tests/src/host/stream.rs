@@ -12,7 +12,9 @@
 //! - Pause on headers is StopIteration only with `allow_on_headers_stop_iteration`
 //!   (Envoy >= 1.35): body callbacks still run, and Continue from a body (or trailers)
 //!   callback also resumes the headers (commonHandleAfterDataCallback). Without it,
-//!   Envoy makes the pause StopAllIteration and delivers no body: a stall here.
+//!   Envoy makes the pause StopAllIteration and delivers no body until the filter resumes
+//!   the stream itself (from a tick or a call answer): the clock runs and ticks fire
+//!   until it does, up to a stream timeout, then it is a stall.
 //! - Headers go upstream/downstream as they are when released; later edits are lost.
 //! - Nothing fixes content-length when the filter changes a body: the upstream sees
 //!   the header as the filter left it.
@@ -288,9 +290,7 @@ fn drive(
     let a = v.on_request_headers(ctx, request_headers(req, id), headers_eos)?;
     let mut flow = settle(v, ctx, Dir::Request, a, headers_eos)?;
     if matches!(flow, Flow::Paused) && !v.allow_on_headers_stop_iteration {
-        // Envoy's default: the pause is StopAllIteration, so the filter never sees the
-        // body it is waiting for and the request hangs until the stream timeout.
-        bail!("stream stalled: the filter paused the request headers, which Envoy turns into StopAllIteration unless allow_on_headers_stop_iteration is set; the body is never delivered");
+        flow = wait_for_resume(v, ctx, Dir::Request)?;
     }
     for chunk in &chunks {
         if !apply_request_flow(v, ctx, flow, &mut sent, out)? {
@@ -336,6 +336,37 @@ fn drive(
     let resp = upstream.respond(&up_req);
     out.upstream_request = Some(up_req);
     respond(v, ctx, resp, false, out)
+}
+
+/// How long a stream StopAllIteration holds may wait for the filter (Envoy's default
+/// stream idle timeout is 5 minutes; a minute is plenty here).
+const STOP_ALL_TIMEOUT_NANOS: u64 = 60_000_000_000;
+
+/// Envoy without `allow_on_headers_stop_iteration`: paused headers are StopAllIteration,
+/// the body waits in the host, and only the filter resuming the stream moves it on. Runs
+/// the clock tick by tick until it does.
+fn wait_for_resume(v: &mut VmInner, ctx: u32, dir: Dir) -> Result<Flow> {
+    let host = v.store.data().host.clone();
+    let clock = &host.clock;
+    let give_up = clock.monotonic_nanos() + STOP_ALL_TIMEOUT_NANOS;
+    loop {
+        let Some(next) = v.store.data().next_tick_nanos.filter(|t| *t <= give_up) else {
+            let which = if dir == Dir::Request {
+                "request"
+            } else {
+                "response"
+            };
+            bail!("stream stalled: the filter paused the {which} headers, which Envoy turns into StopAllIteration unless allow_on_headers_stop_iteration is set, and nothing resumed them: the body is never delivered");
+        };
+        clock.advance(std::time::Duration::from_nanos(
+            next.saturating_sub(clock.monotonic_nanos()),
+        ));
+        v.tick()?;
+        let flow = settle(v, ctx, dir, Action::Pause, false)?;
+        if !matches!(flow, Flow::Paused) {
+            return Ok(flow);
+        }
+    }
 }
 
 /// What has gone upstream so far.
@@ -458,7 +489,10 @@ fn respond(
             1 => v.on_response_body(ctx, &payload, eos)?,
             _ => v.on_response_trailers(ctx, resp.trailers.clone())?,
         };
-        let flow = settle(v, ctx, Dir::Response, a, eos)?;
+        let mut flow = settle(v, ctx, Dir::Response, a, eos)?;
+        if kind == 0 && matches!(flow, Flow::Paused) && !v.allow_on_headers_stop_iteration {
+            flow = wait_for_resume(v, ctx, Dir::Response)?;
+        }
         let flow = match flow {
             Flow::Local(_) if local => Flow::Continue,
             Flow::Local(lr) if client_headers.is_none() => {

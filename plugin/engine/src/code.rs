@@ -202,6 +202,19 @@ impl ErrorCode {
         }
     }
 
+    /// Whether the same request, sent again later, can get another outcome: a limit that
+    /// refills, a moderation service or a provider that recovers. Every other refusal is
+    /// answered with `x-should-retry: false`, so the SDKs do not send it again.
+    pub fn retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::RateLimitExceeded
+                | ErrorCode::ModerationUnavailable
+                | ErrorCode::UpstreamError
+                | ErrorCode::UpstreamTimeout
+        )
+    }
+
     /// The HTTP status a rejection with this code gets. Schema and limit failures are all
     /// 400, so clients need one branch for "fix your request"; content the policy refuses
     /// is 403, and a model answer withheld is 502.

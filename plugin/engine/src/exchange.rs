@@ -33,7 +33,7 @@ use crate::ratelimit::settings::Strike;
 use crate::ratelimit::store::{thread_store, SharedStore};
 use crate::ratelimit::RateState;
 use crate::record::{Decision, DecisionRecord, Finding, FindingAction, ModeSwitch, Redacted};
-use crate::rejection::Rejection;
+use crate::rejection::{request_id_header, Rejection, Reply};
 use crate::schema::{check_body, Checked};
 use crate::tokens::estimate_prompt_tokens;
 use crate::ErrorCode;
@@ -392,6 +392,11 @@ impl Exchange {
 
     /// True once the filter answered the client itself; the response it then sees
     /// is its own local reply and needs no inspection.
+    /// Whether the request is to the admin path, which the filter answers itself.
+    pub fn is_admin(&self) -> bool {
+        self.admin
+    }
+
     pub fn rejected(&self) -> bool {
         self.rejected
     }
@@ -1385,6 +1390,11 @@ impl Exchange {
     }
 
     /// The error that replaces the response after [`ResponsePlan::Refuse`].
+    /// The answer `body` decoded from the upstream's `content-encoding`.
+    pub fn decoded_answer(&self, body: &[u8]) -> Result<Vec<u8>, DecodeError> {
+        decode(self.response_coding, body, DEFAULT_MAX_DECODED)
+    }
+
     pub fn take_refusal(&mut self) -> Option<Rejection> {
         self.refusal.take()
     }
@@ -1768,6 +1778,30 @@ impl Exchange {
 
     fn current_route(&self) -> Option<&Route> {
         self.route.and_then(|i| self.policy.routes.get(i))
+    }
+
+    /// The API the matched route speaks, which decides the shape of the filter's errors
+    /// and the header its request id goes in.
+    pub fn api_format(&self) -> Option<ApiFormat> {
+        self.current_route().and_then(Route::api_format)
+    }
+
+    /// The filter's answer for `rejection`, in the route's API shape.
+    pub fn error_reply(&self, rejection: &Rejection) -> Reply {
+        let format = self.api_format();
+        let request_id = &self.record.request_id;
+        let mut headers: Vec<(&'static str, String)> = rejection
+            .headers()
+            .into_iter()
+            .map(|(n, v)| (n, v.to_string()))
+            .collect();
+        headers.push((request_id_header(format), request_id.clone()));
+        headers.extend(self.limit_headers().iter().cloned());
+        Reply {
+            status: rejection.status(),
+            headers,
+            body: rejection.body_for(format, request_id),
+        }
     }
 
     /// The record of what was decided, for the log at stream end.

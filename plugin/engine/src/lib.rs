@@ -60,6 +60,6 @@ pub use code::ErrorCode;
 pub use exchange::{Exchange, RequestHead, ResponsePlan, ResponseStep, Step};
 pub use policy::{Action, Check, Mode, Policy, PolicyError, PolicyErrorKind, PolicyErrors, Rule};
 pub use record::{Decision, DecisionRecord, Finding, FindingAction};
-pub use rejection::{Rejection, ERROR_TYPE};
+pub use rejection::{request_id_header, Rejection, Reply, ERROR_TYPE, UPSTREAM_REQUEST_ID};
 pub use schema::{check_body, Checked};
 pub use tokens::estimate_prompt_tokens;

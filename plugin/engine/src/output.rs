@@ -11,9 +11,9 @@ use crate::llm::output::{
 };
 use crate::llm::usage::Usage;
 use crate::llm::ApiFormat;
-use crate::rejection::{Rejection, ERROR_TYPE};
+use crate::rejection::Rejection;
 use crate::sse::{EventSplitter, RawEvent};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// What the output side does to model text.
@@ -452,7 +452,7 @@ impl StreamRewriter {
     /// Ends the stream the way its protocol reports errors, never by silent truncation.
     fn end_with(&mut self, rejection: Rejection, out: &mut Vec<u8>) {
         self.channels.clear();
-        out.extend_from_slice(&stream_error(self.format, &rejection, &self.request_id));
+        out.extend_from_slice(&rejection.stream_end(self.format, &self.request_id));
         self.ended = Some(rejection);
     }
 }
@@ -554,30 +554,11 @@ fn send(
     Ok(())
 }
 
-/// The error event(s) that end a stream in `format`.
-pub fn stream_error(format: Option<ApiFormat>, rejection: &Rejection, request_id: &str) -> Vec<u8> {
-    let code = rejection.code.as_str();
-    let psf = json!({"rule": rejection.rule, "request_id": request_id});
-    match format {
-        Some(ApiFormat::AnthropicMessages) => {
-            let data = json!({"type": "error", "error": {"type": ERROR_TYPE, "code": code, "message": rejection.message, "psf": psf}});
-            format!("event: error\ndata: {data}\n\n").into_bytes()
-        }
-        Some(ApiFormat::OpenAiResponses) => {
-            let data = json!({"type": "error", "code": code, "message": rejection.message, "param": rejection.param, "psf": psf});
-            format!("event: error\ndata: {data}\n\n").into_bytes()
-        }
-        _ => {
-            let data = json!({"error": {"message": rejection.message, "type": ERROR_TYPE, "code": code, "param": rejection.param, "psf": psf}});
-            format!("data: {data}\n\ndata: [DONE]\n\n").into_bytes()
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ErrorCode;
+    use serde_json::json;
 
     /// Replaces `[X]` with `x`, holding back an unfinished `[…`; refuses `BAD`.
     struct Toy;

@@ -91,14 +91,18 @@ pub fn request_body(size: usize) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// Replaces the whole buffered request body and sets `content-length` to match.
-pub fn replace_request_body(old_size: usize, body: &[u8]) {
+/// Replaces the whole buffered request body; with `set_length`, `content-length` is set
+/// to match (only while the headers are held).
+pub fn replace_request_body(old_size: usize, body: &[u8], set_length: bool) {
     if hostcalls::set_buffer(BufferType::HttpRequestBody, 0, old_size, body).is_err() {
         event(
             LogLevel::Error,
             "request_body_replace_failed",
             serde_json::json!({}),
         );
+        return;
+    }
+    if !set_length {
         return;
     }
     let length = body.len().to_string();

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod audit;
+mod header_hold;
 mod host;
 mod metrics;
 mod outbox;

@@ -2,6 +2,7 @@
 
 use crate::alerts;
 use crate::audit;
+use crate::header_hold;
 use crate::host;
 use crate::outbox;
 use crate::shared::HostStore;
@@ -30,6 +31,8 @@ pub struct GuardRoot {
     collector_calls: HashMap<u32, usize>,
     /// Review-queue posts in flight.
     review_calls: Vec<u32>,
+    /// When the root last did its own tick work.
+    last_work_ns: u64,
 }
 
 impl Context for GuardRoot {
@@ -84,6 +87,7 @@ impl GuardRoot {
             .any(|r| r.review.as_ref().is_some_and(|v| v.queue.is_some()));
         if policy.limit_table().is_some() || policy.audit.collector.is_some() || reviews {
             self.set_tick_period(TICK);
+            header_hold::set_root_tick(TICK);
         }
         self.policy = Some(Rc::new(policy));
     }
@@ -228,12 +232,19 @@ impl RootContext for GuardRoot {
         }
     }
 
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(GuardStream::new(self.policy.clone())))
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(GuardStream::new(context_id, self.policy.clone())))
     }
 
     /// Expiry on ticks: idle keys leave the shared table; queued alerts are posted.
     fn on_tick(&mut self) {
+        header_hold::on_tick();
+        // A probe ticks faster than the root's own work needs.
+        let now = host::now_ns();
+        if now.saturating_sub(self.last_work_ns) < TICK.as_nanos() as u64 {
+            return;
+        }
+        self.last_work_ns = now;
         if let Some(table) = self.policy.as_ref().and_then(|p| p.limit_table()) {
             self.sweep_from = table.sweep(&HostStore, self.sweep_from, SWEEP_PER_TICK);
         }

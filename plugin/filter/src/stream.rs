@@ -2,6 +2,7 @@
 
 use crate::alerts;
 use crate::audit;
+use crate::header_hold::{self, release_request_headers, Hold, Leaving};
 use crate::host;
 use crate::metrics;
 use crate::outbox;
@@ -9,13 +10,16 @@ use crate::shared::HostStore;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel, MapType, Status};
 use psf_engine::content::ModerationCall;
+use psf_engine::encoding::{decode, Coding};
 use psf_engine::{
-    ErrorCode, Exchange, Policy, Rejection, RequestHead, ResponsePlan, ResponseStep, Step,
+    request_id_header, ErrorCode, Exchange, Policy, Rejection, Reply, RequestHead, ResponsePlan,
+    ResponseStep, Step, UPSTREAM_REQUEST_ID,
 };
 use std::rc::Rc;
 use std::time::Duration;
 
 pub struct GuardStream {
+    context_id: u32,
     /// `None` only if the host created a stream without a configured policy;
     /// such a stream fails closed.
     exchange: Option<Exchange>,
@@ -29,24 +33,52 @@ pub struct GuardStream {
     /// rewrites goes on decoded, so the header goes.
     request_encoded: bool,
     response_encoded: bool,
+    /// The request's `content-encoding`, for a body that must go on decoded.
+    request_coding: Option<String>,
+    /// Headers that left before their body was inspected, because the host does not hold
+    /// them ([`header_hold`]): they can no longer change.
+    request_headers_left: bool,
+    response_headers_left: bool,
+    /// This stream holds its request headers to learn whether the host holds them.
+    probing: bool,
+    /// `content-encoding` went before the body was read, so the body goes on decoded
+    /// whether or not it is rewritten.
+    request_goes_decoded: bool,
+    response_goes_decoded: bool,
+    /// The error body for an answer refused at its headers, once its headers have left.
+    refusal_body: Option<Vec<u8>>,
 }
 
 impl GuardStream {
-    pub fn new(policy: Option<Rc<Policy>>) -> Self {
+    pub fn new(context_id: u32, policy: Option<Rc<Policy>>) -> Self {
         Self {
+            context_id,
             exchange: policy.map(|p| Exchange::with_store(p, Rc::new(HostStore))),
             response: ResponsePlan::PassThrough,
             moderation_call: None,
             answer_call: None,
             request_encoded: false,
             response_encoded: false,
+            request_coding: None,
+            request_headers_left: false,
+            response_headers_left: false,
+            probing: false,
+            request_goes_decoded: false,
+            response_goes_decoded: false,
+            refusal_body: None,
         }
     }
 
     fn apply(&mut self, step: Step) -> Action {
         match step {
             Step::Answer { status, body } => {
-                host::send_local_response(status, &[("content-type", "application/json")], &body);
+                let mut headers = vec![("content-type", "application/json")];
+                let id;
+                if let Some(exchange) = &self.exchange {
+                    id = exchange.record().request_id.clone();
+                    headers.push((request_id_header(exchange.api_format()), &id));
+                }
+                host::send_local_response(status, &headers, &body);
                 Action::Pause
             }
             Step::Continue => Action::Continue,
@@ -54,25 +86,30 @@ impl GuardStream {
             // handles them.
             Step::Pause | Step::NeedBody | Step::Replace(_) | Step::Consult { .. } => Action::Pause,
             Step::Reject(rejection) => {
-                let request_id = match &self.exchange {
-                    Some(exchange) => exchange.record().request_id.clone(),
-                    None => host::header(MapType::HttpRequestHeaders, "x-request-id")
-                        .unwrap_or_default(),
+                let reply = match &self.exchange {
+                    Some(exchange) => exchange.error_reply(&rejection),
+                    None => {
+                        let request_id = host::header(MapType::HttpRequestHeaders, "x-request-id")
+                            .unwrap_or_default();
+                        let mut headers: Vec<(&'static str, String)> = rejection
+                            .headers()
+                            .into_iter()
+                            .map(|(n, v)| (n, v.to_string()))
+                            .collect();
+                        headers.push(("x-request-id", request_id.clone()));
+                        Reply {
+                            status: rejection.status(),
+                            headers,
+                            body: rejection.body(&request_id),
+                        }
+                    }
                 };
-                let mut headers = rejection.headers().to_vec();
-                if let Some(exchange) = &self.exchange {
-                    headers.extend(
-                        exchange
-                            .limit_headers()
-                            .iter()
-                            .map(|(n, v)| (*n, v.as_str())),
-                    );
-                }
-                host::send_local_response(
-                    rejection.status(),
-                    &headers,
-                    &rejection.body(&request_id),
-                );
+                let headers: Vec<(&str, &str)> = reply
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (*n, v.as_str()))
+                    .collect();
+                host::send_local_response(reply.status, &headers, &reply.body);
                 Action::Pause
             }
         }
@@ -102,10 +139,11 @@ impl Context for GuardStream {
         if let Some((call, body_size)) = self.answer_call {
             if call == token {
                 self.answer_call = None;
+                let answer = self.answer_delivery();
                 if let Some(exchange) = self.exchange.as_mut() {
                     let step =
                         exchange.on_response_moderation(status, &host::call_response_body(size));
-                    apply_answer(exchange, step, body_size, self.response_encoded);
+                    apply_answer(exchange, step, body_size, answer);
                 }
                 self.resume_http_response();
                 self.conclude();
@@ -122,7 +160,9 @@ impl Context for GuardStream {
         let body = host::call_response_body(size);
         let step = exchange.on_moderation(status, &body);
         if step == Step::Continue {
-            set_flags(exchange, MapType::HttpRequestHeaders);
+            if !self.request_headers_left {
+                set_flags(exchange, MapType::HttpRequestHeaders);
+            }
             exchange.mark_forwarded();
             self.resume_http_request();
         } else {
@@ -135,7 +175,13 @@ impl HttpContext for GuardStream {
     fn on_http_request_headers(&mut self, num_headers: usize, end_of_stream: bool) -> Action {
         let started = host::now_ns();
         let action = self.request_headers(num_headers, end_of_stream);
-        self.took(started, false, action);
+        // Headers that leave ahead of their body do not mark the request forwarded.
+        let forwarded = if self.request_headers_left {
+            Action::Pause
+        } else {
+            action
+        };
+        self.took(started, false, forwarded);
         action
     }
 
@@ -188,6 +234,9 @@ impl HttpContext for GuardStream {
     /// Streams reset before their end get their record here (Envoy's access log has run by
     /// now, so only the log line and the other sinks carry it).
     fn on_log(&mut self) {
+        if self.probing {
+            header_hold::stream_done(self.context_id);
+        }
         if let Some(exchange) = self.exchange.as_mut().filter(|e| !e.finished()) {
             // The status the client got, which differs from the filter's when Envoy itself
             // answered (a body over its buffer limit, an upstream reset mid-body).
@@ -339,10 +388,42 @@ impl GuardStream {
             // A compressed answer could not be checked, so ask for a plain one.
             host::set_header(MapType::HttpRequestHeaders, "accept-encoding", None);
         }
+        if step == Step::Pause {
+            self.request_coding = encoding.map(str::to_string);
+            return self.hold_for_body(&header);
+        }
         self.apply(step)
     }
 
+    /// The engine waits for the body. The headers stay held where the host holds them;
+    /// elsewhere they leave now, readied to go ahead of a body that may change.
+    fn hold_for_body<'h>(&mut self, header: &dyn Fn(&str) -> Option<&'h str>) -> Action {
+        let Some(exchange) = self.exchange.as_ref() else {
+            return Action::Pause;
+        };
+        let leaving = Leaving {
+            encoded: self.request_encoded,
+            admin: exchange.is_admin() && header("authorization").is_some(),
+        };
+        if header_hold::may_hold(self.context_id, leaving) {
+            self.probing = header_hold::hold() == Hold::Unknown;
+            return Action::Pause;
+        }
+        release_request_headers(leaving);
+        self.request_goes_decoded = self.request_encoded;
+        set_flags(exchange, MapType::HttpRequestHeaders);
+        self.request_headers_left = true;
+        Action::Continue
+    }
+
     fn request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if self.probing {
+            self.probing = false;
+            self.request_headers_left = !header_hold::body_arrived(self.context_id);
+            // The probe's timer readied its headers as they left.
+            self.request_goes_decoded = self.request_headers_left && self.request_encoded;
+        }
+        let held = !self.request_headers_left;
         let Some(exchange) = self.exchange.as_mut() else {
             return Action::Pause;
         };
@@ -350,27 +431,36 @@ impl GuardStream {
         if step == Step::NeedBody {
             let body = host::request_body(body_size);
             step = exchange.inspect_request_body(&body);
+            let unchanged = matches!(step, Step::Continue | Step::Consult { body: None, .. });
+            if unchanged && self.request_goes_decoded {
+                // Its content-encoding has gone, so the body goes decoded too.
+                let coding = Coding::parse(self.request_coding.as_deref());
+                if let Ok(plain) = coding.and_then(|c| decode(c, &body, MAX_DECODED)) {
+                    host::replace_request_body(body_size, &plain, held);
+                }
+            }
         }
-        // The headers are still held, so they can change before they leave.
-        if matches!(step, Step::Continue | Step::Replace(_)) {
+        if held && matches!(step, Step::Continue | Step::Replace(_)) {
             set_flags(exchange, MapType::HttpRequestHeaders);
         }
         if let Step::Replace(body) = step {
             // Envoy does not fix content-length after a filter changes the body. The engine
             // writes bodies decoded, so an encoded request goes on without its encoding.
-            if self.request_encoded {
+            if self.request_encoded && held {
                 host::set_header(MapType::HttpRequestHeaders, "content-encoding", None);
             }
-            host::replace_request_body(body_size, &body);
+            host::replace_request_body(body_size, &body, held);
             return Action::Continue;
         }
         if let Step::Consult { call, body } = step {
-            set_flags(exchange, MapType::HttpRequestHeaders);
+            if held {
+                set_flags(exchange, MapType::HttpRequestHeaders);
+            }
             if let Some(body) = body {
-                if self.request_encoded {
+                if self.request_encoded && held {
                     host::set_header(MapType::HttpRequestHeaders, "content-encoding", None);
                 }
-                host::replace_request_body(body_size, &body);
+                host::replace_request_body(body_size, &body, held);
             }
             match self.consult(&call) {
                 Ok(token) => {
@@ -392,7 +482,9 @@ impl GuardStream {
                     };
                     let step = exchange.on_moderation(None, &[]);
                     if step == Step::Continue {
-                        set_flags(exchange, MapType::HttpRequestHeaders);
+                        if held {
+                            set_flags(exchange, MapType::HttpRequestHeaders);
+                        }
                         return Action::Continue;
                     }
                     return self.apply(step);
@@ -415,6 +507,18 @@ impl GuardStream {
         };
         let status = header(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
         self.response_encoded = header("content-encoding").is_some();
+        // The SDKs read the request id from one header; the audit record's id goes there,
+        // and the provider's own id moves aside.
+        let id_header = request_id_header(exchange.api_format());
+        let record_id = exchange.record().request_id.as_str();
+        if let Some(provider_id) = header(id_header).filter(|v| *v != record_id) {
+            host::set_header(
+                MapType::HttpResponseHeaders,
+                UPSTREAM_REQUEST_ID,
+                Some(provider_id),
+            );
+        }
+        host::set_header(MapType::HttpResponseHeaders, id_header, Some(record_id));
         let plan = exchange.on_response_headers(
             status,
             header("content-type"),
@@ -432,6 +536,11 @@ impl GuardStream {
         } else {
             plan
         };
+        if header_hold::hold() != Hold::Held
+            && matches!(self.response, ResponsePlan::Buffer | ResponsePlan::Refuse)
+        {
+            return self.release_response_headers(header("content-length").is_some());
+        }
         match self.response {
             ResponsePlan::PassThrough => Action::Continue,
             // Held until the whole body is read, so content-length can be set to match.
@@ -446,7 +555,41 @@ impl GuardStream {
         }
     }
 
+    /// The host would not deliver the body of paused response headers, so they leave now:
+    /// an answer refused at its headers gets its status and error headers first; a body
+    /// that may change loses `content-length` (and goes decoded if it was encoded).
+    fn release_response_headers(&mut self, has_length: bool) -> Action {
+        self.response_headers_left = true;
+        if has_length {
+            host::set_header(MapType::HttpResponseHeaders, "content-length", None);
+        }
+        let Some(exchange) = self.exchange.as_mut() else {
+            return Action::Continue;
+        };
+        if self.response == ResponsePlan::Refuse {
+            if let Some(rejection) = exchange.take_refusal() {
+                let reply = exchange.error_reply(&rejection);
+                set_reply_headers(&reply);
+                self.refusal_body = Some(reply.body);
+            }
+        } else if self.response_encoded {
+            host::set_header(MapType::HttpResponseHeaders, "content-encoding", None);
+            self.response_goes_decoded = true;
+        }
+        Action::Continue
+    }
+
+    /// How a complete answer is written back.
+    fn answer_delivery(&self) -> AnswerDelivery {
+        AnswerDelivery {
+            headers_held: !self.response_headers_left,
+            encoded: self.response_encoded,
+            goes_decoded: self.response_goes_decoded,
+        }
+    }
+
     fn response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let answer = self.answer_delivery();
         let Some(exchange) = self.exchange.as_mut() else {
             return Action::Continue;
         };
@@ -454,7 +597,9 @@ impl GuardStream {
             ResponsePlan::PassThrough => Action::Continue,
             ResponsePlan::Buffer | ResponsePlan::Refuse if !end_of_stream => Action::Pause,
             ResponsePlan::Refuse => {
-                if let Some(rejection) = exchange.take_refusal() {
+                if let Some(body) = self.refusal_body.take() {
+                    host::replace_response_body(body_size, &body, false);
+                } else if let Some(rejection) = exchange.take_refusal() {
                     replace_response(exchange, &rejection, body_size);
                 }
                 Action::Continue
@@ -462,7 +607,7 @@ impl GuardStream {
             ResponsePlan::Buffer => {
                 let body = host::response_body(body_size);
                 let step = exchange.on_response_body(&body);
-                if let Some(value) = exchange.low_confidence() {
+                if let (Some(value), true) = (exchange.low_confidence(), answer.headers_held) {
                     // The headers are still held, so the answer can carry the flag.
                     host::set_header(
                         MapType::HttpResponseHeaders,
@@ -482,12 +627,18 @@ impl GuardStream {
                         }
                         Err(_) => {
                             let step = exchange.on_response_moderation(None, &[]);
-                            apply_answer(exchange, step, body_size, self.response_encoded);
+                            apply_answer(exchange, step, body_size, answer);
                             return Action::Continue;
                         }
                     }
                 }
-                apply_answer(exchange, step, body_size, self.response_encoded);
+                if answer.goes_decoded && matches!(step, ResponseStep::Continue) {
+                    // Its content-encoding has gone, so the answer goes decoded too.
+                    if let Ok(plain) = exchange.decoded_answer(&body) {
+                        host::replace_response_body(body_size, &plain, false);
+                    }
+                }
+                apply_answer(exchange, step, body_size, answer);
                 Action::Continue
             }
             ResponsePlan::Stream => {
@@ -502,35 +653,59 @@ impl GuardStream {
     }
 }
 
-/// Carries out the step for a complete, held answer of `body_size` bytes.
-fn apply_answer(exchange: &Exchange, step: ResponseStep, body_size: usize, encoded: bool) {
+/// How a complete answer is written back.
+#[derive(Clone, Copy)]
+struct AnswerDelivery {
+    /// The response headers are still held, so they can change.
+    headers_held: bool,
+    /// The upstream's answer has a `content-encoding`.
+    encoded: bool,
+    /// Its `content-encoding` left already removed: the answer goes decoded.
+    goes_decoded: bool,
+}
+
+/// Carries out the step for a complete answer of `body_size` bytes.
+fn apply_answer(exchange: &Exchange, step: ResponseStep, body_size: usize, answer: AnswerDelivery) {
     match step {
         ResponseStep::Continue | ResponseStep::Consult(_) => {}
         ResponseStep::Replace(new) => {
             // The engine writes answers decoded.
-            if encoded {
+            if answer.encoded && answer.headers_held {
                 host::set_header(MapType::HttpResponseHeaders, "content-encoding", None);
             }
-            host::replace_response_body(body_size, &new, true)
+            host::replace_response_body(body_size, &new, answer.headers_held)
         }
-        ResponseStep::Reject(rejection) => replace_response(exchange, &rejection, body_size),
+        ResponseStep::Reject(rejection) if answer.headers_held => {
+            replace_response(exchange, &rejection, body_size)
+        }
+        ResponseStep::Reject(rejection) => {
+            // Its 200 has left: the answer becomes the API's own filtered answer.
+            let body =
+                rejection.filtered_answer(exchange.api_format(), &exchange.record().request_id);
+            host::replace_response_body(body_size, &body, false)
+        }
     }
+}
+
+/// The error's status and headers on the response headers, while they can still change.
+fn set_reply_headers(reply: &Reply) {
+    host::set_header(
+        MapType::HttpResponseHeaders,
+        ":status",
+        Some(&reply.status.to_string()),
+    );
+    for (name, value) in &reply.headers {
+        host::set_header(MapType::HttpResponseHeaders, name, Some(value));
+    }
+    host::set_header(MapType::HttpResponseHeaders, "content-encoding", None);
 }
 
 /// Turns the held response into the filter's error: status, headers and body. Used while the
 /// response headers have not left yet, so the client sees one consistent answer.
 fn replace_response(exchange: &Exchange, rejection: &Rejection, body_size: usize) {
-    let body = rejection.body(&exchange.record().request_id);
-    host::set_header(
-        MapType::HttpResponseHeaders,
-        ":status",
-        Some(&rejection.status().to_string()),
-    );
-    for (name, value) in rejection.headers() {
-        host::set_header(MapType::HttpResponseHeaders, name, Some(value));
-    }
-    host::set_header(MapType::HttpResponseHeaders, "content-encoding", None);
-    host::replace_response_body(body_size, &body, true);
+    let reply = exchange.error_reply(rejection);
+    set_reply_headers(&reply);
+    host::replace_response_body(body_size, &reply.body, true);
 }
 
 /// `x-psf-flags`: the codes of findings that flagged the request without blocking it, on the
@@ -547,3 +722,5 @@ fn set_flags(exchange: &Exchange, map: MapType) {
 }
 
 const FLAGS_HEADER: &str = "x-psf-flags";
+/// The most a body the engine already decoded within its limits is decoded to again.
+const MAX_DECODED: usize = 64 << 20;

@@ -204,7 +204,7 @@ impl Policy {
     /// The request headers limit keys and the audit subject read; the host passes their
     /// values in ([`crate::Exchange::set_client`]).
     pub fn client_headers(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.key_parts().filter_map(KeyPart::header).collect();
+        let mut names: Vec<&str> = self.key_parts().flat_map(KeyPart::headers).collect();
         names.extend(self.audit.subject_header.as_deref());
         if self.routes.iter().any(|r| r.review.is_some()) {
             names.push("x-psf-approval");

@@ -189,10 +189,12 @@ fn read_limit(path: &str, value: &Value, errors: &mut Errors) -> Option<Limit> {
     Some(limit)
 }
 
-/// `key`: an array of parts, each `"client_ip"`, `"route"`, `"model"`, or an object
+/// `key` (default `["api_key"]`): an array of parts, each `"api_key"`, `"client_ip"`, `"route"`, `"model"`, or an object
 /// `{"header": name}`, `{"jwt_claim": claim, "header": name}`, `{"client_ip": {"trusted_hops": n}}`.
 fn read_key(fields: &mut Fields<'_>, errors: &mut Errors) -> Option<Vec<KeyPart>> {
-    fields.required("key", errors)?;
+    if fields.value("key").is_none() {
+        return Some(KeyPart::default_key());
+    }
     let mut parts = Vec::new();
     let mut ok = true;
     for (path, item) in fields.array("key", errors) {
@@ -211,7 +213,8 @@ fn read_key(fields: &mut Fields<'_>, errors: &mut Errors) -> Option<Vec<KeyPart>
     ok.then_some(parts)
 }
 
-const SIMPLE_PARTS: [(&str, KeyPart); 3] = [
+const SIMPLE_PARTS: [(&str, KeyPart); 4] = [
+    ("api_key", KeyPart::ApiKey),
     ("client_ip", KeyPart::ClientIp { trusted_hops: 0 }),
     ("route", KeyPart::Route),
     ("model", KeyPart::Model),
@@ -254,7 +257,7 @@ fn read_key_part(path: &str, value: &Value, errors: &mut Errors) -> Option<KeyPa
             errors.push(
                 path,
                 PolicyErrorKind::Invalid(
-                    "a key part is \"client_ip\", \"route\", \"model\", {\"header\": …}, {\"jwt_claim\": …} or {\"client_ip\": {\"trusted_hops\": …}}".into(),
+                    "a key part is \"api_key\", \"client_ip\", \"route\", \"model\", {\"header\": …}, {\"jwt_claim\": …} or {\"client_ip\": {\"trusted_hops\": …}}".into(),
                 ),
             );
             None

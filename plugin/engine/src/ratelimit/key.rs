@@ -104,6 +104,7 @@ pub fn key_material(
     for part in parts {
         let value = match part {
             KeyPart::ClientIp { trusted_hops } => client.client_ip(*trusted_hops)?,
+            KeyPart::ApiKey => api_key(client)?.to_string(),
             KeyPart::Header(name) => client.header(name)?.trim().to_string(),
             KeyPart::JwtClaim { header, claim } => jwt_claim(client.header(header)?, claim)?,
             KeyPart::Route => route?.to_string(),
@@ -118,6 +119,23 @@ pub fn key_material(
         material.push_str(&value);
     }
     Some(material)
+}
+
+/// The SDKs' API key: `x-api-key`, else a `Bearer` token in `authorization`.
+fn api_key(client: &ClientFacts) -> Option<&str> {
+    if let Some(key) = client
+        .header("x-api-key")
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+    {
+        return Some(key);
+    }
+    let authorization = client.header("authorization")?.trim();
+    let (scheme, token) = authorization.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// HMAC-SHA256 of `scope` and `material` under `secret`, cut to 128 bits: enough that two

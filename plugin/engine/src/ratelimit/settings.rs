@@ -51,6 +51,9 @@ pub enum KeyPart {
     /// The client address: Envoy's `source.address`, or with `trusted_hops` > 0 the
     /// `x-forwarded-for` entry that many places from the right.
     ClientIp { trusted_hops: u32 },
+    /// The API key the official SDKs send: `x-api-key` (Anthropic's), else the token of
+    /// `Authorization: Bearer …` (OpenAI's). The default key.
+    ApiKey,
     /// A request header's value (an API key, a tenant id).
     Header(String),
     /// A claim of the bearer JWT in `header`. The payload is decoded, the signature is
@@ -176,12 +179,23 @@ impl Limit {
 }
 
 impl KeyPart {
-    /// The request header this part reads, if any.
-    pub fn header(&self) -> Option<&str> {
+    /// The request headers this part reads.
+    pub fn headers(&self) -> Vec<&str> {
         match self {
-            KeyPart::Header(name) | KeyPart::JwtClaim { header: name, .. } => Some(name),
-            KeyPart::ClientIp { trusted_hops } if *trusted_hops > 0 => Some("x-forwarded-for"),
-            _ => None,
+            KeyPart::ApiKey => API_KEY_HEADERS.to_vec(),
+            KeyPart::Header(name) | KeyPart::JwtClaim { header: name, .. } => vec![name],
+            KeyPart::ClientIp { trusted_hops } if *trusted_hops > 0 => vec!["x-forwarded-for"],
+            _ => Vec::new(),
         }
+    }
+}
+
+/// The headers an API key comes in, in the order [`KeyPart::ApiKey`] reads them.
+pub const API_KEY_HEADERS: [&str; 2] = ["x-api-key", "authorization"];
+
+impl KeyPart {
+    /// The key for a policy that names none.
+    pub fn default_key() -> Vec<KeyPart> {
+        vec![KeyPart::ApiKey]
     }
 }
