@@ -211,6 +211,35 @@ fn strip_port(address: &str) -> &str {
 mod tests {
     use super::*;
 
+    // See: #16
+    #[test]
+    fn the_api_key_is_what_the_sdks_send_and_nothing_else() {
+        let key = |headers: &[(&str, &str)]| {
+            let facts = ClientFacts::new(
+                &["x-api-key", "authorization"],
+                &|name| headers.iter().find(|(n, _)| *n == name).map(|(_, v)| *v),
+                None,
+            );
+            key_material(&[KeyPart::ApiKey], &facts, None, None)
+        };
+        assert_eq!(
+            key(&[("authorization", "Bearer sk-1")]).as_deref(),
+            Some("sk-1")
+        );
+        assert_eq!(
+            key(&[("authorization", "bearer  sk-1 ")]).as_deref(),
+            Some("sk-1")
+        );
+        assert_eq!(
+            key(&[("x-api-key", "sk-ant"), ("authorization", "Bearer sk-1")]).as_deref(),
+            Some("sk-ant")
+        );
+        for hostile in ["Basic c2s6", "Bearer", "Bearer   ", "sk-1", ""] {
+            assert_eq!(key(&[("authorization", hostile)]), None, "{hostile:?}");
+        }
+        assert_eq!(key(&[("x-api-key", "  ")]), None);
+    }
+
     fn facts(headers: &[(&str, &str)], source: Option<&str>) -> ClientFacts {
         let names: Vec<&str> = headers.iter().map(|(n, _)| *n).collect();
         let lookup = |name: &str| headers.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
