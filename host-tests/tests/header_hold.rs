@@ -40,6 +40,15 @@ fn replies() -> MockContext {
     }
 }
 
+/// A chat with a content-length that the mock answers as `scenario` says.
+fn scenario(text: &str, scenario: &str) -> StreamRequest {
+    let mut request = chat(text, false);
+    request
+        .headers
+        .push((SCENARIO_HEADER.into(), scenario.into()));
+    with_length(request)
+}
+
 fn json(body: &[u8]) -> Value {
     serde_json::from_slice(body).unwrap()
 }
@@ -103,12 +112,11 @@ fn without_the_setting_every_request_is_inspected_and_none_waits() {
 fn without_the_setting_a_withheld_answer_becomes_the_apis_filtered_answer() {
     let mut vm = vm(false);
     let mut upstream = mock_upstream(replies());
-    let mut request = chat("Tell me about lab safety", false);
-    request
-        .headers
-        .push((SCENARIO_HEADER.into(), "reply:blocked-category.txt".into()));
     let out = vm
-        .http_stream(&with_length(request), &mut upstream)
+        .http_stream(
+            &scenario("Tell me about lab safety", "reply:blocked-category.txt"),
+            &mut upstream,
+        )
         .unwrap();
     // The 200 had left when the answer was read: the body says it was filtered, in the
     // shape the SDK parses, and none of the withheld text remains.
@@ -121,12 +129,8 @@ fn without_the_setting_a_withheld_answer_becomes_the_apis_filtered_answer() {
     assert_eq!(body["psf"]["code"], "content_filtered");
     assert!(!String::from_utf8_lossy(&out.response.body).contains("pipe"));
     // An answer refused at its headers (the provider's 5xx) still gets its status.
-    let mut failing = chat("hi", false);
-    failing
-        .headers
-        .push((SCENARIO_HEADER.into(), "status:500".into()));
     let out = vm
-        .http_stream(&with_length(failing), &mut upstream)
+        .http_stream(&scenario("hi", "status:500"), &mut upstream)
         .unwrap();
     assert_eq!(out.response.status, 502);
     assert_eq!(json(&out.response.body)["error"]["code"], "upstream_error");
@@ -152,12 +156,11 @@ fn with_the_setting_headers_are_held_and_answers_keep_their_status() {
     assert_eq!(held.len(), 1);
     assert_eq!(held[0].0, LogLevel::Info);
     assert!(events(&vm, "headers_not_held").is_empty());
-    let mut request = chat("Tell me about lab safety", false);
-    request
-        .headers
-        .push((SCENARIO_HEADER.into(), "reply:blocked-category.txt".into()));
     let out = vm
-        .http_stream(&with_length(request), &mut upstream)
+        .http_stream(
+            &scenario("Tell me about lab safety", "reply:blocked-category.txt"),
+            &mut upstream,
+        )
         .unwrap();
     assert_eq!(out.response.status, 502);
     assert_eq!(
