@@ -37,7 +37,6 @@ pub mod json_guard;
 pub mod json_splice;
 pub mod json_strings;
 pub mod kill_switch;
-pub mod learned;
 pub mod llm;
 pub mod output;
 mod output_guard;

@@ -9,7 +9,6 @@ mod error;
 mod fallback;
 mod guards;
 mod incident;
-mod links;
 mod moderation;
 mod output_errors;
 mod output_schema;
