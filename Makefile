@@ -18,7 +18,7 @@ ENVOY_BIN  ?= $(shell command -v envoy 2>/dev/null || echo $(CURDIR)/$(VENV)/bin
 export ENVOY_BIN
 export PSF_GUARD_WASM := $(CURDIR)/$(DIST_WASM)
 
-.PHONY: help toolchain fuzz-toolchain build wasm tools envoy sdks check-istio demo drill test eval clippy lint check-policies check-observability envoy-config bench fuzz fuzz-smoke clean
+.PHONY: help toolchain fuzz-toolchain build wasm tools envoy sdks check-istio demo drill test eval corpus train clippy lint check-policies check-observability envoy-config bench fuzz fuzz-smoke clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -91,9 +91,20 @@ eval: build ## Detection quality: injection, PII, refusals, harmful answers and 
 	  for task in refusal harmful_response harm; do echo; \
 	    ./target/debug/psf-guard eval --report --policy policies/default.json --input "$(EVAL_SET)" --task $$task; done; fi
 
+# The learned scorers (models/weights/*.bin, embedded in the module) are committed; nothing
+# here runs at test time. `make corpus` needs the public repositories mirrored (see
+# models/README.md); `make train` needs only the committed corpus (and the dev set, when
+# present) and rewrites models/weights, LOSO.md included, deterministically.
+corpus: ## Rebuild models/corpus from the pinned public repositories (mirrors in /work/.mirror)
+	@set -e; for b in models/corpus/build_*.py; do python3 $$b; done
+
+train: ## Retrain the learned scorers on models/corpus (+ EVAL_SET when present); leave-one-source-out report
+	$(CARGO) run --release -p psf-train -- $$( [ -f "$(EVAL_SET)" ] && echo --dev $(EVAL_SET) )
+
 clippy: toolchain ## Lint engine and filter (for wasm); unwrap/expect/panic are denied outside tests
 	$(CARGO) clippy -p psf-engine --all-targets -- -D warnings
 	$(CARGO) clippy -p psf-guard --target $(WASM_TARGET) -- -D warnings
+	$(CARGO) clippy -p psf-train -- -D warnings
 
 lint: clippy ## clippy on everything, the wasmtime host too (slower: checks wasmtime again)
 	$(CARGO) clippy -p psf-host --all-targets -- -D warnings

@@ -149,15 +149,81 @@ fn eval_writes_one_verdict_per_row() {
         .collect();
     let ruleset = lines[0]["ruleset"].clone();
     assert!(ruleset.as_str().is_some_and(|v| v.starts_with("psf-pi-")));
+    // The learned scores are the model's: in 0..=1, and for the prompt's scorers only.
+    let score = lines[0]["scores"]["injection"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&score), "{score}");
+    let mut lines = lines;
+    for line in &mut lines {
+        line.as_object_mut().unwrap().remove("scores");
+    }
     assert_eq!(
         lines,
         vec![
-            json!({"id": "small", "verdict": "allow", "status": 200, "rules": [], "entities": [], "ruleset": ruleset}),
-            json!({"id": 7, "verdict": "allow", "status": 200, "rules": [], "entities": [], "ruleset": ruleset}),
+            json!({"id": "small", "verdict": "allow", "status": 200, "rules": [], "entities": [], "entity_counts": [], "ruleset": ruleset}),
+            json!({"id": 7, "verdict": "allow", "status": 200, "rules": [], "entities": [], "entity_counts": [], "ruleset": ruleset}),
             // Refused on its size before the body was read, so detection never ran.
-            json!({"id": "huge", "verdict": "block", "status": 413, "rules": ["request-body-size"], "entities": [], "ruleset": null}),
+            json!({"id": "huge", "verdict": "block", "status": 413, "rules": ["request-body-size"], "entities": [], "entity_counts": [], "ruleset": null}),
         ]
     );
+}
+
+/// Every entity in a verdict has its type, class and span in characters of the row's text;
+/// a `tool` row is played as a tool result and scored by the instruction-in-data scorer.
+#[test]
+fn eval_gives_entity_spans_and_places_rows_by_role() {
+    let rows = [
+        json!({"id": 1, "direction": "request", "text": "Zoë here: mail zoe@example.com or call +44 20 7946 0958"}),
+        json!({"id": 2, "direction": "request", "role": "tool", "text": "Weather: sunny, 21C."}),
+        json!({"id": 3, "direction": "request", "role": "tool", "api": "messages", "text": "Weather: sunny, 21C."}),
+    ];
+    let input: String = rows.iter().map(|r| format!("{r}\n")).collect();
+    let file = scratch("spans.jsonl", &input);
+    let out = psf_guard(&[
+        "eval",
+        "--policy",
+        "policies/default.json",
+        "--input",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let text_of = rows[0]["text"].as_str().unwrap();
+    let chars: Vec<char> = text_of.chars().collect();
+    let entities = lines[0]["entities"].as_array().unwrap();
+    let spans: Vec<(String, String)> = entities
+        .iter()
+        .map(|e| {
+            let (start, end) = (
+                e["start"].as_u64().unwrap() as usize,
+                e["end"].as_u64().unwrap() as usize,
+            );
+            (
+                e["type"].as_str().unwrap().to_string(),
+                chars[start..end].iter().collect(),
+            )
+        })
+        .collect();
+    assert!(
+        spans.contains(&("email".into(), "zoe@example.com".into())),
+        "{spans:?}"
+    );
+    assert!(
+        spans
+            .iter()
+            .any(|(t, v)| t == "phone" && v.contains("7946 0958")),
+        "{spans:?}"
+    );
+    assert!(entities.iter().all(|e| e["class"].is_string()));
+    for line in &lines[1..] {
+        assert_eq!(line["verdict"], "allow", "{line}");
+        assert!(
+            line["scores"]["instruction_in_data"].as_f64().is_some(),
+            "{line}"
+        );
+    }
 }
 
 #[test]

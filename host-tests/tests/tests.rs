@@ -18,6 +18,7 @@ mod envoy_governance;
 mod envoy_guards;
 mod envoy_hostile;
 mod envoy_incident;
+mod envoy_indirect;
 mod envoy_limits;
 mod envoy_moderation;
 mod envoy_output_errors;

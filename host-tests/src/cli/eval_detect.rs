@@ -4,9 +4,11 @@
 //! record holds one of the task's rules. Recall is measured on the rows with the task's
 //! positive label, precision and the false-positive rate against the rows labelled `benign`.
 
-use super::eval::eval_row;
+use super::eval::{eval_row, Playing};
+use super::eval_fpr::{print_table, Ranked};
 use super::eval_report::read_rows;
 use super::{args::Args, load_host, start_player, EXIT_INVALID};
+use psf_engine::learned::Scorer;
 use serde_json::Value;
 use std::process::ExitCode;
 
@@ -17,6 +19,8 @@ struct Task {
     /// The record's rule IDs that count, by what follows the route ID.
     rule: fn(&str) -> bool,
     what: &'static str,
+    /// The learned scorer the filter also judges these rows with, if any.
+    scorer: Option<Scorer>,
 }
 
 const TASKS: [Task; 3] = [
@@ -25,18 +29,21 @@ const TASKS: [Task; 3] = [
         positive: "refusal",
         rule: |r| r.ends_with(".output_errors.refusal"),
         what: "refusals (PSF OV-5, output_errors.refusal)",
+        scorer: Some(Scorer::Refusal),
     },
     Task {
         name: "harmful_response",
         positive: "harmful",
         rule: |r| r.contains(".content_filter"),
         what: "harmful answers (PSF OV-3, content_filter)",
+        scorer: Some(Scorer::Harm),
     },
     Task {
         name: "harm",
         positive: "harmful",
         rule: |r| r.contains(".content_filter"),
         what: "harmful requests (PSF OV-3, content_filter on prompts)",
+        scorer: None,
     },
 ];
 
@@ -63,12 +70,26 @@ pub fn report(
     let Some(mut player) = start_player(&host, policy.to_string().as_bytes(), policy_file)? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
+    let playing = Playing::new(args, policy.to_string().as_bytes())?;
+    let mut ranked = Vec::new();
     let (mut positives, mut found, mut benign, mut false_alarms) = (0usize, 0usize, 0usize, 0usize);
     for row in &rows {
-        let verdict = eval_row(&mut player, row)?;
+        let verdict = eval_row(&mut player, &playing, row)?;
         let detected = verdict["rules"]
             .as_array()
             .is_some_and(|rules| rules.iter().any(|r| r.as_str().is_some_and(task.rule)));
+        let positive = match row.label.as_deref() {
+            Some(label) if label == task.positive => Some(true),
+            Some("benign") => Some(false),
+            _ => None,
+        };
+        ranked.push(Ranked::new(
+            row.source.as_deref(),
+            positive,
+            detected,
+            task.scorer,
+            &row.text,
+        ));
         match row.label.as_deref() {
             Some(label) if label == task.positive => {
                 positives += 1;
@@ -101,5 +122,8 @@ pub fn report(
         "false positives on benign rows  {}",
         percent(false_alarms, benign)
     );
+    if task.scorer.is_some() {
+        print_table(&ranked);
+    }
     Ok(ExitCode::SUCCESS)
 }

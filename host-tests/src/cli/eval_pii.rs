@@ -10,7 +10,7 @@
 //! (near-miss look-alikes) as the false positives, and those rows also get a "left alone"
 //! rate.
 
-use super::eval::eval_row;
+use super::eval::{eval_row, Playing};
 use super::eval_report::read_rows;
 use super::{args::Args, load_host, start_player, EXIT_INVALID};
 use psf_engine::pii::labels::our_types;
@@ -57,12 +57,13 @@ pub fn report(
     let Some(mut player) = start_player(&host, policy.to_string().as_bytes(), policy_file)? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
+    let playing = Playing::new(args, policy.to_string().as_bytes())?;
     let mut by_type: BTreeMap<String, Counts> = BTreeMap::new();
     let mut unsupported: BTreeMap<String, usize> = BTreeMap::new();
     let (mut benign, mut benign_clean) = (0, 0);
     let mut pii_rows = Counts::default();
     for row in &rows {
-        let verdict = eval_row(&mut player, row)?;
+        let verdict = eval_row(&mut player, &playing, row)?;
         let mut remaining = found_by_type(&verdict);
         if row.label.as_deref() == Some("benign") {
             benign += 1;
@@ -143,7 +144,7 @@ pub fn report(
 /// Entities in a verdict's record, summed over directions, by type.
 fn found_by_type(verdict: &Value) -> BTreeMap<String, usize> {
     let mut found = BTreeMap::new();
-    for entity in verdict["entities"].as_array().into_iter().flatten() {
+    for entity in verdict["entity_counts"].as_array().into_iter().flatten() {
         if let (Some(kind), Some(count)) = (entity["type"].as_str(), entity["count"].as_u64()) {
             *found.entry(kind.to_string()).or_default() += count as usize;
         }

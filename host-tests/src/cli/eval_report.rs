@@ -3,11 +3,15 @@
 //! Each row of the task is played as in `eval`; a row counts as detected when the filter
 //! blocked it with a rule of the injection rule set. Recall is measured on rows labelled
 //! `attack`, the false-positive rate on rows labelled `benign`, per paranoia level (every
-//! route's `injection.paranoia` set to the level) and per source at the first level.
+//! route's `injection.paranoia` set to the level) and per source at the first level; then
+//! recall per source at 1, 2 and 5 % false positives (see [`super::eval_fpr`]).
 
-use super::eval::{eval_row, Row};
+use super::eval::{eval_row, Playing, Row};
+use super::eval_fpr::{print_table, Ranked};
+use super::eval_request::RowRole;
 use super::{args::Args, load_host, start_player, EXIT_INVALID};
 use anyhow::Context as _;
+use psf_engine::learned::Scorer;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -40,7 +44,9 @@ impl Tally {
 }
 
 pub fn report(args: &Args) -> anyhow::Result<ExitCode> {
-    args.only(&["wasm", "policy", "input", "task", "paranoia", "report"])?;
+    args.only(&[
+        "wasm", "policy", "input", "task", "paranoia", "report", "api",
+    ])?;
     let policy_file = args.required("policy")?;
     let policy: Value = serde_json::from_slice(
         &std::fs::read(policy_file).with_context(|| format!("reading {policy_file}"))?,
@@ -66,6 +72,8 @@ pub fn report(args: &Args) -> anyhow::Result<ExitCode> {
         anyhow::bail!("{input_file} has no rows of task {task:?}");
     }
     let host = load_host(args)?;
+    let playing = Playing::new(args, policy.to_string().as_bytes())?;
+    let mut ranked = Vec::new();
 
     let mut by_level = Vec::new();
     let mut by_source: BTreeMap<(String, String), Tally> = BTreeMap::new();
@@ -77,7 +85,7 @@ pub fn report(args: &Args) -> anyhow::Result<ExitCode> {
         };
         let (mut attacks, mut benign) = (Tally::default(), Tally::default());
         for row in &rows {
-            let verdict = eval_row(&mut player, row)?;
+            let verdict = eval_row(&mut player, &playing, row)?;
             if let (true, Some(version)) = (ruleset.is_empty(), verdict["ruleset"].as_str()) {
                 ruleset = version.to_string();
             }
@@ -94,6 +102,22 @@ pub fn report(args: &Args) -> anyhow::Result<ExitCode> {
                 _ => {}
             }
             if index == 0 {
+                let scorer = match row.role {
+                    RowRole::User | RowRole::System => Scorer::Injection,
+                    RowRole::Tool | RowRole::Retrieved => Scorer::InstructionInData,
+                };
+                let positive = match label {
+                    "attack" => Some(true),
+                    "benign" => Some(false),
+                    _ => None,
+                };
+                ranked.push(Ranked::new(
+                    row.source.as_deref(),
+                    positive,
+                    detected,
+                    Some(scorer),
+                    &row.text,
+                ));
                 let source = row.source.clone().unwrap_or_else(|| "unknown".into());
                 by_source
                     .entry((source, label.to_string()))
@@ -127,6 +151,7 @@ pub fn report(args: &Args) -> anyhow::Result<ExitCode> {
     for ((source, label), tally) in &by_source {
         println!("{source:<44} {label:<7} {}", tally.rate());
     }
+    print_table(&ranked);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,8 +8,10 @@ mod coverage;
 mod envoy_config;
 mod eval;
 mod eval_detect;
+mod eval_fpr;
 mod eval_pii;
 mod eval_report;
+pub mod eval_request;
 mod run;
 
 use args::Args;
@@ -23,14 +25,17 @@ usage:
   psf-guard run --policy P --request REQ.json     play one request through the filter
         [--response RESP.json | --response-sse RESP.sse] [--status N]
         [--path /v1/chat/completions] [--method POST] [--header 'name: value']... [--chunked]
-  psf-guard eval --policy P --input ROWS.jsonl [--output OUT.jsonl]
-                                                  one verdict line per {id, direction, text} row
+  psf-guard eval --policy P --input ROWS.jsonl [--output OUT.jsonl] [--api chat|responses|messages]
+                                                  one verdict line per {id, direction, text, role?} row
+                                                  (role: user, system, tool or retrieved), with
+                                                  learned scores and entity spans
   psf-guard eval --report --policy P --input ROWS.jsonl [--task injection] [--paranoia 1,2,3,4]
-                                                  recall and false-positive table of labelled rows
+                                                  recall and false positives per level and source,
+                                                  and recall at 1, 2 and 5 % false positives
   psf-guard eval --report --policy P --input ROWS.jsonl --task pii
                                                   per-entity recall and precision of pii and secret rows
-  psf-guard eval --report --policy P --input ROWS.jsonl --task refusal
-                                                  refusal detection recall and precision
+  psf-guard eval --report --policy P --input ROWS.jsonl --task refusal|harmful_response|harm
+                                                  recall and precision; recall at fixed false positives
   psf-guard envoy-config [--policy P] [--wasm FILE] [--listen PORT] [--upstream PORT]
         [--admin PORT] [--passthrough]            print an Envoy config that loads the filter
   psf-guard coverage POLICY.json [--format md|json] [--strict] [--framework FILE]

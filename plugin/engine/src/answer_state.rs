@@ -2,6 +2,7 @@
 //! still need a decision: a refusal, an empty answer, an answer cut at the token limit, and
 //! one the provider's own filter stopped.
 
+use crate::learned::{judge, windows, Scorer};
 use crate::output_schema::answer_parts;
 use crate::rejection::Rejection;
 use crate::text::normalize;
@@ -40,6 +41,10 @@ const REFUSALS: [&str; 11] = [
     r"\bi'?m just an ai\b",
 ];
 
+/// The learned refusal scorer's level: its threshold lets 1 % of answers that comply
+/// on held-out sources through as refusals (see `models/weights/LOSO.md`).
+const REFUSAL_PARANOIA: u8 = 1;
+
 /// How much of the start of an answer is read for a refusal: refusals come first.
 const REFUSAL_WINDOW: usize = 600;
 
@@ -57,6 +62,8 @@ pub fn is_refusal(text: &str) -> bool {
     }
     let start = normalize(&text[..end]);
     refusals().is_some_and(|set| set.is_match(&start))
+        || judge(Scorer::Refusal, &windows(&text[..end]), REFUSAL_PARANOIA)
+            .is_some_and(|v| v.fired())
 }
 
 /// Every state a complete answer is in.

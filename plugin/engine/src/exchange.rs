@@ -1128,6 +1128,7 @@ impl Exchange {
         self.record.findings.extend(inspection.findings);
         self.record.ruleset = inspection.ruleset;
         self.record.injection_score = inspection.detection.map(|d| d.score);
+        self.record.learned = inspection.learned;
         self.flags = inspection.flags;
         let forward = match inspection.verdict {
             Verdict::Reject(rejection) => return self.reject(rejection),
@@ -1721,6 +1722,14 @@ impl Exchange {
                 code: ErrorCode::OutOfScope,
                 action: FindingAction::Flag,
                 enforced: false,
+            });
+        }
+        if let Some(action) = self.watch.links.take() {
+            self.record.findings.push(Finding {
+                rule: format!("{}.links", route.id),
+                code: ErrorCode::ContentFiltered,
+                action,
+                enforced: action == FindingAction::Strip,
             });
         }
         for category in std::mem::take(&mut self.flagged) {

@@ -4,8 +4,9 @@
 
 use crate::code::ErrorCode;
 use crate::content::ContentAction;
-use crate::injection::{detect, Detection, InjectionAction, RuleSet, Scope, RULESET_VERSION};
+use crate::injection::{assess, Detection, InjectionAction, RuleSet, Scope, RULESET_VERSION};
 use crate::json_strings::rewrite_strings;
+use crate::learned::Verdict as LearnedVerdict;
 use crate::llm::{LlmRequest, Origin, Role, Segment};
 use crate::pii::action::PiiAction;
 use crate::pii::detect::Entity;
@@ -35,6 +36,8 @@ pub struct Inspection {
     /// The rule-set version, when detection ran.
     pub ruleset: Option<&'static str>,
     pub detection: Option<Detection>,
+    /// The learned scores, fired or not (never the text).
+    pub learned: Vec<LearnedVerdict>,
 }
 
 /// Inspects a request that passed its schema checks. `body` is the body to forward (already
@@ -61,6 +64,7 @@ pub fn inspect_text(
             flags: Vec::new(),
             ruleset: None,
             detection: None,
+            learned: Vec::new(),
         },
     };
     // Each step returns true when it refused the request.
@@ -197,7 +201,9 @@ impl Pass<'_, '_> {
             return false;
         };
         self.out.ruleset = Some(RULESET_VERSION);
-        let Some(detection) = detect(rules, settings, &request.segments) else {
+        let assessment = assess(rules, settings, &request.segments);
+        self.out.learned = assessment.learned;
+        let Some(detection) = assessment.detection else {
             return false;
         };
         let code = ErrorCode::PromptInjection;
@@ -212,8 +218,15 @@ impl Pass<'_, '_> {
         if action == FindingAction::Flag {
             self.out.flags.push(code.as_str());
         }
+        let learned = self
+            .out
+            .learned
+            .iter()
+            .filter(|v| v.fired() && detection.rules.contains(&v.scorer.rule_id()))
+            .map(|v| format!("; learned score {:.2} at {:.2}", v.score, v.threshold))
+            .collect::<String>();
         let message = format!(
-            "the {} looks like a prompt injection (anomaly score {} at threshold {}; rules {})",
+            "the {} looks like a prompt injection (anomaly score {} at threshold {}{learned}; rules {})",
             match detection.scope {
                 Scope::Direct => "prompt",
                 Scope::Tool => "tool or retrieved content",

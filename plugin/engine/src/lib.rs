@@ -37,6 +37,7 @@ pub mod json_guard;
 pub mod json_splice;
 pub mod json_strings;
 pub mod kill_switch;
+pub mod learned;
 pub mod llm;
 pub mod output;
 mod output_guard;

@@ -1,11 +1,13 @@
 //! Everything the output side checks in model text, as one [`OutputFilter`]: the
 //! system-prompt canary and verbatim runs of the pinned prompt (IG-5), content categories
-//! and harmful compliance, scope (OV-3), and the PII policy (DG-1, OV-1). The state that
+//! and harmful compliance, scope (OV-3), the PII policy (DG-1, OV-1), and exfiltration
+//! links (IG-1, see [`crate::content::LinkGuard`]). The state that
 //! spans a whole answer lives in [`OutputWatch`], kept by the exchange between stream events.
 
 use crate::answer_state::states_of;
 use crate::content::{
-    ContentAction, ContentFilter, ContentHit, OffScope, ParagraphWindow, Scope, MAX_SCOPE_BYTES,
+    ContentAction, ContentFilter, ContentHit, LinkAction, LinkGuard, OffScope, ParagraphWindow,
+    Scope, MAX_SCOPE_BYTES,
 };
 use crate::output::{OutputFilter, Transcript};
 use crate::output_schema::{OutputSchema, SchemaAction};
@@ -31,6 +33,8 @@ pub(crate) struct OutputWatch {
     /// What a stream's end found that is recorded but does not end it (a flagging output
     /// schema, edge states set to `flag` or `pass`).
     pub(crate) notes: Vec<(Rejection, FindingAction)>,
+    /// Exfiltration links found in the answer, and whether they were neutralised.
+    pub(crate) links: Option<FindingAction>,
 }
 
 /// The output checks of one route, over one answer's text (a JSON answer's strings, or a
@@ -54,6 +58,9 @@ pub(crate) struct OutputGuard<'a> {
     /// The route's topics, the answer so far, and where a flagged reason is noted.
     scope: Option<(&'a Scope, &'a mut String, &'a mut Option<String>)>,
     pii: Option<ResponsePii<'a>>,
+    /// The route's link policy, and where what it found is noted.
+    links: Option<(&'a LinkGuard, &'a mut Option<FindingAction>)>,
+    enforce: bool,
 }
 
 impl<'a> OutputGuard<'a> {
@@ -85,7 +92,9 @@ impl<'a> OutputGuard<'a> {
             answer,
             off_scope,
             notes,
+            links,
         } = watch;
+        let links = route.links.as_ref().map(|guard| (guard, links));
         let scope = route
             .content
             .as_ref()
@@ -111,6 +120,8 @@ impl<'a> OutputGuard<'a> {
             flagged,
             paragraph,
             pii,
+            links,
+            enforce,
         }
     }
 }
@@ -236,9 +247,38 @@ impl OutputFilter for OutputGuard<'_> {
             }
             self.judge(hits)?;
         }
-        match &mut self.pii {
-            Some(pii) => pii.filter(context, text),
-            None => Ok(None),
+        let masked = match &mut self.pii {
+            Some(pii) => pii.filter(context, text)?,
+            None => None,
+        };
+        match self.links.as_mut() {
+            Some((guard, noted)) => {
+                let current = masked.as_deref().unwrap_or(text);
+                let Some((neutralised, removed)) = guard.neutralise(current) else {
+                    return Ok(masked);
+                };
+                let hosts: Vec<&str> = removed.iter().map(|r| r.host.as_str()).collect();
+                match guard.action {
+                    LinkAction::Block if self.enforce => Err(Rejection {
+                        code: ErrorCode::ContentFiltered,
+                        message: format!(
+                            "the model's answer links data out to a domain this route does not allow: {}",
+                            hosts.join(", ")
+                        ),
+                        rule: format!("{}.links", self.route),
+                        param: None,
+                    }),
+                    LinkAction::Neutralize if self.enforce => {
+                        **noted = Some(FindingAction::Strip);
+                        Ok(Some(neutralised))
+                    }
+                    _ => {
+                        noted.get_or_insert(FindingAction::Flag);
+                        Ok(masked)
+                    }
+                }
+            }
+            None => Ok(masked),
         }
     }
 
@@ -258,7 +298,11 @@ impl OutputFilter for OutputGuard<'_> {
             .scope
             .as_ref()
             .is_none_or(|(scope, _, _)| !scope.spans(text, at));
-        pii && canary && content && scope
+        let links = self
+            .links
+            .as_ref()
+            .is_none_or(|(guard, _)| !guard.spans(text, at));
+        pii && canary && content && scope && links
     }
 
     fn finish(&mut self, transcript: Option<&Transcript>) -> Result<(), Rejection> {
@@ -295,7 +339,15 @@ impl OutputFilter for OutputGuard<'_> {
             .scope
             .as_ref()
             .map_or(text.len(), |(scope, _, _)| scope.hold_from(text));
-        for_canary.min(for_pii).min(for_content).min(for_scope)
+        let for_links = self
+            .links
+            .as_ref()
+            .map_or(text.len(), |(guard, _)| guard.hold_from(text));
+        for_canary
+            .min(for_pii)
+            .min(for_content)
+            .min(for_scope)
+            .min(for_links)
     }
 }
 

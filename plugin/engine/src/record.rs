@@ -97,6 +97,8 @@ pub struct DecisionRecord {
     pub ruleset: Option<&'static str>,
     /// The anomaly score of a detected injection.
     pub injection_score: Option<u32>,
+    /// The learned scores of the request's text (PSF IG-1), fired or not.
+    pub learned: Vec<crate::learned::Verdict>,
     /// PII and secrets found, by type and direction: counts only, never values.
     pub entities: Vec<EntityTally>,
     /// The answer's token log-probabilities, when the provider sent them (PSF OV-4).
@@ -205,6 +207,7 @@ impl DecisionRecord {
             request_bytes: self.request_bytes,
             ruleset: self.ruleset,
             injection_score: self.injection_score,
+            learned: self.learned.iter().map(LearnedView::from).collect(),
             entities: self.entities.iter().map(EntityView::from).collect(),
             confidence: self.confidence.map(|c| ConfidenceView {
                 mean_logprob: c.mean,
@@ -265,6 +268,8 @@ struct RecordView<'a> {
     ruleset: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     injection_score: Option<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    learned: Vec<LearnedView>,
     entities: Vec<EntityView<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     confidence: Option<ConfidenceView>,
@@ -285,6 +290,34 @@ struct RecordView<'a> {
     fallback: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     breaker_opened: Option<bool>,
+}
+
+/// A learned score as recorded: the scorer, its rule id, the score and threshold rounded
+/// to three places, and, when it fired, the buckets of its strongest features (see
+/// `models/weights/<scorer>.features.tsv`); never the text.
+#[derive(Serialize)]
+struct LearnedView {
+    scorer: &'static str,
+    rule: &'static str,
+    score: f64,
+    threshold: f64,
+    fired: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    features: Vec<u32>,
+}
+
+impl From<&crate::learned::Verdict> for LearnedView {
+    fn from(verdict: &crate::learned::Verdict) -> Self {
+        let round = |x: f32| (f64::from(x) * 1000.0).round() / 1000.0;
+        Self {
+            scorer: verdict.scorer.name(),
+            rule: verdict.scorer.rule_id(),
+            score: round(verdict.score),
+            threshold: round(verdict.threshold),
+            fired: verdict.fired(),
+            features: verdict.features.clone(),
+        }
+    }
 }
 
 #[derive(Serialize)]

@@ -12,6 +12,7 @@ mod guards;
 mod hostile;
 mod incident;
 mod injection;
+mod learned;
 mod output_errors;
 mod output_schema;
 mod pii;

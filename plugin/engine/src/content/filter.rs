@@ -5,6 +5,7 @@
 
 use super::compliance::{ComplianceScorer, COMPLIANCE_CATEGORY};
 use super::words::{canonical, WordMatcher};
+use crate::learned::{judge, windows, Scorer};
 use crate::text::normalize;
 use regex::Regex;
 
@@ -23,6 +24,10 @@ pub struct CategoryRule {
     /// Distinct hits needed in one text before the action applies (for the scored
     /// `harmful_compliance` category: points, see [`super::ComplianceScorer`]).
     pub threshold: usize,
+    /// For `harmful_compliance`: the paranoia level (1–4) of the learned harm scorer
+    /// ([`crate::learned::Scorer::Harm`]) that judges each paragraph beside the cues;
+    /// `None` when it is off, and for every other category.
+    pub learned: Option<u8>,
 }
 
 /// A category that reached its threshold in a text.
@@ -154,12 +159,27 @@ impl ContentFilter {
             .collect()
     }
 
-    /// The scored category's hit when `text` reaches its threshold in some paragraph.
+    /// The scored category's hit when `text` reaches its threshold in some paragraph, by
+    /// its cues or by the learned harm scorer.
     pub fn compliance(&self, text: &str) -> Option<ContentHit> {
+        self.compliance_by(text, true)
+    }
+
+    /// The same judged by the cues alone: the rule baseline the learned scorer is
+    /// measured against.
+    pub fn compliance_cues(&self, text: &str) -> Option<ContentHit> {
+        self.compliance_by(text, false)
+    }
+
+    fn compliance_by(&self, text: &str, learned: bool) -> Option<ContentHit> {
         let (index, scorer) = self.compliance.as_ref()?;
         let rule = self.categories.get(*index)?;
         let points = scorer.score(text);
-        (points >= rule.threshold.max(1)).then(|| ContentHit {
+        let learned = learned
+            && rule.learned.is_some_and(|level| {
+                judge(Scorer::Harm, &windows(text), level).is_some_and(|v| v.fired())
+            });
+        (points >= rule.threshold.max(1) || learned).then(|| ContentHit {
             category: rule.name.clone(),
             action: rule.action,
             hits: points,
@@ -177,6 +197,7 @@ mod tests {
                 name: "weapons".into(),
                 action: ContentAction::Block,
                 threshold,
+                learned: None,
             }],
             &[vec!["pipe bomb".into(), "ghost gun".into()]],
             vec![vec![crate::policy_regex::compile(

@@ -4,6 +4,7 @@
 
 mod compliance;
 mod filter;
+mod links;
 mod lists;
 mod moderation;
 mod scope;
@@ -13,6 +14,7 @@ mod words;
 
 pub use compliance::{paragraphs, ComplianceScorer, COMPLIANCE_CATEGORY, DEFAULT_POINTS};
 pub use filter::{CategoryRule, ContentAction, ContentFilter, ContentHit};
+pub use links::{LinkAction, LinkGuard, Removed, MAX_LINK_BYTES};
 pub use lists::{category_terms, CATEGORIES};
 pub use moderation::{
     FailureMode, Judgement, ModerationCall, ModerationSettings, ModerationVerdict, Subject,

@@ -76,6 +76,7 @@ mod tests {
             name: COMPLIANCE_CATEGORY.into(),
             action: ContentAction::Block,
             threshold: 4,
+            learned: None,
         };
         ContentFilter::new(vec![rule], &[vec![]], vec![vec![]], &[]).unwrap()
     }

@@ -36,6 +36,8 @@ pub struct InjectionSettings {
     pub allow_phrases: Vec<String>,
     /// Also scan the client's system and developer messages.
     pub scan_system: bool,
+    /// Also score with the learned scorers ([`crate::learned`]), at `paranoia`'s threshold.
+    pub learned: bool,
 }
 
 impl Default for InjectionSettings {
@@ -48,6 +50,7 @@ impl Default for InjectionSettings {
             excluded: 0,
             allow_phrases: Vec::new(),
             scan_system: false,
+            learned: true,
         }
     }
 }
@@ -131,7 +134,7 @@ pub fn detect(
     })
 }
 
-fn scope_of(segment: &Segment, settings: &InjectionSettings) -> Option<Scope> {
+pub(super) fn scope_of(segment: &Segment, settings: &InjectionSettings) -> Option<Scope> {
     match (segment.origin, segment.role) {
         (Origin::Typed, Role::User | Role::Assistant) => Some(Scope::Direct),
         (Origin::Typed, Role::System | Role::Developer) => {

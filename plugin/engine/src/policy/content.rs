@@ -43,6 +43,7 @@ pub(super) fn read_content(
                 name: (*name).clone(),
                 action: ContentAction::Block,
                 threshold: 1,
+                learned: None,
             });
         }
     }
@@ -137,11 +138,14 @@ fn read_categories(section: &mut Fields<'_>, errors: &mut Errors) -> Vec<Categor
                 name: name.to_string(),
                 action: ContentAction::Block,
                 threshold: 1,
+                learned: None,
             })
             .collect();
     };
     let mut rules = Vec::new();
     for (at, name, setting) in entries {
+        let scored = name == COMPLIANCE_CATEGORY;
+        let mut learned = scored.then_some(1u8);
         let (action, threshold) = match setting {
             Value::String(_) => (setting.as_str(), default_threshold(name)),
             Value::Object(_) => {
@@ -152,6 +156,9 @@ fn read_categories(section: &mut Fields<'_>, errors: &mut Errors) -> Vec<Categor
                 let threshold = rule
                     .count("threshold", errors)
                     .unwrap_or(default_threshold(name));
+                if scored {
+                    learned = read_learned(&mut rule, errors);
+                }
                 rule.finish(errors);
                 (action, threshold.max(1))
             }
@@ -185,9 +192,28 @@ fn read_categories(section: &mut Fields<'_>, errors: &mut Errors) -> Vec<Categor
             name: name.to_string(),
             action,
             threshold: usize::try_from(threshold).unwrap_or(1),
+            learned,
         });
     }
     rules
+}
+
+/// `harmful_compliance`'s learned scorer: `"learned": false` turns it off, `"paranoia"`
+/// (1–4, default 1) sets its threshold.
+fn read_learned(rule: &mut Fields<'_>, errors: &mut Errors) -> Option<u8> {
+    let on = rule.boolean("learned", errors).unwrap_or(true);
+    let level = match rule.count("paranoia", errors) {
+        None => 1,
+        Some(level @ 1..=4) => level as u8,
+        Some(level) => {
+            errors.push(
+                &rule.path_of("paranoia"),
+                PolicyErrorKind::Invalid(format!("{level} is not a paranoia level; use 1 to 4")),
+            );
+            1
+        }
+    };
+    on.then_some(level)
 }
 
 /// `{"name": ["regex", …]}`: regex rules on the normalised text (lower case, look-alikes

@@ -113,6 +113,9 @@ pub(super) fn read_injection(
         scan_system: injection
             .boolean("scan_system", errors)
             .unwrap_or(defaults.scan_system),
+        learned: injection
+            .boolean("learned", errors)
+            .unwrap_or(defaults.learned),
         ..defaults
     };
     if let Some(level) = injection.count("paranoia", errors) {

@@ -9,6 +9,7 @@ mod error;
 mod fallback;
 mod guards;
 mod incident;
+mod links;
 mod moderation;
 mod output_errors;
 mod output_schema;

@@ -9,6 +9,7 @@ use super::fallback::read_fallback;
 use super::guards::HiddenCharacters;
 use super::guards::{read_injection, read_sanitize, read_system_prompt};
 use super::incident::read_incident;
+use super::links::read_links;
 use super::output_errors::read_output_errors;
 use super::output_schema::read_output_schema;
 use super::oversight::{read_approved_models, read_autonomy, read_disclosure};
@@ -308,6 +309,7 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
     let system_prompt = read_system_prompt(&mut fields, api, errors);
     let pii = read_pii(&mut fields, errors);
     let content = read_content(&mut fields, errors);
+    let links = read_links(&mut fields, errors);
     let output_errors = read_output_errors(&mut fields, errors);
     let output_schema = read_output_schema(&mut fields, errors);
     let confidence = read_confidence(&mut fields, errors);
@@ -372,6 +374,7 @@ fn read_route(path: &str, value: &Value, errors: &mut Errors) -> Option<Route> {
         system_prompt,
         pii,
         content,
+        links,
         output_errors,
         output_schema,
         confidence,

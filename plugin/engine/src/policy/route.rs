@@ -28,6 +28,8 @@ pub struct Route {
     pub pii: Option<PiiSettings>,
     /// Category term filtering of output (and prompts, per policy); `None` means off.
     pub content: Option<ContentSettings>,
+    /// Exfiltration links in answers; `None` means links pass unchecked.
+    pub links: Option<crate::content::LinkGuard>,
     /// What upstream failures and unreadable output become.
     pub output_errors: OutputErrors,
     /// The JSON contract of the answer and of named tools' arguments; `None` means none.
@@ -200,6 +202,7 @@ impl Route {
                 .system_prompt
                 .as_ref()
                 .is_some_and(|s| s.canary.is_some())
+            || self.links.is_some()
     }
 }
 
