@@ -34,6 +34,11 @@ pub fn rules_detect(route: &Route, scorer: Scorer, row: &Row) -> Option<bool> {
                     || filter.compliance_cues(&row.text).is_some(),
             )
         }
+        // Prompts are judged by the term lists only (harmful compliance is for answers).
+        Scorer::HarmfulRequest => {
+            let filter = &route.content.as_ref()?.filter;
+            Some(!filter.scan_terms(&row.text).is_empty())
+        }
         Scorer::Refusal => None,
     }
 }

@@ -45,7 +45,7 @@ pub fn params(scorer: Scorer) -> Params {
     let bits = match scorer {
         Scorer::Injection | Scorer::InstructionInData => 15,
         Scorer::Harm => 14,
-        Scorer::Refusal => 13,
+        Scorer::HarmfulRequest | Scorer::Refusal => 13,
     };
     Params { bits, ..base }
 }

@@ -111,8 +111,8 @@ impl Report {
         threshold_allowing(&rest, room)
     }
 
-    /// The operating point at `fpr`: rules or model together, or the model alone where
-    /// the rules by themselves already flag more benign rows than `fpr` allows.
+    /// The operating point at `fpr`: rules or model together, or the model alone where the
+    /// rules by themselves already flag more benign rows than `fpr` allows.
     fn operating(&self, fpr: f64) -> (f32, bool) {
         let together = self.threshold(fpr, self.has_rules);
         if self.has_rules && together > 1.0 {
@@ -122,9 +122,14 @@ impl Report {
         }
     }
 
-    /// The engine's thresholds per paranoia level (see [`Self::operating`]).
+    /// The engine's thresholds per paranoia level (see [`Self::operating`]), each at most
+    /// the one before, so a higher level never flags less.
     pub fn level_thresholds(&self) -> [f32; 4] {
-        LEVEL_FPR.map(|fpr| self.operating(fpr).0)
+        let mut thresholds = LEVEL_FPR.map(|fpr| self.operating(fpr).0);
+        for i in 1..thresholds.len() {
+            thresholds[i] = thresholds[i].min(thresholds[i - 1]);
+        }
+        thresholds
     }
 
     /// Recall on the positives of `source` (all of them for `(all)`).

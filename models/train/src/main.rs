@@ -1,7 +1,8 @@
 //! `psf-train`: trains the learned scorers on `models/corpus` (and the dev set, when
 //! given), validates each by leaving one source out, and writes `models/weights/`:
 //! `<scorer>.bin` (embedded in the module), `<scorer>.json` (what it was trained on, how,
-//! and how it scored) and `LOSO.md` (the table the README quotes).
+//! and how it scored), `<scorer>.features.tsv` (what the buckets a record names stand for)
+//! and `LOSO.md` (the table the README quotes).
 //!
 //! Thresholds come from the validation itself: each paranoia level's threshold is where
 //! the scores of benign rows, each scored by a model that never saw its source, reach the
@@ -9,6 +10,7 @@
 
 mod baseline;
 mod corpus;
+mod explain;
 mod learn;
 mod loso;
 mod task;
@@ -90,6 +92,12 @@ fn main() -> anyhow::Result<()> {
             &meta,
             serde_json::to_string_pretty(&report.meta(thresholds))? + "\n",
         )?;
+        let positives: Vec<&corpus::Row> = rows
+            .iter()
+            .filter(|r| task::example(*scorer, r).is_some_and(|(positive, _)| positive))
+            .collect();
+        let names = options.out.join(format!("{}.features.tsv", scorer.name()));
+        std::fs::write(&names, explain::table(&model, &positives))?;
         tables.push_str(&report.markdown());
         eprintln!("psf-train: wrote {} and {}", bin.display(), meta.display());
     }

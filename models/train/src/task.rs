@@ -29,6 +29,13 @@ pub fn example(scorer: Scorer, row: &Row) -> Option<(bool, f32)> {
             ("refusal", "refusal") => Some((false, 1.0)),
             _ => None,
         },
+        Scorer::HarmfulRequest => match (task, label) {
+            ("harm", "harmful") => Some((true, 1.0)),
+            ("harm", "benign") => Some((false, 1.0)),
+            // Everyday prompts, jailbreak framing aside, are not harmful requests.
+            ("injection", "benign") => Some((false, 1.0)),
+            _ => None,
+        },
         Scorer::Refusal => match (task, label) {
             ("refusal", "refusal") => Some((true, 1.0)),
             ("refusal", "benign") => Some((false, 1.0)),

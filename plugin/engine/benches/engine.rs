@@ -296,6 +296,26 @@ fn rule_matching(c: &mut Criterion) {
     group.finish();
 }
 
+/// The learned tier on 4 KB of prose: featurising into windows, then one scorer, and the
+/// rule set on the same text for scale.
+fn learned(c: &mut Criterion) {
+    use psf_engine::learned::{judge, windows, Scorer};
+    let text = PARAGRAPH.repeat(4096 / PARAGRAPH.len() + 1)[..4096].to_string();
+    let mut group = c.benchmark_group("learned/4kb_prose");
+    group.throughput(Throughput::Bytes(text.len() as u64));
+    group.bench_function("windows", |b| b.iter(|| windows(black_box(&text))));
+    let featurised = windows(&text);
+    group.bench_function("score_injection", |b| {
+        b.iter(|| judge(Scorer::Injection, black_box(&featurised), 1))
+    });
+    let rules = psf_engine::injection::RuleSet::get().expect("rule set");
+    let lower = text.to_lowercase();
+    group.bench_function("rules_for_scale", |b| {
+        b.iter(|| rules.matches(black_box(&lower)))
+    });
+    group.finish();
+}
+
 /// A chat body of about `size` bytes whose user text carries `entities` PII values.
 fn chat_with_pii(size: usize, entities: &[&str]) -> Vec<u8> {
     let base = String::from_utf8(chat_body(size)).expect("utf-8");
@@ -681,6 +701,6 @@ fn limiter(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = policy_parse, exchange, record_to_json, input_pipeline, rule_matching, pii, streams, limiter
+    targets = policy_parse, exchange, record_to_json, input_pipeline, rule_matching, learned, pii, streams, limiter
 }
 criterion_main!(benches);

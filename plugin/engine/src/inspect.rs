@@ -3,10 +3,10 @@
 //! and PII and secrets (DG-1), then any body edits those call for.
 
 use crate::code::ErrorCode;
-use crate::content::ContentAction;
+use crate::content::{ContentAction, ContentHit};
 use crate::injection::{assess, Detection, InjectionAction, RuleSet, Scope, RULESET_VERSION};
 use crate::json_strings::rewrite_strings;
-use crate::learned::Verdict as LearnedVerdict;
+use crate::learned::{judge, windows, Scorer, Verdict as LearnedVerdict};
 use crate::llm::{LlmRequest, Origin, Role, Segment};
 use crate::pii::action::PiiAction;
 use crate::pii::detect::Entity;
@@ -251,8 +251,22 @@ impl Pass<'_, '_> {
             return false;
         };
         let text: Vec<&str> = request.segments.iter().map(|s| s.text.as_str()).collect();
-        // Only the term lists: harmful compliance is a judgement on answers.
-        let hits = settings.filter.scan_terms(&text.join("\n"));
+        let text = text.join("\n");
+        // The term lists, and the learned harmful-request scorer when the route asks for it:
+        // harmful compliance is a judgement on answers.
+        let mut hits = settings.filter.scan_terms(&text);
+        let learned = settings
+            .learned_requests
+            .then(|| judge(Scorer::HarmfulRequest, &windows(&text), 1))
+            .flatten();
+        if let Some(verdict) = learned.filter(|v| v.fired()) {
+            hits.push(ContentHit {
+                category: Scorer::HarmfulRequest.name().into(),
+                action: ContentAction::Block,
+                hits: 1,
+            });
+            self.out.learned.push(verdict);
+        }
         let mut blocked = Vec::new();
         for hit in &hits {
             let rule = format!("{}.content_filter.{}", self.route.id, hit.category);

@@ -11,6 +11,9 @@ pub struct ContentSettings {
     pub request: bool,
     /// Filter model output (502 `content_filtered`, or the stream's error event).
     pub response: bool,
+    /// Also judge prompts with the learned harmful-request scorer
+    /// ([`crate::learned::Scorer::HarmfulRequest`]) at paranoia 1, when prompts are filtered.
+    pub learned_requests: bool,
     /// Ask an external moderation service about every prompt.
     pub moderation: Option<ModerationSettings>,
     /// The topics answers stay on (`out_of_scope`).

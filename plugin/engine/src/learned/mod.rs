@@ -26,15 +26,19 @@ pub enum Scorer {
     InstructionInData,
     /// Harmful content: a model answer that complies with a harmful request.
     Harm,
+    /// A prompt that asks for harmful content (where the policy asks for prompts to be
+    /// judged).
+    HarmfulRequest,
     /// A model answer that declines the request (PSF OV-5).
     Refusal,
 }
 
 impl Scorer {
-    pub const ALL: [Scorer; 4] = [
+    pub const ALL: [Scorer; 5] = [
         Scorer::Injection,
         Scorer::InstructionInData,
         Scorer::Harm,
+        Scorer::HarmfulRequest,
         Scorer::Refusal,
     ];
 
@@ -44,6 +48,7 @@ impl Scorer {
             Scorer::Injection => "injection",
             Scorer::InstructionInData => "instruction_in_data",
             Scorer::Harm => "harm",
+            Scorer::HarmfulRequest => "harmful_request",
             Scorer::Refusal => "refusal",
         }
     }
@@ -54,6 +59,7 @@ impl Scorer {
             Scorer::Injection => "PI-LM-001",
             Scorer::InstructionInData => "PI-LM-002",
             Scorer::Harm => "HC-LM-001",
+            Scorer::HarmfulRequest => "HC-LM-002",
             Scorer::Refusal => "RF-LM-001",
         }
     }
@@ -65,6 +71,9 @@ impl Scorer {
                 include_bytes!("../../../../models/weights/instruction_in_data.bin")
             }
             Scorer::Harm => include_bytes!("../../../../models/weights/harm.bin"),
+            Scorer::HarmfulRequest => {
+                include_bytes!("../../../../models/weights/harmful_request.bin")
+            }
             Scorer::Refusal => include_bytes!("../../../../models/weights/refusal.bin"),
         }
     }

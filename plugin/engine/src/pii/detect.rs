@@ -393,6 +393,75 @@ mod tests {
         assert!(kinds("ssn 000-12-3456, version 1.2.3").is_empty());
     }
 
+    /// Tokens of providers without a type of their own, built here from each format (a
+    /// random-looking body of the right alphabet and length), and look-alikes left alone.
+    #[test]
+    fn finds_other_providers_tokens_and_leaves_placeholders() {
+        let body = |alphabet: &str, n: usize| -> String {
+            let a: Vec<char> = alphabet.chars().collect();
+            let mut state = 0x2545_f491u32 ^ n as u32;
+            (0..n)
+                .map(|_| {
+                    state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    a[(state >> 16) as usize % a.len()]
+                })
+                .collect()
+        };
+        let alnum = "aB3dE5fG7hJ9kL2mN4pQ6rS8tU1vW0xYz";
+        let hex = "0123456789abcdef";
+        let tokens = [
+            format!("hf_{}", body("aBcDeFgHiJkLmNoPqRsTuVwXyZ", 34)),
+            format!("npm_{}", body(alnum, 36)),
+            format!("SG.{}.{}", body(alnum, 22), body(alnum, 43)),
+            format!("dop_v1_{}", body(hex, 64)),
+            format!("lin_api_{}", body(alnum, 40)),
+            format!("sq0csp-{}", body(alnum, 43)),
+            format!("gsk_{}", body(alnum, 52)),
+            format!("pplx-{}", body(alnum, 48)),
+            format!("shpat_{}", body(hex, 32)),
+            format!("xkeysib-{}-{}", body(hex, 64), body(alnum, 16)),
+            format!("123456789:AA{}", body(alnum, 33)),
+        ];
+        for token in &tokens {
+            let text = format!("config: {token} (rotate it)");
+            assert_eq!(
+                found(&text, EntityType::ProviderToken),
+                vec![token.as_str()],
+                "{token}"
+            );
+        }
+        for text in [
+            "hf_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            "npm_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "the secret_sauce_recipe_is_in_the_wiki_page_today_ok",
+            "my_hf_token_goes_here",
+        ] {
+            assert!(found(text, EntityType::ProviderToken).is_empty(), "{text}");
+        }
+    }
+
+    /// Cards with spaces, dashes, dots or nothing between digit groups; mixed separators
+    /// are not one number.
+    #[test]
+    fn finds_cards_with_any_separator() {
+        for card in [
+            "4111 1111 1111 1111",
+            "4111-1111-1111-1111",
+            "4111.1111.1111.1111",
+            "4111111111111111",
+            "3782 822463 10005",
+        ] {
+            let text = format!("pay with {card} today");
+            assert_eq!(found(&text, EntityType::PaymentCard), vec![card], "{card}");
+        }
+        assert!(found(
+            "pay with 4111.1111-1111 1111 today",
+            EntityType::PaymentCard
+        )
+        .is_empty());
+        assert!(found("version 4111.1111.1111.1112", EntityType::PaymentCard).is_empty());
+    }
+
     #[test]
     fn finds_secrets_by_their_prefixes() {
         let github = format!("ghp_{}", "a1B2c3D4e5F6g7H8i9J0kLmNoPqRsTuVwXyZ");

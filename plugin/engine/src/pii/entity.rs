@@ -97,6 +97,9 @@ pub enum EntityType {
     GoogleApiKey,
     OpenAiKey,
     AnthropicKey,
+    /// A token of another provider with a published prefix (cloud, hosting, payments,
+    /// messaging, AI APIs, package registries): see `specs::PROVIDER_TOKEN`.
+    ProviderToken,
     Jwt,
     PrivateKey,
     PasswordAssignment,
@@ -104,7 +107,7 @@ pub enum EntityType {
 }
 
 impl EntityType {
-    pub const ALL: [EntityType; 29] = [
+    pub const ALL: [EntityType; 30] = [
         EntityType::Email,
         EntityType::Phone,
         EntityType::PaymentCard,
@@ -130,6 +133,7 @@ impl EntityType {
         EntityType::GoogleApiKey,
         EntityType::OpenAiKey,
         EntityType::AnthropicKey,
+        EntityType::ProviderToken,
         EntityType::Jwt,
         EntityType::PrivateKey,
         EntityType::PasswordAssignment,
@@ -163,6 +167,7 @@ impl EntityType {
             EntityType::GoogleApiKey => "google_api_key",
             EntityType::OpenAiKey => "openai_key",
             EntityType::AnthropicKey => "anthropic_key",
+            EntityType::ProviderToken => "provider_token",
             EntityType::Jwt => "jwt",
             EntityType::PrivateKey => "private_key",
             EntityType::PasswordAssignment => "password_assignment",
@@ -184,8 +189,8 @@ impl EntityType {
             UsSsn | UkNino | EsDni | InAadhaar | DateOfBirth => EntityClass::GovernmentId,
             Ipv4 | Ipv6 | MacAddress => EntityClass::Network,
             UrlCredentials | AwsAccessKey | AwsSecretKey | GithubToken | GitlabToken
-            | SlackToken | StripeKey | GoogleApiKey | OpenAiKey | AnthropicKey | Jwt
-            | PrivateKey | PasswordAssignment | HighEntropyToken => EntityClass::Credential,
+            | SlackToken | StripeKey | GoogleApiKey | OpenAiKey | AnthropicKey | ProviderToken
+            | Jwt | PrivateKey | PasswordAssignment | HighEntropyToken => EntityClass::Credential,
         }
     }
 }

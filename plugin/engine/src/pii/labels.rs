@@ -66,8 +66,36 @@ pub fn our_types(dataset_type: &str) -> &'static [EntityType] {
         "generic-api-key" | "keyword" | "curl-auth-header" | "curl-auth-user" => {
             &[PasswordAssignment]
         }
+        other if names_a_credential(other) => CREDENTIALS,
         _ => &[],
     }
+}
+
+/// Every credential type: what a label of a provider without a type of its own (a
+/// `sendgrid-api-token`, a `twilio-api-key`) is found as.
+const CREDENTIALS: &[EntityType] = &[
+    EntityType::ProviderToken,
+    EntityType::PasswordAssignment,
+    EntityType::HighEntropyToken,
+    EntityType::Jwt,
+    EntityType::UrlCredentials,
+    EntityType::PrivateKey,
+];
+
+/// Whether a corpus label names some provider's credential.
+fn names_a_credential(label: &str) -> bool {
+    let label = label.to_ascii_lowercase();
+    [
+        "token",
+        "key",
+        "secret",
+        "password",
+        "credential",
+        "pat",
+        "webhook",
+    ]
+    .iter()
+    .any(|word| label.split(['-', '_', ' ']).any(|part| part == *word))
 }
 
 /// Our type for a corpus label (the first of [`our_types`]), if we have one.
@@ -86,6 +114,10 @@ mod tests {
         assert_eq!(
             our_types("IP_ADDRESS"),
             [EntityType::Ipv4, EntityType::Ipv6]
+        );
+        assert_eq!(
+            our_type("sendgrid-api-token"),
+            Some(EntityType::ProviderToken)
         );
         assert_eq!(our_type("DATE_TIME"), None);
         assert_eq!(our_type("URL"), None);

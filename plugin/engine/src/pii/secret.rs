@@ -43,6 +43,19 @@ fn prefixed(hit: Hit<'_>, prefix_len: usize, score: f32) -> Option<Found> {
         .flatten()
 }
 
+/// Another provider's token (see `specs::PROVIDER_TOKEN`): alone, with a random body after
+/// its prefix (up to the first `_`, `-`, `.` or `~` in the first 16 characters, else the
+/// first 4).
+pub fn provider(hit: Hit<'_>) -> Option<Found> {
+    let text = hit.as_str();
+    let prefix = text
+        .bytes()
+        .take(16)
+        .position(|b| matches!(b, b'_' | b'-' | b'.' | b'~'))
+        .map_or(4, |p| p + 1);
+    prefixed(hit, prefix, 0.85)
+}
+
 /// `AKIA…` and the other AWS access key id prefixes: four letters and sixteen more.
 pub fn aws_access_key(hit: Hit<'_>) -> Option<Found> {
     prefixed(hit, 4, 0.9)

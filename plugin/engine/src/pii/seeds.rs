@@ -18,6 +18,71 @@ pub mod seed {
     pub const ASSIGN: u32 = 1 << 10;
     /// A `curl -u` / `--user` flag.
     pub const CURL: u32 = 1 << 11;
+    /// Another provider's token prefix (see [`PROVIDER_PREFIXES`]).
+    pub const PROVIDER: u32 = 1 << 12;
+}
+
+/// The published prefixes of other providers' tokens that end in `_` or `-`, where the
+/// scan stops; the others hold digits or open with `A`, which open a window anyway.
+pub const PROVIDER_PREFIXES: [&[u8]; 44] = [
+    b"hf_",
+    b"api_org_",
+    b"npm_",
+    b"pypi-",
+    b"lin_api_",
+    b"ntn_",
+    b"secret_",
+    b"figd_",
+    b"glc_",
+    b"glsa_",
+    b"pul-",
+    b"sntrys_",
+    b"sntryu_",
+    b"r8_",
+    b"gsk_",
+    b"pplx-",
+    b"xai-",
+    b"GOCSPX-",
+    b"NRAK-",
+    b"fo1_",
+    b"sbp_",
+    b"sgp_",
+    b"ops_",
+    b"HRKU-",
+    b"tk-us-",
+    b"ico-",
+    b"CLOJARS_",
+    b"rubygems_",
+    b"pnu_",
+    b"CFPAT-",
+    b"xkeysib-",
+    b"tfp_",
+    b"shippo_live_",
+    b"shippo_test_",
+    b"whsec_",
+    b"shpat_",
+    b"shpca_",
+    b"shppa_",
+    b"shpss_",
+    b"sq0atp-",
+    b"sq0csp-",
+    b"dop_v1_",
+    b"PMAK-",
+    b"pscale_tkn_",
+];
+
+/// Whether the token that ends at the separator `i` (inclusive) is a provider prefix.
+fn provider_prefix_at(bytes: &[u8], i: usize) -> Option<usize> {
+    let mut start = i;
+    while start > 0 && i - start < 16 {
+        let b = bytes[start - 1];
+        if !(b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            break;
+        }
+        start -= 1;
+    }
+    let token = bytes.get(start..=i)?;
+    PROVIDER_PREFIXES.contains(&token).then_some(start)
 }
 
 /// The longest credential name looked at before `:` or `=`.
@@ -128,6 +193,9 @@ pub fn prefix_at(bytes: &[u8], i: usize) -> Option<(usize, u32)> {
                 return Some((i, seed::AWS));
             }
             at(i, b"AIza").then_some((i, seed::GOOGLE))
+        }
+        b'_' | b'-' if provider_prefix_at(bytes, i).is_some() => {
+            provider_prefix_at(bytes, i).map(|start| (start, seed::PROVIDER))
         }
         b'_' => {
             let github = back(3).filter(|&s| {

@@ -22,7 +22,7 @@ pub struct Spec {
 }
 
 /// The detectors, in no particular order: overlaps are resolved after all have run.
-pub const SPECS: [Spec; 30] = [
+pub const SPECS: [Spec; 31] = [
     Spec {
         kind: EntityType::Email,
         pattern: r"(?i)\b[a-z0-9._%+-]{1,64}@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,24}|xn--[a-z0-9-]{1,59})\b",
@@ -39,8 +39,8 @@ pub const SPECS: [Spec; 30] = [
     },
     Spec {
         kind: EntityType::PaymentCard,
-        pattern: r"\b(?:\d[ -]?){11,18}\d\b",
-        gate: |f| f.cluster >= 12,
+        pattern: r"\b(?:\d[ .-]?){11,18}\d\b",
+        gate: |f| f.cluster >= 12 || f.digits >= 12,
         judge: payment_card,
         max_len: 23,
     },
@@ -199,6 +199,13 @@ pub const SPECS: [Spec; 30] = [
         max_len: 136,
     },
     Spec {
+        kind: EntityType::ProviderToken,
+        pattern: PROVIDER_TOKEN,
+        gate: |f| f.seeds & seed::PROVIDER != 0 || f.alnum_run >= 16,
+        judge: secret::provider,
+        max_len: 320,
+    },
+    Spec {
         kind: EntityType::Jwt,
         pattern: r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{2,}(?:\.[A-Za-z0-9_-]*)?",
         gate: |f| f.seeds & seed::JWT != 0,
@@ -236,6 +243,46 @@ pub const SPECS: [Spec; 30] = [
         max_len: 0,
     },
 ];
+
+/// Tokens of other providers, by their published formats: a fixed prefix, then a body of
+/// a fixed alphabet and length. Each alternative is specific enough on its own; the judge
+/// still wants the body random and the token alone.
+pub const PROVIDER_TOKEN: &str = concat!(
+    r"\b(?:",
+    // AI APIs: Hugging Face, Replicate, Groq, Perplexity, xAI.
+    r"hf_[A-Za-z]{34}|api_org_[A-Za-z]{34}|r8_[A-Za-z0-9]{37}|gsk_[A-Za-z0-9]{52}",
+    r"|pplx-[A-Za-z0-9]{48}|xai-[A-Za-z0-9]{80}",
+    // Package registries: npm, PyPI, RubyGems, Clojars, NuGet.
+    r"|npm_[A-Za-z0-9]{36}|pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}|rubygems_[a-f0-9]{48}",
+    r"|CLOJARS_[a-z0-9]{60}|oy2[a-z0-9]{43}",
+    // Messaging and mail: SendGrid, Twilio, Telegram, Discord, Mailgun, Mailchimp, Brevo.
+    r"|SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|SK[0-9a-f]{32}|\d{8,10}:AA[A-Za-z0-9_-]{33}",
+    r"|[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}",
+    r"|key-[0-9a-f]{32}|[0-9a-f]{32}-us\d{1,2}|xkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16}",
+    // Payments and commerce: Square, Shopify, Stripe webhooks, Shippo.
+    r"|sq0atp-[A-Za-z0-9_-]{22}|sq0csp-[A-Za-z0-9_-]{43}|EAAA[A-Za-z0-9_-]{60}",
+    r"|shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}|whsec_[A-Za-z0-9]{32,}|shippo_(?:live|test)_[a-f0-9]{40}",
+    // Cloud: DigitalOcean, Alibaba, Tencent, Azure AD secrets, Google OAuth, Bedrock, Fly.io,
+    // Heroku, Supabase, Databricks, Doppler, Dynatrace, HashiCorp Vault and Terraform Cloud.
+    r"|do[opr]_v1_[a-f0-9]{64}|LTAI[A-Za-z0-9]{20}|AKID[A-Za-z0-9]{32}",
+    r"|[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}|GOCSPX-[A-Za-z0-9_-]{28}|ya29\.[A-Za-z0-9_-]{30,}",
+    r"|ABSK[A-Za-z0-9+/]{109,269}={0,2}|fo1_[A-Za-z0-9_-]{43}|HRKU-AA[A-Za-z0-9_-]{58}",
+    r"|sbp_[a-f0-9]{40}|dapi[a-f0-9]{32}(?:-\d)?|dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,44}",
+    r"|dt0c01\.[A-Z0-9]{24}\.[A-Z0-9]{64}|hv[sbr]\.[A-Za-z0-9_-]{24,}",
+    r"|[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,70}",
+    // Developer tools: Atlassian, Bitbucket, Linear, Notion, Postman, Figma, Grafana,
+    // Pulumi, Sentry, Sourcegraph, 1Password, PlanetScale, New Relic, Sonar, Contentful,
+    // Typeform, Prefect, Infracost, Scalingo, OpenShift, JFrog, Airtable, age.
+    r"|ATATT3[A-Za-z0-9_=-]{100,300}|ATBB[A-Za-z0-9]{32}|lin_api_[A-Za-z0-9]{40}",
+    r"|secret_[A-Za-z0-9]{43}|ntn_[A-Za-z0-9]{46}|PMAK-[a-f0-9]{24}-[a-f0-9]{34}|figd_[A-Za-z0-9_-]{40}",
+    r"|glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|pul-[a-f0-9]{40}",
+    r"|sntr[ysu]_[A-Za-z0-9_=+/.-]{40,}|sgp_(?:[a-fA-F0-9]{16}|local)_[a-fA-F0-9]{40}",
+    r"|ops_eyJ[A-Za-z0-9+/]{250,}={0,3}|pscale_tkn_[A-Za-z0-9_.=-]{32,64}|NRAK-[A-Z0-9]{27}",
+    r"|sq[pua]_[a-f0-9]{40}|CFPAT-[A-Za-z0-9_-]{43}|tfp_[A-Za-z0-9_.=-]{59}|pnu_[A-Za-z0-9]{36}",
+    r"|ico-[A-Za-z0-9]{32}|tk-us-[A-Za-z0-9_-]{48}|sha256~[A-Za-z0-9_-]{43}|AKCp[A-Za-z0-9]{69}",
+    r"|pat[A-Za-z0-9]{14}\.[a-f0-9]{64}|AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}",
+    r")(?:\b|$)",
+);
 
 /// Words that name a US Social Security number.
 const SSN_WORDS: Words = Words::new(&[

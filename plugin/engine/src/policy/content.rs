@@ -84,6 +84,9 @@ pub(super) fn read_content(
             }
         }
     }
+    let learned_requests = section
+        .boolean("learned_requests", errors)
+        .unwrap_or(false);
     let moderation = super::moderation::read_moderation(&mut section, errors);
     let scope = super::scope::read_scope(&mut section, errors);
     section.finish(errors);
@@ -117,6 +120,7 @@ pub(super) fn read_content(
             filter: Arc::new(filter),
             request,
             response,
+            learned_requests,
             moderation,
             scope: scope.map(Arc::new),
             source: value.to_string(),
