@@ -35,8 +35,8 @@ impl Ranked {
             DETECTED
         } else {
             scorer
-                .and_then(|s| s.model().ok())
-                .map_or(0.0, |m| m.score(&windows(text)).0)
+                .and_then(|s| s.score(&windows(text)))
+                .map_or(0.0, |(score, _)| score)
         };
         Ranked {
             source: source.unwrap_or("unknown").to_string(),

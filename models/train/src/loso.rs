@@ -69,7 +69,12 @@ pub fn validate(scorer: Scorer, rows: &[Row], route: &Route) -> anyhow::Result<R
                 source: row.source.clone(),
                 task: row.task.clone(),
                 positive: *positive,
-                score: weights.score(&row.windows).0,
+                // The engine's floor: a text too short for the scorer is not judged.
+                score: if scorer.has_evidence(&row.windows) {
+                    weights.score(&row.windows).0
+                } else {
+                    0.0
+                },
                 rules: rules.unwrap_or(false),
             });
         }

@@ -78,15 +78,41 @@ impl Scorer {
         }
     }
 
+    /// The fewest features a text must have before this scorer judges it. The injection
+    /// scorer learned from jailbreaks that are mostly hundreds of words long; on a prompt
+    /// of a sentence or two it leans on a few generic n-grams ("let's play", "from now
+    /// on") and is overconfident, so short prompts are left to the rule set. Answers and
+    /// documents have no floor: a refusal or a planted instruction is often one sentence.
+    pub fn min_features(self) -> usize {
+        match self {
+            Scorer::Injection => model::EVIDENCE_FLOOR,
+            _ => 0,
+        }
+    }
+
+    /// Whether `windows` carry enough features for this scorer to judge them.
+    pub fn has_evidence(self, windows: &[Window]) -> bool {
+        windows
+            .iter()
+            .any(|w| w.hashes.len() >= self.min_features())
+    }
+
+    /// The embedded model's score of `windows` and the index of the best window; `None`
+    /// when the text is too short for this scorer or the model is unusable.
+    pub fn score(self, windows: &[Window]) -> Option<(f32, usize)> {
+        if !self.has_evidence(windows) {
+            return None;
+        }
+        Some(self.model().ok()?.score(windows))
+    }
+
     /// The embedded model, read on first use.
     pub fn model(self) -> Result<&'static Model, String> {
-        static MODELS: [OnceLock<Result<Model, String>>; 4] = [
-            OnceLock::new(),
-            OnceLock::new(),
-            OnceLock::new(),
-            OnceLock::new(),
-        ];
-        MODELS[self as usize]
+        static MODELS: [OnceLock<Result<Model, String>>; Scorer::ALL.len()] =
+            [const { OnceLock::new() }; Scorer::ALL.len()];
+        MODELS
+            .get(self as usize)
+            .ok_or_else(|| format!("{}: no model slot", self.name()))?
             .get_or_init(|| {
                 Model::from_bytes(self.bytes()).map_err(|e| format!("{}: {e}", self.name()))
             })
@@ -114,11 +140,12 @@ impl Verdict {
 /// Features named in a verdict that fired.
 const EXPLAINED_FEATURES: usize = 5;
 
-/// Scores `windows` with `scorer` at paranoia `level`; `None` if the model is unusable
-/// (never for the embedded ones, which a test reads).
+/// Scores `windows` with `scorer` at paranoia `level`; `None` if the text is too short
+/// for the scorer (see [`Scorer::min_features`]) or the model is unusable (never for the
+/// embedded ones, which a test reads).
 pub fn judge(scorer: Scorer, windows: &[Window], level: u8) -> Option<Verdict> {
+    let (score, best) = scorer.score(windows)?;
     let model = scorer.model().ok()?;
-    let (score, best) = model.score(windows);
     let threshold = model.threshold(level);
     let features = match windows.get(best) {
         Some(window) if score >= threshold => model

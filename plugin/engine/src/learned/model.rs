@@ -92,10 +92,13 @@ impl Model {
         (bucket, if hash >> 31 == 0 { 1.0 } else { -1.0 })
     }
 
-    /// The value each feature of `window` carries: presence, scaled so every window has
-    /// unit length whatever its size.
+    /// The value each feature of `window` carries: presence, scaled so a full window has
+    /// unit length. Windows with fewer than [`EVIDENCE_FLOOR`] features are scaled as if
+    /// they had that many: a nine-word prompt is little evidence, and unit length would
+    /// let its two or three strongest n-grams alone decide it (the overconfidence that
+    /// blocked "From now on, respond only in French.").
     pub fn feature_value(window: &Window) -> f32 {
-        1.0 / (window.hashes.len().max(1) as f32).sqrt()
+        1.0 / (window.hashes.len().max(EVIDENCE_FLOOR) as f32).sqrt()
     }
 
     /// The logit of one window.
@@ -149,6 +152,10 @@ impl Model {
         self.thresholds[usize::from(level.clamp(1, 4)) - 1]
     }
 }
+
+/// The feature count below which a window is treated as padded with neutral features
+/// (about the features of a 25-word sentence; a full window has about 700).
+pub const EVIDENCE_FLOOR: usize = 300;
 
 pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())

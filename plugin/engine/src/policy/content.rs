@@ -84,9 +84,7 @@ pub(super) fn read_content(
             }
         }
     }
-    let learned_requests = section
-        .boolean("learned_requests", errors)
-        .unwrap_or(false);
+    let learned_requests = section.boolean("learned_requests", errors).unwrap_or(false);
     let moderation = super::moderation::read_moderation(&mut section, errors);
     let scope = super::scope::read_scope(&mut section, errors);
     section.finish(errors);
