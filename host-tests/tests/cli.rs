@@ -149,9 +149,8 @@ fn eval_writes_one_verdict_per_row() {
         .collect();
     let ruleset = lines[0]["ruleset"].clone();
     assert!(ruleset.as_str().is_some_and(|v| v.starts_with("psf-pi-")));
-    // The learned scores are the model's: in 0..=1, and for the prompt's scorers only.
-    let score = lines[0]["scores"]["injection"].as_f64().unwrap();
-    assert!((0.0..=1.0).contains(&score), "{score}");
+    // One word is below the injection scorer's evidence floor: the rules alone judge it.
+    assert_eq!(lines[0]["scores"], json!({}), "{}", lines[0]);
     let mut lines = lines;
     for line in &mut lines {
         line.as_object_mut().unwrap().remove("scores");
@@ -165,6 +164,35 @@ fn eval_writes_one_verdict_per_row() {
             json!({"id": "huge", "verdict": "block", "status": 413, "rules": ["request-body-size"], "entities": [], "entity_counts": [], "ruleset": null}),
         ]
     );
+}
+
+/// The learned scores in a verdict are the model's, in 0..=1, for the prompt's scorer only,
+/// once a prompt is long enough for the scorer to judge it.
+#[test]
+fn eval_reports_the_learned_score_of_a_prompt_long_enough_to_judge() {
+    let prose = "Please summarise the attached quarterly report for the finance team, \
+        keeping the figures for revenue, margin and headcount, and list the three risks \
+        the authors rank highest, with one sentence on how each is being handled.";
+    let row = json!({"id": "long", "direction": "request", "text": prose, "label": "benign"});
+    let file = scratch("long.jsonl", &format!("{row}\n"));
+    let out = psf_guard(&[
+        "eval",
+        "--policy",
+        "policies/default.json",
+        "--input",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let verdict: Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!(verdict["verdict"], "allow", "{verdict}");
+    let scores = verdict["scores"].as_object().unwrap();
+    assert_eq!(
+        scores.keys().collect::<Vec<_>>(),
+        ["injection"],
+        "{verdict}"
+    );
+    let score = scores["injection"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&score), "{score}");
 }
 
 /// Every entity in a verdict has its type, class and span in characters of the row's text;
