@@ -81,15 +81,33 @@ pub(super) fn print_table(ranked: &[Ranked]) {
             .push(row.score);
         by_source.entry("(all)").or_default().push(row.score);
     }
+    // A rate below what the filter's own detections already flag cannot be reached: no
+    // threshold gets there, so its column says so instead of a recall of zero.
+    let reachable = RATES.map(|rate| {
+        let detected = benign.iter().filter(|&&s| s >= DETECTED).count();
+        detected as f64 / benign.len() as f64 <= rate
+    });
     for (source, scores) in &by_source {
-        let recall = thresholds
-            .map(|t| scores.iter().filter(|&&s| s >= t).count() as f64 / scores.len() as f64);
+        let cells: Vec<String> = thresholds
+            .iter()
+            .zip(reachable)
+            .map(|(&t, reachable)| {
+                if !reachable {
+                    return "-".to_string();
+                }
+                let hits = scores.iter().filter(|&&s| s >= t).count();
+                format!("{:.3}", hits as f64 / scores.len() as f64)
+            })
+            .collect();
         println!(
-            "{source:<44} {:>9} {:>8.3} {:>8.3} {:>8.3}",
+            "{source:<44} {:>9} {:>8} {:>8} {:>8}",
             scores.len(),
-            recall[0],
-            recall[1],
-            recall[2]
+            cells[0],
+            cells[1],
+            cells[2]
         );
+    }
+    if reachable.contains(&false) {
+        println!("(-: the filter's own detections flag more benign rows than that rate)");
     }
 }
