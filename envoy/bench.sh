@@ -2,6 +2,7 @@
 # Throughput and latency of Envoy with psf-guard against the same Envoy without it.
 #
 #   envoy/bench.sh [--record] [--rounds N] [--duration 10s] [--limits] [--configs a,b,…]
+#                  [--before WASM,POLICY]
 #
 # For N rounds (default 3) runs, one after another: a pass-through Envoy; Envoy with the
 # no-op baseline filter (host-tests/noop-filter: buffers both bodies, decides nothing);
@@ -12,6 +13,8 @@
 # --configs runs only the named configs (pass-through is always kept as the baseline).
 # With --limits, a fifth config adds a per-key rate limit to the default policy (limits too
 # high to bind), so every request also takes the shared-data path: admission, settling.
+# With --before, a `before` config runs an earlier build (its .wasm and its default policy)
+# in the same rounds, so a change is compared with what it replaces on the same machine.
 # Prints the median of each config and the ratio to pass-through; with --record also
 # appends the table to BENCHMARKS.md. Everything binds 127.0.0.1.
 #
@@ -24,6 +27,7 @@ cd "$ROOT"
 RECORD=0
 LIMITS=0
 ONLY=""
+BEFORE=""
 ROUNDS=3
 DURATION=10s
 WARMUP=2s
@@ -35,7 +39,8 @@ while [ $# -gt 0 ]; do
     --duration) DURATION="$2"; shift ;;
     --limits) LIMITS=1 ;;
     --configs) ONLY="$2"; shift ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --before) BEFORE="$2"; shift ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -126,6 +131,12 @@ policy["abuse"] = {"key": [{"header": "authorization"}],
 json.dump(policy, open(sys.argv[1], "w"))
 PY
 fi
+if [ -n "$BEFORE" ]; then
+  BEFORE_WASM="${BEFORE%%,*}"
+  BEFORE_POLICY="${BEFORE#*,}"
+  require "$BEFORE_WASM" "$BEFORE_POLICY"
+  CONFIGS+=(before)
+fi
 if [ -n "$ONLY" ]; then
   # A subset, e.g. `--configs passthrough,filter,limits`: pass-through stays, as the baseline.
   IFS=, read -r -a CONFIGS <<<"passthrough,${ONLY#passthrough,}"
@@ -137,6 +148,7 @@ config_args() {
     norules) echo "--policy $TMP/noop.json --wasm $WASM" ;;
     noop) echo "--policy $TMP/noop.json --wasm $NOOP_WASM" ;;
     limits) echo "--policy $TMP/limits.json --wasm $WASM" ;;
+    before) echo "--policy $BEFORE_POLICY --wasm $BEFORE_WASM" ;;
   esac
 }
 
@@ -186,6 +198,7 @@ TABLE="$TMP/table.md"
       norules) policy="psf-guard, a policy without rules" ;;
       noop) policy="baseline: a no-op filter that buffers both bodies" ;;
       limits) policy="policies/default.json plus a per-key rate and token limit" ;;
+      before) policy="the earlier build, $BEFORE_WASM with $BEFORE_POLICY" ;;
     esac
     awk -v n="$name" -v pol="$policy" -v rps="$(median "$name" rps)" -v base="$BASE_RPS" \
       -v p50="$(median "$name" p50_us)" -v bp50="$BASE_P50" -v p99="$(median "$name" p99_us)" \
@@ -209,7 +222,7 @@ if [ "$RECORD" = 1 ]; then
     echo
     echo "#### envoy/bench.sh run, $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
-    echo "Command: \`envoy/bench.sh --record$([ "$LIMITS" = 1 ] && echo ' --limits')\` (rounds $ROUNDS, wrk -t1 -c$CONNECTIONS -d$DURATION," \
+    echo "Command: \`envoy/bench.sh --record$([ "$LIMITS" = 1 ] && echo ' --limits')$([ -n "$BEFORE" ] && echo ' --before …')\` (rounds $ROUNDS, wrk -t1 -c$CONNECTIONS -d$DURATION," \
       "4096-byte body); nproc $(nproc); Envoy ${ENVOY_VERSION:-unknown}, --concurrency 1."
     echo
     cat "$TABLE"
