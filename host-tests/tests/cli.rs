@@ -26,6 +26,24 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// `psf-guard eval` with the default policy on `rows`: one verdict a row.
+fn eval_rows(name: &str, rows: &[Value]) -> Vec<Value> {
+    let input: String = rows.iter().map(|r| format!("{r}\n")).collect();
+    let file = scratch(name, &input);
+    let out = psf_guard(&[
+        "eval",
+        "--policy",
+        "policies/default.json",
+        "--input",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 #[test]
 fn check_accepts_the_default_policy_with_a_summary() {
     let out = psf_guard(&["check", "policies/default.json"]);
@@ -133,20 +151,7 @@ fn eval_writes_one_verdict_per_row() {
         json!({"id": 7, "direction": "response", "text": "a reply"}),
         json!({"id": "huge", "direction": "request", "text": big}),
     ];
-    let input: String = rows.iter().map(|r| format!("{r}\n")).collect();
-    let file = scratch("rows.jsonl", &input);
-    let out = psf_guard(&[
-        "eval",
-        "--policy",
-        "policies/default.json",
-        "--input",
-        file.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let lines: Vec<Value> = text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = eval_rows("rows.jsonl", &rows);
     let ruleset = lines[0]["ruleset"].clone();
     assert!(ruleset.as_str().is_some_and(|v| v.starts_with("psf-pi-")));
     // One word is below the injection scorer's evidence floor: the rules alone judge it.
@@ -174,16 +179,7 @@ fn eval_reports_the_learned_score_of_a_prompt_long_enough_to_judge() {
         keeping the figures for revenue, margin and headcount, and list the three risks \
         the authors rank highest, with one sentence on how each is being handled.";
     let row = json!({"id": "long", "direction": "request", "text": prose, "label": "benign"});
-    let file = scratch("long.jsonl", &format!("{row}\n"));
-    let out = psf_guard(&[
-        "eval",
-        "--policy",
-        "policies/default.json",
-        "--input",
-        file.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let verdict: Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    let verdict = &eval_rows("long.jsonl", &[row])[0];
     assert_eq!(verdict["verdict"], "allow", "{verdict}");
     let scores = verdict["scores"].as_object().unwrap();
     assert_eq!(
@@ -204,20 +200,7 @@ fn eval_gives_entity_spans_and_places_rows_by_role() {
         json!({"id": 2, "direction": "request", "role": "tool", "text": "Weather: sunny, 21C."}),
         json!({"id": 3, "direction": "request", "role": "tool", "api": "messages", "text": "Weather: sunny, 21C."}),
     ];
-    let input: String = rows.iter().map(|r| format!("{r}\n")).collect();
-    let file = scratch("spans.jsonl", &input);
-    let out = psf_guard(&[
-        "eval",
-        "--policy",
-        "policies/default.json",
-        "--input",
-        file.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let lines: Vec<Value> = text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = eval_rows("spans.jsonl", &rows);
     let text_of = rows[0]["text"].as_str().unwrap();
     let chars: Vec<char> = text_of.chars().collect();
     let entities = lines[0]["entities"].as_array().unwrap();

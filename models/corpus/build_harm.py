@@ -17,11 +17,10 @@ import re
 import subprocess
 import xml.etree.ElementTree as ET
 
-from common import clean, files, git_dir, key, show, show_text, write_manifest, write_source
+from common import clean, csv_rows, cut, files, git_dir, jsonl, key, row, show, show_text, src, write_manifest, write_source
 
 csv.field_size_limit(1 << 30)
 
-MAX_CHARS = 6000
 CAP = 3000  # per label per source
 
 DNA = ("kunishou/do-not-answer-ja", "1380ff2ff5abad07e8aead79caa9757bb8d9f866")
@@ -51,19 +50,10 @@ MEDQUAD_SUBSETS = ("1_CancerGov_QA", "2_GARD_QA", "3_GHR_QA", "5_NIDDK_QA", "6_N
 MEDQUAD_CHARS = 2000  # MedQuAD answers are long encyclopaedic pages; the size budget keeps their head
 
 
-def src(pin, paths, licence, note, **extra):
-    return {"repo": pin[0], "commit": pin[1], "paths": paths, "licence": licence, "note": note, **extra}
 
 
-def cut(text):
-    return text[:MAX_CHARS] if isinstance(text, str) else text
 
 
-def row(text, label, role, **meta):
-    out = {"text": cut(text), "label": label, "role": role}
-    if meta:
-        out["meta"] = meta
-    return out
 
 
 def trim(rows, caps):
@@ -83,15 +73,8 @@ def trim(rows, caps):
     return out
 
 
-def csv_rows(pin, path):
-    return list(csv.DictReader(io.StringIO(show_text(pin[0], pin[1], path).lstrip("\ufeff"))))
 
 
-def jsonl(pin, path, gz=False):
-    data = show(pin[0], pin[1], path)
-    if gz:
-        data = gzip.decompress(data)
-    return [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
 
 
 def show_many(pin, paths):

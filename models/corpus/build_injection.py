@@ -15,9 +15,8 @@ import json
 import random
 import re
 
-from common import files, show, show_text, write_manifest, write_source
+from common import MAX_CHARS, csv_rows, cut, files, jload, jsonl, row, show, show_text, src, write_manifest, write_source
 
-MAX_CHARS = 6000
 CAP = 3000  # per label per source
 
 GARAK = ("NVIDIA/garak", "cafbe992780df70015de7295ca026b70c4629ada")
@@ -40,31 +39,16 @@ SCOTTLOGIC = ("ScottLogic/prompt-injection", "501e4be0e6e2e7ebfcaad558009589f31f
 XQUAD_LANGS = ("ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
 
 
-def src(pin, paths, licence, note, **extra):
-    return {"repo": pin[0], "commit": pin[1], "paths": paths, "licence": licence, "note": note, **extra}
 
 
-def cut(text):
-    return text[:MAX_CHARS] if isinstance(text, str) else text
 
 
-def row(text, label, role, **meta):
-    out = {"text": cut(text), "label": label, "role": role}
-    if meta:
-        out["meta"] = meta
-    return out
 
 
-def jload(pin, path):
-    return json.loads(show_text(pin[0], pin[1], path))
 
 
-def jsonl(pin, path):
-    return [json.loads(line) for line in show_text(pin[0], pin[1], path).splitlines() if line.strip()]
 
 
-def csv_rows(pin, path):
-    return list(csv.DictReader(io.StringIO(show_text(pin[0], pin[1], path))))
 
 
 # ---------------------------------------------------------------- tiny literal evaluator

@@ -6,7 +6,10 @@ Every builder pins each source to one commit. The mirrors are git directories ma
 touches the network.
 """
 
+import csv
+import gzip
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -113,3 +116,39 @@ def write_manifest(part, entries):
     with open(os.path.join(HERE, f"manifest.{part}.json"), "w", encoding="utf-8") as handle:
         json.dump(entries, handle, indent=2, ensure_ascii=False)
         handle.write("\n")
+
+
+# Rows are cut to this many characters (the corpus has a size budget).
+MAX_CHARS = 6000
+
+
+def src(pin, paths, licence, note, **extra):
+    """A manifest entry's provenance: repository, commit, paths, licence and a note."""
+    return {"repo": pin[0], "commit": pin[1], "paths": paths, "licence": licence, "note": note, **extra}
+
+
+def cut(text, limit=MAX_CHARS):
+    return text[:limit] if isinstance(text, str) else text
+
+
+def row(text, label, role, **meta):
+    out = {"text": cut(text), "label": label, "role": role}
+    if meta:
+        out["meta"] = meta
+    return out
+
+
+def jload(pin, path):
+    return json.loads(show_text(pin[0], pin[1], path))
+
+
+def jsonl(pin, path, gz=False):
+    data = show(pin[0], pin[1], path)
+    if gz:
+        data = gzip.decompress(data)
+    return [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+
+
+def csv_rows(pin, path):
+    text = show_text(pin[0], pin[1], path).lstrip("\ufeff")
+    return list(csv.DictReader(io.StringIO(text)))
