@@ -5,7 +5,10 @@
 //! stay low.
 
 use crate::corpus::Row;
-use psf_engine::learned::{model::sigmoid, Model, Scorer, Window};
+use psf_engine::learned::{
+    model::{self, sigmoid},
+    Model, Scorer, Window,
+};
 
 /// The hyper-parameters, committed with the weights they produce.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -66,33 +69,16 @@ pub struct Weights {
 
 impl Weights {
     fn slot(&self, hash: u32) -> (usize, f32) {
-        let bucket = (hash & ((1 << self.bits) - 1)) as usize;
-        (bucket, if hash >> 31 == 0 { 1.0 } else { -1.0 })
+        model::slot(self.bits, hash)
     }
 
     pub fn logit(&self, window: &Window) -> f32 {
-        let value = Model::feature_value(window);
-        let sum: f32 = window
-            .hashes
-            .iter()
-            .map(|&h| {
-                let (b, s) = self.slot(h);
-                s * self.w[b]
-            })
-            .sum();
-        self.bias + sum * value
+        model::logit(self.bits, self.bias, window, |bucket| self.w[bucket])
     }
 
     /// The highest window's score and its index.
     pub fn score(&self, windows: &[Window]) -> (f32, usize) {
-        windows
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (sigmoid(self.logit(w)), i))
-            .fold(
-                (0.0, 0),
-                |best, next| if next.0 > best.0 { next } else { best },
-            )
+        model::best_window(windows, |w| self.logit(w))
     }
 
     /// The weights in the module's one-byte form, with `thresholds`.

@@ -88,8 +88,7 @@ impl Model {
 
     /// The bucket and sign of a feature hash.
     pub fn slot(&self, hash: u32) -> (usize, f32) {
-        let bucket = (hash & ((1 << self.bits) - 1)) as usize;
-        (bucket, if hash >> 31 == 0 { 1.0 } else { -1.0 })
+        slot(self.bits, hash)
     }
 
     /// The value each feature of `window` carries: presence, scaled so a full window has
@@ -103,28 +102,14 @@ impl Model {
 
     /// The logit of one window.
     pub fn logit(&self, window: &Window) -> f32 {
-        let value = Self::feature_value(window) * self.scale;
-        let sum: f32 = window
-            .hashes
-            .iter()
-            .map(|&h| {
-                let (bucket, sign) = self.slot(h);
-                sign * f32::from(self.weights[bucket])
-            })
-            .sum();
-        self.bias + sum * value
+        logit(self.bits, self.bias, window, |bucket| {
+            f32::from(self.weights[bucket]) * self.scale
+        })
     }
 
     /// The probability-like score of the highest-scoring window, and that window's index.
     pub fn score(&self, windows: &[Window]) -> (f32, usize) {
-        windows
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (sigmoid(self.logit(w)), i))
-            .fold(
-                (0.0, 0),
-                |best, next| if next.0 > best.0 { next } else { best },
-            )
+        best_window(windows, |w| self.logit(w))
     }
 
     /// The `count` features of `window` that pushed its score up most.
@@ -151,6 +136,39 @@ impl Model {
     pub fn threshold(&self, level: u8) -> f32 {
         self.thresholds[usize::from(level.clamp(1, 4)) - 1]
     }
+}
+
+/// The bucket and sign of a feature hash in a table of 2^`bits` buckets: the low bits pick
+/// the bucket, the top bit the sign.
+pub fn slot(bits: u8, hash: u32) -> (usize, f32) {
+    let bucket = (hash & ((1 << bits) - 1)) as usize;
+    (bucket, if hash >> 31 == 0 { 1.0 } else { -1.0 })
+}
+
+/// One window's logit under any weight store (the module's bytes, the trainer's floats):
+/// `bias` plus the signed weights of its features, each at [`Model::feature_value`].
+pub fn logit(bits: u8, bias: f32, window: &Window, weight: impl Fn(usize) -> f32) -> f32 {
+    let sum: f32 = window
+        .hashes
+        .iter()
+        .map(|&h| {
+            let (bucket, sign) = slot(bits, h);
+            sign * weight(bucket)
+        })
+        .sum();
+    bias + sum * Model::feature_value(window)
+}
+
+/// The sigmoid of the highest window `logit` gives, and that window's index.
+pub fn best_window(windows: &[Window], logit: impl Fn(&Window) -> f32) -> (f32, usize) {
+    windows
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (sigmoid(logit(w)), i))
+        .fold(
+            (0.0, 0),
+            |best, next| if next.0 > best.0 { next } else { best },
+        )
 }
 
 /// The feature count below which a window is treated as padded with neutral features
