@@ -11,7 +11,7 @@
 //! broader rules that catch more and misfire more.
 
 /// The rule set's version, reported in every decision record that ran detection.
-pub const RULESET_VERSION: &str = "psf-pi-2026.11.5";
+pub const RULESET_VERSION: &str = "psf-pi-2026.12.1";
 
 /// What kind of attack a rule looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +136,12 @@ pub const RULES: &[RuleDef] = &[
     rule("PI-1016", InstructionOverride, 1, 5,
         "\\b(?:say|print|output|write|respond with|reply with|answer with|end with|type)\\b[^.\\n]{0,24}?\\bi have been pwned\\b",
         "asks for the canonical proof-of-hijack phrase"),
+    rule("PI-1017", InstructionOverride, 1, 5,
+        "\\b(?:ignora[a-z]*|ignore[sz]?|ignorer|olvida[a-z]*|olvide[a-z]*|oublie[a-z]*|dimentica[a-z]*|esquec[a-z]*|esqueca[a-z]*|desconsidera[a-z]*|desconsidere[a-z]*|descarta[a-z]*) (?:[a-z]+ ){0,3}?(?:instrucciones|instrucoes|instructions|consignes|istruzioni|indicaciones|indicacoes|indicazioni|reglas|regras|regles|regole|ordenes|ordens|directivas|diretrizes|directives|direttive) (?:[a-z]+ ){0,2}?(?:anteriores|previas|previos|precedentes|precedenti|previe|anterieures|precedents|iniciales|iniciais|originales|originais|originali|initiales|del sistema|do sistema|du systeme|di sistema|de sistema)\\b",
+        "drop-your-previous-instructions with the adjective after the noun (Spanish, Portuguese, French, Italian)"),
+    rule("PI-1018", InstructionOverride, 1, 5,
+        "\\b(?:ignore[sz]?|ignora|ignorer|oubliez|oublie|olvida|olvide|esquece|esqueca|dimentica|ignorate) (?:tout |todo |tudo |tutto )?(?:ce qui precede|ce qui est au dessus|ce qui a ete dit|lo anterior|lo de arriba|lo que se dijo|o anterior|o que foi dito|acima|quanto sopra|cio che precede|quello che precede)\\b",
+        "ignore-what-precedes in French, Spanish, Portuguese or Italian"),
     // 2xxx jailbreak and persona
     rule("PI-2001", Jailbreak, 1, 5,
         "\\b(?:do anything now|dan mode|stan mode|dude mode|developer mode (?:enabled|output|response)|jailbreak(?:ed)? (?:mode|version|prompt)|jailbroken|anti-?dan|betterdan|mongo tom|evil confidant|chaos mode|aim stands for|always intelligent and machiavellian)\\b",
