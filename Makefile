@@ -101,9 +101,10 @@ corpus: ## Rebuild models/corpus from the pinned public repositories (mirrors in
 train: ## Retrain the learned scorers on models/corpus (+ EVAL_SET when present); leave-one-source-out report
 	$(CARGO) run --release -p psf-train -- $$( [ -f "$(EVAL_SET)" ] && echo --dev $(EVAL_SET) )
 
-clippy: toolchain ## Lint engine and filter (for wasm); unwrap/expect/panic are denied outside tests
+clippy: toolchain ## Lint engine, filter (for wasm), CLI and trainer; unwrap/expect/panic are denied outside tests
 	$(CARGO) clippy -p psf-engine --all-targets -- -D warnings
 	$(CARGO) clippy -p psf-guard --target $(WASM_TARGET) -- -D warnings
+	$(CARGO) clippy -p psf-cli --all-targets -- -D warnings
 	$(CARGO) clippy -p psf-train -- -D warnings
 
 lint: clippy ## clippy on everything, the wasmtime host too (slower: checks wasmtime again)

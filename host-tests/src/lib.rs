@@ -5,9 +5,9 @@
 //! - [`mock_llm`]: the scripted LLM upstream (also the `mock-llm` binary).
 //! - [`http1`]: a minimal HTTP/1.1 client and server for loopback tests.
 //! - [`play`]: one exchange through the real `.wasm` with a policy (CLI and conformance).
+//! - [`placement`]: where a labelled row's text goes in each API's request or answer.
 //! - [`envoy`]: renders Envoy configs and runs a real Envoy on free loopback ports.
 
-pub mod cli;
 pub mod demo;
 pub mod envoy;
 pub mod example;
@@ -15,6 +15,7 @@ pub mod host;
 pub mod http1;
 pub mod message;
 pub mod mock_llm;
+pub mod placement;
 pub mod play;
 
 pub use message::{HttpRequest, HttpResponse};

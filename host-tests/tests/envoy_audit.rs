@@ -12,7 +12,7 @@ use psf_host::{repo_root, HttpRequest};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 const SUBJECT_KEY: &str = "subject-key-of-the-audit-test";
@@ -20,7 +20,7 @@ const SIGN_KEY: &str = "signing-key-of-the-audit-test";
 
 /// `psf-guard audit ARGS` with the test's signing key in the environment.
 fn audit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_psf-guard"))
+    crate::support::psf_guard_command()
         .arg("audit")
         .args(args)
         .env("PSF_AUDIT_SIGNING_KEY", SIGN_KEY)

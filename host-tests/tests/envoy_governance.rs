@@ -136,7 +136,7 @@ fn a_supervised_route_holds_a_transfer_until_a_person_approves_it() {
     );
 
     // A reviewer approves; the client replays the same request with the approval.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_psf-guard"))
+    let out = crate::support::psf_guard_command()
         .args(["approve", "--ticket", &ticket, "--key", KEY])
         .output()
         .unwrap();

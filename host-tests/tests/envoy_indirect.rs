@@ -6,9 +6,9 @@
 //! data out reaches the client with the link removed.
 
 use crate::support::{chat, default_policy, start_mock_and_envoy};
-use psf_host::cli::eval_request::{request_body, Api, RowRole};
 use psf_host::http1::{self, SendOptions};
 use psf_host::message::streamed_text;
+use psf_host::placement::{request_body, Api, RowRole};
 use psf_host::HttpRequest;
 use serde_json::Value;
 

@@ -128,3 +128,20 @@ pub fn audit_records_without(
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// The `psf-guard` CLI (crate `psf-cli`) beside this test binary, as `cargo test
+/// --workspace` and `make tools` build it.
+pub fn psf_guard_command() -> std::process::Command {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let debug_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let cli = debug_dir.join(format!("psf-guard{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        cli.is_file(),
+        "{} is missing: build it with `cargo build -p psf-cli`",
+        cli.display()
+    );
+    std::process::Command::new(cli)
+}

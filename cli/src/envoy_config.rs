@@ -2,8 +2,8 @@
 //! so developers can try a policy against a local Envoy in one step.
 
 use super::args::Args;
-use crate::envoy::EnvoyConfig;
 use anyhow::Context as _;
+use psf_host::envoy::EnvoyConfig;
 use std::process::ExitCode;
 
 pub fn envoy_config(args: &Args) -> anyhow::Result<ExitCode> {

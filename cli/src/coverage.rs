@@ -912,7 +912,7 @@ fn read_framework(text: &str) -> BTreeMap<String, String> {
 fn framework(args: &Args) -> Result<(String, BTreeMap<String, String>), String> {
     let (path, explicit) = match args.value("framework") {
         Some(path) => (PathBuf::from(path), true),
-        None => (crate::repo_root().join(FRAMEWORK), false),
+        None => (psf_host::repo_root().join(FRAMEWORK), false),
     };
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,

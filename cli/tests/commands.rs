@@ -1,6 +1,6 @@
 //! The `psf-guard` binary as a user runs it.
 
-use crate::support::{default_policy, MIB};
+use crate::{default_policy, MIB};
 use psf_host::repo_root;
 use serde_json::{json, Value};
 use std::path::PathBuf;

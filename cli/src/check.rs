@@ -2,7 +2,7 @@
 //! disagree with what Envoy will accept.
 
 use super::{args::Args, load_host, EXIT_INVALID};
-use crate::play::Player;
+use psf_host::play::Player;
 use std::process::ExitCode;
 
 pub fn check(args: &Args) -> anyhow::Result<ExitCode> {

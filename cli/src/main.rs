@@ -1,4 +1,6 @@
-//! The `psf-guard` command line: runs the real `.wasm` in the embedded host, no Envoy needed.
+//! The `psf-guard` command line: checks policies, runs the real `.wasm` in the embedded
+//! wasmtime host (`run`, `eval`, no Envoy needed), renders Envoy configs, reports PSF
+//! coverage and maintains audit trails. See `psf-guard help`.
 
 mod approve;
 mod args;
@@ -11,7 +13,6 @@ mod eval_detect;
 mod eval_fpr;
 mod eval_pii;
 mod eval_report;
-pub mod eval_request;
 mod run;
 
 use args::Args;
@@ -55,10 +56,14 @@ options for every command that runs the filter:
 ";
 
 /// Exit status for a refused policy or bad usage, as documented.
-pub const EXIT_INVALID: u8 = 2;
+const EXIT_INVALID: u8 = 2;
+
+fn main() -> ExitCode {
+    run_command(std::env::args().skip(1).collect())
+}
 
 /// Runs the CLI on `argv` (without the program name).
-pub fn main(argv: Vec<String>) -> ExitCode {
+fn run_command(argv: Vec<String>) -> ExitCode {
     let Some((command, rest)) = argv.split_first() else {
         eprint!("{USAGE}");
         return ExitCode::from(EXIT_INVALID);
@@ -100,21 +105,21 @@ fn usage_error(message: &str) -> ExitCode {
 }
 
 /// Loads the filter named by `--wasm`, or the default build.
-fn load_host(args: &Args) -> anyhow::Result<crate::host::Host> {
+fn load_host(args: &Args) -> anyhow::Result<psf_host::host::Host> {
     let path = match args.value("wasm") {
         Some(path) => std::path::PathBuf::from(path),
-        None => crate::wasm_path()?,
+        None => psf_host::wasm_path()?,
     };
-    crate::host::Host::from_file(&path)
+    psf_host::host::Host::from_file(&path)
 }
 
 /// A player for `policy`, or `None` after listing why the filter refused it.
 fn start_player(
-    host: &crate::host::Host,
+    host: &psf_host::host::Host,
     policy: &[u8],
     policy_file: &str,
-) -> anyhow::Result<Option<crate::play::Player>> {
-    match crate::play::Player::start(host, policy)? {
+) -> anyhow::Result<Option<psf_host::play::Player>> {
+    match psf_host::play::Player::start(host, policy)? {
         Ok((player, _)) => Ok(Some(player)),
         Err(refused) => {
             eprintln!("{policy_file}: invalid policy:");

@@ -1,6 +1,6 @@
 //! `psf-guard coverage` as a user runs it: one row per PSF competency, decided from the policy.
 
-use crate::support::default_policy;
+use crate::default_policy;
 use psf_host::repo_root;
 use serde_json::{json, Value};
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! `psf-guard eval`: labelled rows in, one verdict line per row out, through the real `.wasm`.
 //!
 //! A `request` row becomes a turn of a request (the user's unless the row's `role` says
-//! otherwise, see [`super::eval_request`]); a `response` row becomes the model's answer.
+//! otherwise, see [`psf_host::placement`]); a `response` row becomes the model's answer.
 //! Rows go through chat completions unless `--api` or the row's `api` names another API.
 //!
 //! Each verdict carries the learned scores the decision record holds, and every PII or
@@ -9,12 +9,12 @@
 //! span (`start`, `end`: character offsets into `text`). The spans come from the engine
 //! run natively on the same policy: the record itself never holds positions or values.
 
-use super::eval_request::{answer_body, request_body, Api, RowRole};
 use super::{args::Args, load_host, start_player, EXIT_INVALID};
-use crate::host::StreamRequest;
-use crate::play::{fixed_upstream, Player};
-use crate::HttpRequest;
 use anyhow::Context as _;
+use psf_host::host::StreamRequest;
+use psf_host::placement::{answer_body, request_body, Api, RowRole};
+use psf_host::play::{fixed_upstream, Player};
+use psf_host::HttpRequest;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufWriter, Write};
