@@ -40,10 +40,10 @@ usage:
   psf-guard envoy-config [--policy P] [--wasm FILE] [--listen PORT] [--upstream PORT]
         [--admin PORT] [--passthrough]            print an Envoy config that loads the filter
   psf-guard coverage POLICY.json [--format md|json] [--strict] [--framework FILE]
-  psf-guard approve --ticket T --key K [--ttl-seconds 3600]
-                                                  a reviewer's x-psf-approval for a held tool call
                                                   PSF competencies the policy enforces or leaves off;
                                                   --strict exits 1 when a supported one is off
+  psf-guard approve --ticket T --key K [--ttl-seconds 3600]
+                                                  a reviewer's x-psf-approval for a held tool call
   psf-guard audit verify [--sign-key K] FILE...   check the audit trail's chains; exit 1 naming each break
   psf-guard audit prune --now T [--sign-key K] FILE...
                                                   remove records past their retention_until

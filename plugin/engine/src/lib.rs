@@ -47,6 +47,7 @@ pub mod pii;
 pub mod policy;
 mod policy_regex;
 pub mod prompt_leak;
+pub mod psf;
 pub mod ratelimit;
 mod record;
 mod rejection;
