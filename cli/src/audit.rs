@@ -8,8 +8,10 @@
 
 use super::{args::Args, EXIT_INVALID};
 use anyhow::Context as _;
-use psf_engine::audit::chain::{check_line, hmac_hex, LineError, Link, Tombstone, GENESIS};
+use psf_engine::audit::chain::{hmac_hex, Tombstone};
+use psf_engine::audit::time::parse_rfc3339;
 use psf_engine::audit::time::rfc3339;
+use psf_engine::audit::verify::{classify, plural, Item, Walk, MAX_LINE};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt;
@@ -36,28 +38,9 @@ run of removed records was, keep every other line, and refuse a file that does n
 The signing key defaults to $PSF_AUDIT_SIGNING_KEY.
 ";
 
-/// Where a log line holds a record: Envoy's log (`[…][info][wasm] … psf.audit {…}`) and the
-/// shipped access-log format (`… psf_audit={…}`, from `%FILTER_STATE(wasm.psf_audit:PLAIN)%`).
-const LOG_MARKERS: [&str; 2] = ["psf.audit {", "psf_audit={"];
 const SIGNING_KEY_ENV: &str = "PSF_AUDIT_SIGNING_KEY";
 /// As for the policy's `subject_key`: a short key makes signatures guessable.
 const MIN_KEY_LEN: usize = 16;
-/// No record is this long; a longer line (say, a binary file without newlines) is skipped
-/// rather than held in memory.
-const MAX_LINE: usize = 16 << 20;
-/// The fields a tombstone's signature covers; any other field would be unauthenticated.
-const TOMBSTONE_FIELDS: [&str; 9] = [
-    "type",
-    "vm",
-    "first_seq",
-    "last_seq",
-    "prev",
-    "last_hash",
-    "reason",
-    "at",
-    "signature",
-];
-
 /// A mistake on the command line: exit 2 with the usage, not 1.
 #[derive(Debug)]
 struct Usage(String);
@@ -185,114 +168,6 @@ fn signing_key(args: &Args) -> anyhow::Result<Vec<u8>> {
 // ---------------------------------------------------------------------------------------------
 // Reading lines
 
-/// What one line of an audit file holds.
-enum Item<'a> {
-    Blank,
-    /// Text without a record, such as Envoy's other log lines: ignored.
-    Other,
-    Record {
-        link: Link,
-        json: &'a str,
-        /// What comes before the record on its line: empty in JSONL, Envoy's log prefix
-        /// ending in `psf.audit ` in a log.
-        prefix: &'a str,
-    },
-    Tombstone(Tombstone),
-    /// Should hold a record but does not. `link` when the chain fields still read (an edited
-    /// record), so the walk can go on from it.
-    Broken {
-        why: String,
-        link: Option<Link>,
-    },
-}
-
-/// `line` as read, with or without its newline; `None` for a line over [`MAX_LINE`].
-fn classify(line: Option<&[u8]>) -> Item<'_> {
-    let Some(line) = line else {
-        return broken(format!(
-            "line longer than {} MiB: not an audit record",
-            MAX_LINE >> 20
-        ));
-    };
-    let Ok(text) = std::str::from_utf8(line) else {
-        return broken("binary data, not text: not an audit record");
-    };
-    let text = text.trim();
-    if text.is_empty() {
-        return Item::Blank;
-    }
-    let (prefix, json) = if text.starts_with('{') {
-        ("", text)
-    } else if let Some(at) = LOG_MARKERS
-        .iter()
-        .filter_map(|marker| Some(text.find(marker)? + marker.len() - 1))
-        .min()
-    {
-        text.split_at(at)
-    } else if text.chars().any(|c| c.is_control() && c != '\t') {
-        return broken("binary data, not text: not an audit record");
-    } else {
-        return Item::Other;
-    };
-    if json.contains("\"psf.audit.tombstone\"") {
-        if let Some(item) = read_tombstone(json) {
-            return item;
-        }
-    }
-    match check_line(json) {
-        Ok(link) => Item::Record { link, json, prefix },
-        Err(LineError::HashMismatch) => Item::Broken {
-            why: "hash does not match: the record was edited".into(),
-            link: serde_json::from_str(json).ok(),
-        },
-        Err(LineError::Unreadable(why)) => broken(format!(
-            "not a readable audit record ({}): truncated, or not written by psf-guard",
-            printable(&why)
-        )),
-    }
-}
-
-fn broken(why: impl Into<String>) -> Item<'static> {
-    Item::Broken {
-        why: why.into(),
-        link: None,
-    }
-}
-
-/// `None` when `json` is not a tombstone after all (say, a record quoting the type name).
-fn read_tombstone(json: &str) -> Option<Item<'static>> {
-    let value: serde_json::Value = serde_json::from_str(json).ok()?;
-    if value.get("type")?.as_str()? != Tombstone::TYPE {
-        return None;
-    }
-    let extra: Vec<&str> = value
-        .as_object()?
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !TOMBSTONE_FIELDS.contains(k))
-        .collect();
-    if !extra.is_empty() {
-        return Some(broken(format!(
-            "tombstone with fields its signature does not cover ({}): not written by psf-guard",
-            printable(&extra.join(", "))
-        )));
-    }
-    Some(match serde_json::from_value::<Tombstone>(value) {
-        Ok(tombstone) => Item::Tombstone(tombstone),
-        Err(error) => broken(format!(
-            "unreadable tombstone ({})",
-            printable(&error.to_string())
-        )),
-    })
-}
-
-/// Text from the input, safe to print on a terminal.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}
-
 /// Calls `each` with every line of `input` in order (1-based number, the bytes with their
 /// newline), or `None` in place of a line over [`MAX_LINE`].
 fn each_line(input: impl Read, mut each: impl FnMut(usize, Option<&[u8]>)) -> io::Result<()> {
@@ -346,194 +221,6 @@ fn open(file: &str) -> io::Result<Box<dyn Read>> {
 
 // ---------------------------------------------------------------------------------------------
 // Walking the chains
-
-/// The chains seen so far, one per VM, in the order the VMs first appear.
-struct Walk<'k> {
-    /// Checks tombstone signatures when set.
-    key: Option<&'k [u8]>,
-    vms: Vec<VmChain>,
-    index: HashMap<String, usize>,
-}
-
-struct VmChain {
-    vm: String,
-    /// The last record (or tombstone end) in seq order: what the next one must link to.
-    head: Option<Head>,
-    first_seq: u64,
-    last_seq: u64,
-    records: u64,
-    tombstones: u64,
-}
-
-struct Head {
-    seq: u64,
-    hash: String,
-}
-
-impl<'k> Walk<'k> {
-    fn new(key: Option<&'k [u8]>) -> Self {
-        Self {
-            key,
-            vms: Vec::new(),
-            index: HashMap::new(),
-        }
-    }
-
-    /// The problems `item` shows, each a sentence naming its VM.
-    fn step(&mut self, item: &Item<'_>) -> Vec<String> {
-        let mut problems = Vec::new();
-        match item {
-            Item::Blank | Item::Other => {}
-            Item::Record { link, .. } => self.record(link, &mut problems),
-            Item::Tombstone(tombstone) => self.tombstone(tombstone, &mut problems),
-            Item::Broken { why, link } => match link {
-                Some(link) => {
-                    problems.push(format!("vm {:?}: seq {}: {why}", link.vm, link.seq));
-                    self.record(link, &mut problems);
-                }
-                None => problems.push(why.clone()),
-            },
-        }
-        problems
-    }
-
-    fn chain(&mut self, vm: &str) -> &mut VmChain {
-        let at = match self.index.get(vm) {
-            Some(&at) => at,
-            None => {
-                self.index.insert(vm.to_string(), self.vms.len());
-                self.vms.push(VmChain {
-                    vm: vm.to_string(),
-                    head: None,
-                    first_seq: 0,
-                    last_seq: 0,
-                    records: 0,
-                    tombstones: 0,
-                });
-                self.vms.len() - 1
-            }
-        };
-        &mut self.vms[at]
-    }
-
-    fn record(&mut self, link: &Link, problems: &mut Vec<String>) {
-        let chain = self.chain(&link.vm);
-        let name = format!("vm {:?}", link.vm);
-        chain.records += 1;
-        let advance = match &chain.head {
-            None => {
-                if link.seq == 0 && link.prev != GENESIS {
-                    problems.push(format!(
-                        "{name}: seq 0 starts the chain but its prev is not the genesis hash: a record was replaced"
-                    ));
-                }
-                chain.first_seq = link.seq;
-                true
-            }
-            Some(head) => follows(head, link.seq, &link.prev, &name, "", problems),
-        };
-        if advance {
-            chain.head = Some(Head {
-                seq: link.seq,
-                hash: link.hash.clone(),
-            });
-            chain.last_seq = link.seq;
-        }
-    }
-
-    fn tombstone(&mut self, tombstone: &Tombstone, problems: &mut Vec<String>) {
-        let key = self.key;
-        let chain = self.chain(&tombstone.vm);
-        let name = format!("vm {:?}", tombstone.vm);
-        let what = format!(
-            "tombstone for seq {} to {}",
-            tombstone.first_seq, tombstone.last_seq
-        );
-        chain.tombstones += 1;
-        if let Some(key) = key {
-            if !tombstone.signed_with(key) {
-                problems.push(format!(
-                    "{name}: {what}: the signature does not match the signing key: forged, edited, or signed with another key"
-                ));
-            }
-        }
-        if tombstone.first_seq > tombstone.last_seq {
-            problems.push(format!(
-                "{name}: {what}: first_seq is after last_seq: not a valid tombstone"
-            ));
-            return;
-        }
-        let advance = match &chain.head {
-            None => {
-                if tombstone.first_seq == 0 && tombstone.prev != GENESIS {
-                    problems.push(format!(
-                        "{name}: {what} starts the chain but its prev is not the genesis hash: a record was replaced"
-                    ));
-                }
-                chain.first_seq = tombstone.first_seq;
-                true
-            }
-            Some(head) => follows(
-                head,
-                tombstone.first_seq,
-                &tombstone.prev,
-                &name,
-                &format!("{what}: "),
-                problems,
-            ),
-        };
-        if advance {
-            chain.head = Some(Head {
-                seq: tombstone.last_seq,
-                hash: tombstone.last_hash.clone(),
-            });
-            chain.last_seq = tombstone.last_seq;
-        }
-    }
-}
-
-/// Whether `seq` with `prev` comes right after `head`, naming the break when it does not.
-/// Returns whether the walk goes on from it (not when it lies behind the head).
-fn follows(
-    head: &Head,
-    seq: u64,
-    prev: &str,
-    name: &str,
-    what: &str,
-    problems: &mut Vec<String>,
-) -> bool {
-    if head.seq.checked_add(1) == Some(seq) {
-        if prev != head.hash {
-            problems.push(format!(
-                "{name}: {what}prev does not match the hash of seq {}: a record was replaced or removed",
-                head.seq
-            ));
-        }
-        true
-    } else if seq > head.seq {
-        let missing = seq - head.seq - 1;
-        problems.push(format!(
-            "{name}: {what}seq {seq} follows seq {}: {missing} record{} missing (deleted?)",
-            head.seq,
-            plural(missing)
-        ));
-        true
-    } else {
-        problems.push(format!(
-            "{name}: {what}seq {seq} follows seq {}: out of order or repeated (records moved, swapped or copied?)",
-            head.seq
-        ));
-        false
-    }
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // verify
@@ -956,94 +643,6 @@ impl Drop for RemoveOnDrop {
 // ---------------------------------------------------------------------------------------------
 // Time, without a date crate: RFC 3339 in, RFC 3339 UTC out.
 
-/// Nanoseconds since 1970-01-01T00:00:00Z of an RFC 3339 date-time such as
-/// `2026-12-27T13:40:00.123Z` or `2026-12-27T14:40:00+01:00`.
-fn parse_rfc3339(text: &str) -> Option<i128> {
-    let bytes = text.as_bytes();
-    let number = |from: usize, to: usize| -> Option<i64> {
-        let digits = text.get(from..to)?;
-        if !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        digits.parse().ok()
-    };
-    let (year, month, day) = (number(0, 4)?, number(5, 7)?, number(8, 10)?);
-    let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
-    if bytes.get(4) != Some(&b'-')
-        || bytes.get(7) != Some(&b'-')
-        || !matches!(bytes.get(10), Some(b'T' | b't' | b' '))
-        || bytes.get(13) != Some(&b':')
-        || bytes.get(16) != Some(&b':')
-    {
-        return None;
-    }
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    let mut at = 19;
-    let mut nanos: i128 = 0;
-    if bytes.get(at) == Some(&b'.') {
-        let start = at + 1;
-        at = start;
-        while bytes.get(at).is_some_and(u8::is_ascii_digit) {
-            at += 1;
-        }
-        if at == start {
-            return None;
-        }
-        for place in 0..9 {
-            let digit = bytes.get(start + place).filter(|_| start + place < at);
-            nanos = nanos * 10 + digit.map_or(0, |d| i128::from(d - b'0'));
-        }
-    }
-    let offset = match text.get(at..)? {
-        "Z" | "z" => 0,
-        zone => {
-            let sign = match zone.as_bytes().first() {
-                Some(b'+') => 1,
-                Some(b'-') => -1,
-                _ => return None,
-            };
-            if zone.len() != 6 || zone.as_bytes()[3] != b':' {
-                return None;
-            }
-            let (hours, minutes) = (number(at + 1, at + 3)?, number(at + 4, at + 6)?);
-            if hours > 23 || minutes > 59 {
-                return None;
-            }
-            sign * (hours * 3600 + minutes * 60)
-        }
-    };
-    let seconds =
-        days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
-    Some(i128::from(seconds) * 1_000_000_000 + nanos)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
 fn unix_nanos(time: SystemTime) -> i128 {
     match time.duration_since(UNIX_EPOCH) {
         Ok(since) => since.as_nanos() as i128,
@@ -1063,36 +662,6 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn rfc3339_times_parse_to_the_same_instant() {
-        let z = parse_rfc3339("2026-12-27T13:40:00Z").unwrap();
-        for (text, nanos) in [
-            ("2026-12-27T13:40:00.123Z", z + 123_000_000),
-            ("2026-12-27T13:40:00.000000001z", z + 1),
-            ("2026-12-27t14:40:00+01:00", z),
-            ("2026-12-27 13:10:00-00:30", z),
-            ("1970-01-01T00:00:00Z", 0),
-            ("2024-02-29T00:00:00Z", 1_709_164_800_000_000_000),
-        ] {
-            assert_eq!(parse_rfc3339(text), Some(nanos), "{text}");
-        }
-        for bad in [
-            "",
-            "2026-12-27",
-            "2026-12-27T13:40:00",
-            "2026-13-01T00:00:00Z",
-            "2025-02-29T00:00:00Z",
-            "2026-12-27T24:00:00Z",
-            "2026-12-27T13:40:00.Z",
-            "2026-12-27T13:40:00+0100",
-            "+026-12-27T13:40:00Z",
-            "2026-12-27T13:40:00Zjunk",
-            "２026-12-27T13:40:00Z",
-        ] {
-            assert_eq!(parse_rfc3339(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
     fn formats_utc_and_reads_it_back() {
         for millis in [0u64, 951_782_400_123, 1_798_675_200_000, 4_107_542_399_999] {
             let text = format_utc(UNIX_EPOCH + Duration::from_millis(millis));
@@ -1106,25 +675,5 @@ mod tests {
             format_utc(UNIX_EPOCH + Duration::from_secs(951_782_400)),
             "2000-02-29T00:00:00.000Z"
         );
-    }
-
-    #[test]
-    fn lines_are_classified_without_panicking() {
-        for line in [
-            &b"\xff\xfe\x00binary"[..],
-            b"{\"vm\":\"a\",\"seq\":1,\"prev\":\"",
-            b"[info][wasm] psf.audit {",
-            b"\x01\x02\x03",
-            b"{\"type\":\"psf.audit.tombstone\"}",
-            b"{\"type\":\"psf.audit.tombstone\",\"vm\":\"a\",\"first_seq\":1,\"last_seq\":0,\"prev\":\"\",\"last_hash\":\"\",\"reason\":\"x\",\"at\":\"\",\"signature\":\"\",\"extra\":1}",
-        ] {
-            assert!(matches!(classify(Some(line)), Item::Broken { .. }));
-        }
-        assert!(matches!(classify(Some(b"  \r\n")), Item::Blank));
-        assert!(matches!(
-            classify(Some(b"[info] something else\n")),
-            Item::Other
-        ));
-        assert!(matches!(classify(None), Item::Broken { .. }));
     }
 }

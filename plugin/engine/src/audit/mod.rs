@@ -6,3 +6,4 @@ pub mod redact;
 pub mod request_id;
 pub mod settings;
 pub mod time;
+pub mod verify;
