@@ -1,0 +1,259 @@
+//! The end of an exchange (PSF IG-3, IG-4, OM-3, OM-5): limits settled, strikes and
+//! alerts, and the decision record.
+
+use super::*;
+
+impl Exchange {
+    /// The request left the filter for the upstream.
+    pub fn mark_forwarded(&mut self) {
+        self.forwarded_ms.get_or_insert(self.store.now_ms());
+    }
+
+    /// The first byte of the response body arrived.
+    pub fn mark_first_byte(&mut self) {
+        if let (Some(sent), None) = (self.forwarded_ms, self.record.latency.first_byte_ms) {
+            self.record.latency.first_byte_ms = Some(self.store.now_ms().saturating_sub(sent));
+        }
+    }
+
+    /// Whether the audit record was made ([`Exchange::finish`] ran).
+    pub fn finished(&self) -> bool {
+        self.finished
+    }
+
+    /// What the client actually got, from the host once the stream is over (Envoy's
+    /// `response.code` and `response.code_details` at its log phase): a local reply of the
+    /// host's own (a body over its buffer limit, an upstream reset mid-body) replaces the
+    /// status the record would otherwise claim. Call it before [`Exchange::finish`].
+    pub fn on_client_status(&mut self, status: u16, detail: Option<&str>) {
+        if self.finished || status == 0 || self.record.status == Some(status) {
+            return;
+        }
+        self.record.status = Some(status);
+        self.record.status_detail = detail.map(|d| {
+            d.chars()
+                .filter(|c| c.is_ascii_graphic())
+                .take(128)
+                .collect()
+        });
+    }
+
+    /// The exchange is over (the answer ended, the filter answered, or the stream was reset):
+    /// settles limits and returns the audit record, once; later calls return `None`.
+    pub fn finish(&mut self) -> Option<String> {
+        if self.finished {
+            return None;
+        }
+        self.finished = true;
+        self.on_stream_done();
+        let now = self.store.now_ms();
+        self.record.latency.total_ms = Some(now.saturating_sub(self.record.started_ms));
+        if let ResponseRead::Stream(rewriter) = &mut self.response {
+            self.record.response_sha256 = rewriter.take_hash();
+            if self.wants_text {
+                self.answer_text = rewriter.transcript().map(|t| {
+                    t.texts
+                        .iter()
+                        .map(|(_, text)| text.as_str())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                });
+            }
+        }
+        if self.wants_text {
+            let scanner = self.scanner();
+            self.record.redacted = Some(Redacted {
+                prompt: redact_all(scanner, self.prompt_text.as_deref().unwrap_or_default()),
+                response: redact_all(scanner, self.answer_text.as_deref().unwrap_or_default()),
+            });
+        }
+        Some(self.record.to_json(&self.policy))
+    }
+
+    /// Settles the request's limits with the tokens it used and counts its strike, once.
+    /// Used tokens are the provider's usage, or the estimates where it reported none.
+    pub(super) fn settle_limits(&mut self) {
+        if std::mem::replace(&mut self.settled, true) {
+            return;
+        }
+        let (mut usage, mut answer_chars) = (self.usage, self.answer_chars);
+        if let ResponseRead::Stream(rewriter) = &self.response {
+            usage = rewriter.usage();
+            answer_chars = rewriter.answer_bytes();
+        }
+        // A request the filter refused never reached the model: it used nothing. Only a body
+        // the filter read has tokens to count.
+        let read = self.record.prompt_sha256.is_some();
+        let used = (!self.rejected && read).then(|| {
+            let prompt = usage.prompt.unwrap_or(self.reserved.prompt);
+            let completion = usage
+                .completion
+                .unwrap_or((answer_chars as u64).div_ceil(4));
+            self.record.tokens = Some(crate::record::Tokens {
+                prompt,
+                completion,
+                reported: usage.is_complete(),
+            });
+            (prompt, completion)
+        });
+        if !self.limits() {
+            return;
+        }
+        let strike = self.record.findings.iter().find_map(strike_of);
+        let policy = Rc::clone(&self.policy);
+        let request_id = self.record.request_id.clone();
+        self.rate
+            .finish(&policy, self.store.as_ref(), used, strike, &request_id);
+        self.record.limit_key = self.rate.key().map(str::to_string);
+    }
+
+    /// Alerts raised while the request ran (suspensions, contention), for the host to log,
+    /// count and post; taken once.
+    pub fn take_alerts(&mut self) -> Vec<Alert> {
+        self.rate.take_alerts()
+    }
+
+    /// Headers for the client about its limits: `x-ratelimit-*` on admitted responses when
+    /// the policy says so, and with `retry-after` on a refusal.
+    pub fn limit_headers(&self) -> &[(&'static str, String)] {
+        let refused = self
+            .rate
+            .headers()
+            .first()
+            .is_some_and(|(name, _)| *name == "retry-after");
+        let on_admitted = self
+            .policy
+            .rate_limits
+            .as_ref()
+            .is_some_and(|r| r.response_headers);
+        if refused || on_admitted {
+            self.rate.headers()
+        } else {
+            &[]
+        }
+    }
+
+    /// The export header and its value (`<limit id>:<key hash>`), for a fleet-wide
+    /// rate-limit service after this filter.
+    pub fn limit_export(&self) -> Option<(&str, &str)> {
+        let name = self.policy.rate_limits.as_ref()?.export_header.as_deref()?;
+        Some((name, self.rate.export()?))
+    }
+
+    /// Records what the output side found.
+    pub(super) fn finish_response(&mut self, route: &Route, refused: Option<&Rejection>) {
+        self.record.entities = self.masker.tallies().to_vec();
+        let enforced = self.mode == Mode::Enforce;
+        for (note, action) in std::mem::take(&mut self.watch.notes) {
+            self.record.findings.push(Finding {
+                rule: note.rule,
+                code: note.code,
+                action,
+                enforced: false,
+            });
+        }
+        if self.watch.off_scope.take().is_some() {
+            self.record.findings.push(Finding {
+                rule: format!("{}.content_filter.scope", route.id),
+                code: ErrorCode::OutOfScope,
+                action: FindingAction::Flag,
+                enforced: false,
+            });
+        }
+        if let Some(action) = self.watch.links.take() {
+            self.record.findings.push(Finding {
+                rule: format!("{}.links", route.id),
+                code: ErrorCode::ContentFiltered,
+                action,
+                enforced: action == FindingAction::Strip,
+            });
+        }
+        for category in std::mem::take(&mut self.flagged) {
+            let rule = format!("{}.content_filter.{category}", route.id);
+            if !self.record.findings.iter().any(|f| f.rule == rule) {
+                self.record.findings.push(Finding {
+                    rule,
+                    code: ErrorCode::ContentFiltered,
+                    action: FindingAction::Flag,
+                    enforced: false,
+                });
+            }
+        }
+        for tally in self.masker.tallies() {
+            if tally.direction != crate::pii::settings::Direction::Response
+                || tally.action == crate::pii::action::PiiAction::Allow
+            {
+                continue;
+            }
+            let rule = format!("{}.pii.{}", route.id, tally.type_name);
+            if self
+                .record
+                .findings
+                .iter()
+                .any(|f| f.rule == rule && f.code == ErrorCode::PiiInOutput)
+            {
+                continue;
+            }
+            self.record.findings.push(Finding {
+                rule,
+                code: ErrorCode::PiiInOutput,
+                action: if tally.action == crate::pii::action::PiiAction::Block {
+                    FindingAction::Block
+                } else {
+                    FindingAction::Mask
+                },
+                enforced,
+            });
+        }
+        if let Some(rejection) = refused {
+            self.record_block(rejection, enforced);
+            if enforced {
+                self.record.status = Some(rejection.status());
+            }
+        } else if self
+            .record
+            .findings
+            .iter()
+            .any(|f| f.code == ErrorCode::PiiInOutput && f.enforced)
+            && self.record.decision == Decision::Allow
+        {
+            self.record.decision = Decision::Modify;
+        }
+    }
+}
+
+/// Whether the request with `request_id` is in the audit sample: decided from the id, so a
+/// request is in or out the same way wherever its record is looked at.
+pub(super) fn sampled(request_id: &str, per_million: u32) -> bool {
+    let hash = request_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    hash % 1_000_000 < u64::from(per_million)
+}
+
+/// The abuse strike an enforced finding counts as, if any.
+pub(super) fn strike_of(finding: &Finding) -> Option<Strike> {
+    if !finding.enforced || finding.action != FindingAction::Block {
+        return None;
+    }
+    match finding.code {
+        ErrorCode::PromptInjection => Some(Strike::Injection),
+        ErrorCode::PiiDetected | ErrorCode::PiiInOutput => Some(Strike::Pii),
+        ErrorCode::RateLimitExceeded => Some(Strike::RateLimited),
+        ErrorCode::InvalidJson
+        | ErrorCode::InvalidRequest
+        | ErrorCode::InvalidUtf8
+        | ErrorCode::UnsupportedContentType
+        | ErrorCode::RequestTooLarge
+        | ErrorCode::TooManyMessages
+        | ErrorCode::MessageTooLong
+        | ErrorCode::PromptTooLong
+        | ErrorCode::TooManyTokens
+        | ErrorCode::MaxTokensExceeded
+        | ErrorCode::ModelNotAllowed
+        | ErrorCode::StreamNotAllowed
+        | ErrorCode::TooManyChoices
+        | ErrorCode::ToolNotAllowed => Some(Strike::Schema),
+        _ => None,
+    }
+}

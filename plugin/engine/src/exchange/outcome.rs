@@ -1,0 +1,55 @@
+//! One way to end or record an outcome: a violation, a block, a rejection, its reply.
+
+use super::*;
+
+impl Exchange {
+    /// The filter's answer for `rejection`, in the route's API shape.
+    pub fn error_reply(&self, rejection: &Rejection) -> Reply {
+        let format = self.api_format();
+        let request_id = &self.record.request_id;
+        let mut headers: Vec<(&'static str, String)> = rejection
+            .headers()
+            .into_iter()
+            .map(|(n, v)| (n, v.to_string()))
+            .collect();
+        headers.push((request_id_header(format), request_id.clone()));
+        headers.extend(self.limit_headers().iter().cloned());
+        Reply {
+            status: rejection.status(),
+            headers,
+            body: rejection.body_for(format, request_id),
+        }
+    }
+
+    /// A route check failed: reject in enforce mode, record and continue in monitor mode.
+    pub(super) fn violation(&mut self, rejection: Rejection) -> Step {
+        let enforced = self.mode == Mode::Enforce;
+        self.record_block(&rejection, enforced);
+        if enforced {
+            self.reject(rejection)
+        } else {
+            Step::Continue
+        }
+    }
+
+    /// Records a blocking finding; an enforced one makes the decision a block.
+    pub(super) fn record_block(&mut self, rejection: &Rejection, enforced: bool) {
+        self.record.findings.push(Finding {
+            rule: rejection.rule.clone(),
+            code: rejection.code,
+            action: FindingAction::Block,
+            enforced,
+        });
+        if enforced {
+            self.record.decision = Decision::Block;
+        }
+    }
+
+    pub(super) fn reject(&mut self, rejection: Rejection) -> Step {
+        self.rejected = true;
+        self.holding = false;
+        self.record.decision = Decision::Block;
+        self.record.status = Some(rejection.status());
+        Step::Reject(rejection)
+    }
+}

@@ -1,0 +1,231 @@
+//! Request headers (PSF IG-2, IG-4, HO-4, IR-2): the route, the canonical path, the admin
+//! path and kill switch, body-size and rate-limit admission before any body byte.
+
+use super::*;
+
+impl Exchange {
+    pub fn on_request_headers(&mut self, head: RequestHead<'_>) -> Step {
+        self.record.started_ms = self.store.now_ms();
+        self.record.request_id = request_id(head.request_id, self.record.started_ms);
+        self.record.sample = sampled(head.request_id, self.policy.audit.sample_per_million);
+        self.wants_text = self.record.sample || self.policy.audit.include_text;
+        self.record.method = head.method.to_string();
+        let path = RequestPath::parse(head.path);
+        self.record.path = path.redacted();
+        let policy = Rc::clone(&self.policy);
+        if let Some(name) = self.repeated_header.clone() {
+            let rejection = Rejection {
+                code: ErrorCode::DuplicateHeader,
+                message: format!("the {name} header must be sent once"),
+                rule: "psf-guard.headers".into(),
+                param: Some(name),
+            };
+            self.record_block(&rejection, true);
+            return self.reject(rejection);
+        }
+        if policy.accountability.endpoint
+            && path.canonical == crate::policy::ACCOUNTABILITY_ENDPOINT
+            && head.method == "GET"
+        {
+            // EA-4: accountability data on request, from the policy in force.
+            self.record.route = Some("psf-accountability".into());
+            self.record.status = Some(200);
+            let body = policy.accountability_document().to_string().into_bytes();
+            return Step::Answer { status: 200, body };
+        }
+        if let Some(admin) = &policy.incident.admin {
+            if path.may_mean(&admin.path) {
+                if path.is_canonical() && path.canonical == admin.path {
+                    return self.admin_request(head);
+                }
+                // A variant of the admin path is never forwarded: it carries the admin token.
+                self.record.route = Some("psf-admin".into());
+                let rejection = non_canonical_path(&admin.path, "incident.admin.path");
+                self.record_block(&rejection, true);
+                return self.reject(rejection);
+            }
+        }
+        if let Some(route) = policy.routes.iter().find(|r| r.may_match(&path)) {
+            if !path.is_canonical() || !route.matches(&path.canonical) {
+                // The upstream may read this path as the route's, so it is not forwarded
+                // unread; whatever the mode, since monitor would forward it uninspected.
+                self.record.route = Some(route.id.clone());
+                let rejection =
+                    non_canonical_path(route.path.as_str(), &format!("{}.path", route.id));
+                self.record_block(&rejection, true);
+                return self.reject(rejection);
+            }
+        }
+        let matched = policy.route_for(head.method, &path.canonical);
+        // Off the routes, incident modes do not apply; only monitor changes what rules do.
+        self.mode = match policy.mode {
+            Mode::Monitor => Mode::Monitor,
+            _ => Mode::Enforce,
+        };
+        self.record.mode = self.mode;
+        if let RouteMatch::Matched(route) = matched {
+            // Incident controls apply to AI traffic: requests on the policy's routes.
+            if let Some(step) = self.before_route(&policy, route) {
+                return step;
+            }
+        }
+        let inspects_body = match matched {
+            RouteMatch::MethodNotAllowed(route) => {
+                self.record.route = Some(route.id.clone());
+                let allowed = route.methods.join(", ");
+                let rejection = Rejection {
+                    code: ErrorCode::MethodNotAllowed,
+                    message: format!("method {} is not allowed here; use {allowed}", head.method),
+                    rule: format!("{}.methods", route.id),
+                    param: None,
+                };
+                let step = self.violation(rejection);
+                if step != Step::Continue {
+                    return step;
+                }
+                false
+            }
+            RouteMatch::Matched(route) => {
+                self.route = policy.routes.iter().position(|r| std::ptr::eq(r, route));
+                self.record.route = Some(route.id.clone());
+                self.record.autonomy = route.autonomy.map(|a| a.as_str());
+                let allowed = &route.limits.content_types;
+                let media_type = head
+                    .content_type
+                    .and_then(|c| c.split(';').next())
+                    .map(|m| m.trim().to_ascii_lowercase());
+                if !allowed.is_empty() && !media_type.as_ref().is_some_and(|m| allowed.contains(m))
+                {
+                    let found = media_type.unwrap_or_else(|| "none".to_string());
+                    let rejection = Rejection {
+                        code: ErrorCode::UnsupportedContentType,
+                        message: format!(
+                            "content type {found} is not accepted here; send {}",
+                            allowed.join(" or ")
+                        ),
+                        rule: format!("{}.content_types", route.id),
+                        param: None,
+                    };
+                    let step = self.violation(rejection);
+                    if step != Step::Continue {
+                        return step;
+                    }
+                }
+                if route.inspects_body() {
+                    if let Some(rejection) = self.unreadable_request_coding(route) {
+                        let step = self.violation(rejection);
+                        if step != Step::Continue {
+                            return step;
+                        }
+                    }
+                }
+                route.inspects_body()
+            }
+            RouteMatch::Unrouted => false,
+        };
+        if self.limits() {
+            let route = self.current_route().map(|r| r.id.clone());
+            self.rate.set_route(route.as_deref());
+            let (policy, store) = (Rc::clone(&self.policy), Rc::clone(&self.store));
+            if let Some(rejection) =
+                self.rate
+                    .check_suspension(&policy, store.as_ref(), head.request_id)
+            {
+                let step = self.violation(rejection);
+                if step != Step::Continue {
+                    return step;
+                }
+            }
+            if !inspects_body {
+                if let Err(rejection) =
+                    self.rate
+                        .admit(&policy, store.as_ref(), None, None, head.request_id)
+                {
+                    let step = self.violation(rejection);
+                    if step != Step::Continue {
+                        return step;
+                    }
+                }
+            }
+        }
+        if head.end_of_stream {
+            return if inspects_body {
+                self.inspect_request_body(b"")
+            } else {
+                Step::Continue
+            };
+        }
+        if let Some(length) = head.content_length {
+            self.record.request_bytes = length;
+            if let Some(rejection) = self.check_body_size(length, true) {
+                return self.reject(rejection);
+            }
+        }
+        if inspects_body || (head.content_length.is_none() && self.has_body_size_rules()) {
+            self.holding = true;
+            return Step::Pause;
+        }
+        // The codec enforces content-length framing, so the body cannot outgrow it.
+        Step::Continue
+    }
+
+    /// The incident controls, fallback and residency for a request on `route`, before any
+    /// check: a step when one of them answers the request.
+    pub(super) fn before_route(&mut self, policy: &Policy, route: &Route) -> Option<Step> {
+        self.mode = if policy.incident.admin.is_some() {
+            // The kill switch (IR-2): applied from this very request on, on every worker.
+            let switches = Switches::read(self.store.as_ref());
+            effective_mode(policy, &switches, Some(&route.id))
+        } else {
+            route.mode.unwrap_or(policy.mode)
+        };
+        self.record.mode = self.mode;
+        if let Some(step) = self.incident_step() {
+            self.record.route = Some(route.id.clone());
+            return Some(step);
+        }
+        if let Some(fallback) = &route.fallback {
+            if crate::breaker::is_open(self.store.as_ref(), &route.id) {
+                self.record.route = Some(route.id.clone());
+                self.record.fallback = Some(match fallback.action {
+                    FallbackAction::Degrade => "degrade",
+                    FallbackAction::Reroute => "reroute",
+                });
+                match fallback.action {
+                    FallbackAction::Reroute => self.reroute = Some(fallback.header.clone()),
+                    FallbackAction::Degrade => return Some(self.degraded(route)),
+                }
+            }
+        }
+        if let Some(residency) = &policy.residency {
+            // DG-5: AI traffic never leaves the allowed regions.
+            if let Some(why) = residency.refusal(self.upstream_cluster.as_deref()) {
+                self.record.route = Some(route.id.clone());
+                let step = self.violation(Rejection {
+                    code: ErrorCode::DataResidencyViolation,
+                    message: format!("this request would leave the allowed regions: {why}"),
+                    rule: "residency".into(),
+                    param: None,
+                });
+                if step != Step::Continue {
+                    return Some(step);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// A path that a lenient upstream may read as `target` (a route's or the admin path), sent
+/// in another form.
+pub(super) fn non_canonical_path(target: &str, rule: &str) -> Rejection {
+    Rejection {
+        code: ErrorCode::NonCanonicalPath,
+        message: format!(
+            "the request path is not in canonical form (percent escapes, repeated or trailing \
+             slashes, dot segments, `;` parameters or other letter case); send {target}"
+        ),
+        rule: rule.to_string(),
+        param: None,
+    }
+}
