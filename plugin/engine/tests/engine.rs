@@ -16,6 +16,7 @@ mod learned;
 mod output_errors;
 mod output_schema;
 mod pii;
+mod policy_docs;
 mod policy_parsing;
 mod ratelimit;
 mod routes;
