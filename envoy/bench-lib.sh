@@ -108,3 +108,25 @@ median() {
 envoy_version() {
   "$ENVOY_BIN" --version | sed -n 's/.*version: [0-9a-f]*\/\([^/]*\)\/.*/\1/p'
 }
+
+# record_run FILE: makes the run in FILE (markdown starting with its `#### … run, DATE`
+# heading) the latest in BENCHMARKS.md, whose last section keeps only the latest run; the
+# run it replaces moves to bench/results/<its date>.md.
+record_run() {
+  python3 - "$ROOT" "$1" <<'PY'
+import pathlib, re, sys
+root, new = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]).read_text().strip("\n")
+benchmarks = root / "BENCHMARKS.md"
+text = benchmarks.read_text()
+heading = re.compile(r"^#### .* run, (\d{4}-\d{2}-\d{2})", re.M)
+runs = list(heading.finditer(text))
+if runs:
+    old = text[runs[0].start():].strip("\n")
+    results = root / "bench" / "results" / f"{runs[0].group(1)}.md"
+    results.parent.mkdir(parents=True, exist_ok=True)
+    before = results.read_text().rstrip("\n") + "\n\n" if results.exists() else ""
+    results.write_text(before + old + "\n")
+    text = text[:runs[0].start()]
+benchmarks.write_text(text.rstrip("\n") + "\n\n" + new + "\n")
+PY
+}

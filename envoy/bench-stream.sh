@@ -18,7 +18,7 @@
 #   2. throughput: the answer unpaced, --connections clients in a closed loop for
 #      --duration seconds after a 2 s warm-up.
 # Prints the medians over the rounds and the ratios to pass-through (targets: TTFB at most
-# 1.2x, throughput at least 0.8x); with --record also appends them to BENCHMARKS.md.
+# 1.2x, throughput at least 0.8x); with --record records them as BENCHMARKS.md's latest run.
 # Everything binds 127.0.0.1. Builds nothing: run `make build envoy` first.
 set -euo pipefail
 
@@ -189,6 +189,7 @@ if [ "$RECORD" = 1 ]; then
       printf -- '- %s: %s\n' "$name" "$(sed -n 's/.* ttfb_p50_us=\([0-9]*\) .* text_p50_us=\([0-9]*\) .* rps=\([0-9.]*\) .*/\1, \2, \3\/s/p' \
         "$TMP/$name.results" | paste -sd ';' | sed 's/;/; /g')"
     done
-  } >>"$ROOT/BENCHMARKS.md"
-  echo "bench-stream.sh: appended the results to BENCHMARKS.md" >&2
+  } >"$TMP/run.md"
+  record_run "$TMP/run.md"
+  echo "bench-stream.sh: recorded the run in BENCHMARKS.md (the one before it moved to bench/results/)" >&2
 fi

@@ -15,8 +15,8 @@
 # high to bind), so every request also takes the shared-data path: admission, settling.
 # With --before, a `before` config runs an earlier build (its .wasm and its default policy)
 # in the same rounds, so a change is compared with what it replaces on the same machine.
-# Prints the median of each config and the ratio to pass-through; with --record also
-# appends the table to BENCHMARKS.md. Everything binds 127.0.0.1.
+# Prints the median of each config and the ratio to pass-through; with --record makes the
+# table BENCHMARKS.md's latest run (the one before it moves to bench/results/). Everything binds 127.0.0.1.
 #
 # Builds nothing: run `make bench` first. Installs wrk if missing.
 set -euo pipefail
@@ -235,6 +235,7 @@ if [ "$RECORD" = 1 ]; then
       printf -- '- %s: %s\n' "$name" "$(sed -n 's/.* rps=\([0-9.]*\) p50_us=\([0-9]*\).*/\1 req\/s, \2 µs/p' \
         "$TMP/$name.results" | paste -sd ';' | sed 's/;/; /g')"
     done
-  } >>"$ROOT/BENCHMARKS.md"
-  echo "bench.sh: appended the results to BENCHMARKS.md" >&2
+  } >"$TMP/run.md"
+  record_run "$TMP/run.md"
+  echo "bench.sh: recorded the run in BENCHMARKS.md (the one before it moved to bench/results/)" >&2
 fi
