@@ -26,7 +26,7 @@ pub enum AnswerState {
 }
 
 /// Refusal phrasings in several styles (apology, inability, policy, AI disclaimer), matched
-/// on the normalised start of the answer. Measured on the dev set: see README.
+/// on the normalised start of the answer. Measured on the dev set: see docs/detection-quality.md.
 const REFUSALS: [&str; 11] = [
     r"\b(i'?m|i am) (so |very |really |truly )?sorry,? (but )?(i|we) (can'?t|cannot|won'?t|will not|am unable|'?m unable|am not able|'?m not able|must decline)",
     r"\b(i|we) (can'?t|cannot|won'?t|will not|must decline to|am unable to|'?m unable to|am not able to|'?m not able to|am not going to|'?m not going to) (help|assist|provide|comply|create|write|generate|fulfill|engage|do that|support|share|give|offer|produce|answer|suggest|promote|condone|encourage|recommend|endorse|participate)",

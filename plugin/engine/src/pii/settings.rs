@@ -54,7 +54,7 @@ impl ActionMap {
             .any(|a| *a != PiiAction::Allow)
     }
 
-    /// The documented defaults for a direction (README, "PII and secrets").
+    /// The documented defaults for a direction (docs/policy.md, "PII and secrets").
     pub fn default_for(direction: Direction) -> Self {
         use EntityClass::*;
         use PiiAction::*;

@@ -116,7 +116,7 @@ fn read_actions(
             map.by_type.push((key.to_string(), action));
         } else {
             errors.push(&at, PolicyErrorKind::Invalid(format!(
-                "{key:?} is neither an entity class ({}) nor an entity type (see the README's entity table, or a custom entity's name)",
+                "{key:?} is neither an entity class ({}) nor an entity type (see the entity table in docs/policy.md, or a custom entity's name)",
                 EntityClass::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
             )));
         }

@@ -200,7 +200,7 @@ pub(super) const COMPETENCIES: [Competency; 40] = [
         probe: subjects,
         note: "subjects recorded only as an HMAC; `psf-guard audit erase` removes their records; no other per-subject state",
     },
-    // README: outside.
+    // docs/psf-coverage.md: outside.
     Competency {
         id: "DG-4",
         title: "training data provenance",
@@ -208,7 +208,7 @@ pub(super) const COMPETENCIES: [Competency; 40] = [
         probe: nothing,
         note: "training-time duty; the filter never sees training data",
     },
-    // README: not yet.
+    // docs/psf-coverage.md: not yet.
     Competency {
         id: "DG-5",
         title: "data residency",
@@ -218,7 +218,7 @@ pub(super) const COMPETENCIES: [Competency; 40] = [
         probe: residency,
         note: "traffic to a cluster outside the allowed regions, or untagged, gets 403 data_residency_violation",
     },
-    // README: outside; the model allow-list is what a policy shows of the choice.
+    // docs/psf-coverage.md: outside; the model allow-list is what a policy shows of the choice.
     Competency {
         id: "MS-1",
         title: "model selection documented",
@@ -228,7 +228,7 @@ pub(super) const COMPETENCIES: [Competency; 40] = [
         probe: models,
         note: "documentation duty; `limits.models` restricts the models a route serves and every audit record names the model",
     },
-    // README: outside.
+    // docs/psf-coverage.md: outside.
     Competency {
         id: "MS-2",
         title: "benchmarks reviewed before deployment",
@@ -236,7 +236,7 @@ pub(super) const COMPETENCIES: [Competency; 40] = [
         probe: nothing,
         note: "documentation duty; `psf-guard eval --report` measures the filter, not the model",
     },
-    // README: not yet (partly served by pinning models and by `psf-guard eval`).
+    // docs/psf-coverage.md: not yet (partly served by pinning models and by `psf-guard eval`).
     Competency {
         id: "MS-3",
         title: "regression gate on model or provider changes",
@@ -246,7 +246,7 @@ pub(super) const COMPETENCIES: [Competency; 40] = [
         probe: approved_models,
         note: "only approved, pinned model versions reach the provider (400 model_not_approved); `psf-guard eval` can gate a change",
     },
-    // README: not yet.
+    // docs/psf-coverage.md: not yet.
     Competency {
         id: "MS-4",
         title: "fallback on provider outage",
@@ -256,7 +256,7 @@ pub(super) const COMPETENCIES: [Competency; 40] = [
         probe: fallback,
         note: "provider failures count against a circuit breaker in shared data; the route degrades with the approved message or reroutes to its fallback while it is open",
     },
-    // README: outside.
+    // docs/psf-coverage.md: outside.
     Competency {
         id: "MS-5",
         title: "vendor terms reviewed",
@@ -266,7 +266,7 @@ pub(super) const COMPETENCIES: [Competency; 40] = [
         probe: nothing,
         note: "contractual duty",
     },
-    // README: not yet.
+    // docs/psf-coverage.md: not yet.
     Competency {
         id: "HO-1",
         title: "autonomy level per decision point",
@@ -276,7 +276,7 @@ pub(super) const COMPETENCIES: [Competency; 40] = [
         probe: autonomy,
         note: "each route's autonomy level is in its audit records and in x-psf-autonomy",
     },
-    // README: not yet.
+    // docs/psf-coverage.md: not yet.
     Competency {
         id: "HO-2",
         title: "human review of high-stakes decisions",
@@ -286,7 +286,7 @@ pub(super) const COMPETENCIES: [Competency; 40] = [
         probe: review,
         note: "listed tool calls are held (202 pending_human_review) until a reviewer's x-psf-approval releases them",
     },
-    // README: not yet.
+    // docs/psf-coverage.md: not yet.
     Competency {
         id: "HO-3",
         title: "users told they talk to AI",
@@ -296,15 +296,15 @@ pub(super) const COMPETENCIES: [Competency; 40] = [
         probe: disclosure,
         note: "model responses carry x-ai-generated: true, and x-ai-disclosure when the route sets a text",
     },
-    // README: not yet.
+    // docs/psf-coverage.md: not yet.
     Competency {
         id: "HO-4",
         title: "override mechanisms",
         kind: Kind::Always,
         probe: overrides,
-        note: "approval headers release held calls, modes switch at runtime or by config, rules can be excluded per route (README: overrides)",
+        note: "approval headers release held calls, modes switch at runtime or by config, rules can be excluded per route (docs/policy.md: overrides)",
     },
-    // README: outside.
+    // docs/psf-coverage.md: outside.
     Competency {
         id: "HO-5",
         title: "oversight reviewed after changes",
@@ -358,7 +358,7 @@ pub(super) const COMPETENCIES: [Competency; 40] = [
         probe: retention_30_days,
         note: "one JSON object per log line; records carry `retention_until` and a per-VM hash chain; keeping the files is the log pipeline's job",
     },
-    // README: outside.
+    // docs/psf-coverage.md: outside.
     Competency {
         id: "IR-1",
         title: "documented incident response plan",
@@ -366,7 +366,7 @@ pub(super) const COMPETENCIES: [Competency; 40] = [
         probe: nothing,
         note: "documentation duty; audit records and alerts supply the evidence",
     },
-    // README: partial, so not yet: a config push to monitor mode exists, the kill switch does not.
+    // docs/psf-coverage.md: partial, so not yet: a config push to monitor mode exists, the kill switch does not.
     Competency {
         id: "IR-2",
         title: "disable, degrade or isolate within 15 minutes",
@@ -376,7 +376,7 @@ pub(super) const COMPETENCIES: [Competency; 40] = [
         probe: kill_switch,
         note: "modes enforce, monitor, degrade, isolate, off per policy and route; switched at runtime on every worker's next request through the admin path",
     },
-    // README: outside.
+    // docs/psf-coverage.md: outside.
     Competency {
         id: "IR-3",
         title: "post-incident reviews",
@@ -384,7 +384,7 @@ pub(super) const COMPETENCIES: [Competency; 40] = [
         probe: nothing,
         note: "process duty; `psf-guard audit verify` vouches for the audit trail",
     },
-    // README: not yet.
+    // docs/psf-coverage.md: not yet.
     Competency {
         id: "IR-4",
         title: "approved customer incident messages",
@@ -394,7 +394,7 @@ pub(super) const COMPETENCIES: [Competency; 40] = [
         probe: templates,
         note: "degrade and isolate serve the policy's approved messages in the standard error shape",
     },
-    // README: not yet.
+    // docs/psf-coverage.md: not yet.
     Competency {
         id: "IR-5",
         title: "rehearsed drills",
@@ -410,7 +410,7 @@ pub(super) const COMPETENCIES: [Competency; 40] = [
         probe: owner,
         note: "required; must name a person, not a team, role or vendor; in every audit record",
     },
-    // README: outside.
+    // docs/psf-coverage.md: outside.
     Competency {
         id: "EA-2",
         title: "bias and fairness evaluation",
@@ -420,7 +420,7 @@ pub(super) const COMPETENCIES: [Competency; 40] = [
         probe: nothing,
         note: "`psf-guard eval --report` can supply evidence",
     },
-    // README: outside.
+    // docs/psf-coverage.md: outside.
     Competency {
         id: "EA-3",
         title: "regulatory compliance tracked",
@@ -430,7 +430,7 @@ pub(super) const COMPETENCIES: [Competency; 40] = [
         probe: nothing,
         note: "documentation duty",
     },
-    // README: partial; the policy's own metadata is what records carry today.
+    // docs/psf-coverage.md: partial; the policy's own metadata is what records carry today.
     Competency {
         id: "EA-4",
         title: "accountability data on request",
@@ -440,7 +440,7 @@ pub(super) const COMPETENCIES: [Competency; 40] = [
         probe: accountability,
         note: "GET /.well-known/ai-accountability answers the policy's owner, accountability chain and evidence; every audit record names the policy, its digest and owner",
     },
-    // README: outside.
+    // docs/psf-coverage.md: outside.
     Competency {
         id: "EA-5",
         title: "ethical review",
