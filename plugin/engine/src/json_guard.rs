@@ -6,7 +6,9 @@
 //! in the other. Nesting limits likewise hold only where a parser looks, and fields the
 //! filter skips were never counted. So every object and array of the document is walked
 //! here once, without recursion: a duplicate key anywhere, or nesting past
-//! [`MAX_DEPTH`], refuses the body with the JSON pointer where it happened.
+//! [`MAX_DEPTH`], refuses the body with the JSON pointer where it happened. So does a
+//! number no 64-bit float can hold (`1e999`): serde_json refuses it where it reads, skips
+//! it where it does not, and an upstream may read it as infinity.
 
 use crate::llm::{push_index, push_token};
 use std::borrow::Cow;
@@ -22,6 +24,8 @@ pub enum DocumentError {
     DuplicateKey { pointer: String },
     /// Nesting deeper than [`MAX_DEPTH`] at `pointer`.
     TooDeep { pointer: String },
+    /// A number at `pointer` beyond the range of a 64-bit float.
+    NumberOutOfRange { pointer: String },
 }
 
 /// The keys of one object: a short list, or a hash set once the object is large, so an
@@ -145,10 +149,33 @@ pub fn read_document<'a>(
                     });
                 }
             }
+            b'-' | b'0'..=b'9' => {
+                let end = number_end(body, at);
+                let finite = text
+                    .get(at..end)
+                    .and_then(|number| number.parse::<f64>().ok())
+                    .is_none_or(f64::is_finite);
+                if !finite {
+                    return Err(DocumentError::NumberOutOfRange {
+                        pointer: pointer_of(&stack),
+                    });
+                }
+                at = end.max(at + 1);
+            }
             _ => at += 1,
         }
     }
     Ok(strings)
+}
+
+/// Where the number token starting at `from` ends (its grammar is checked by the parser
+/// that follows; this only needs its extent).
+fn number_end(body: &[u8], from: usize) -> usize {
+    let mut end = from;
+    while end < body.len() && matches!(body[end], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
+        end += 1;
+    }
+    end
 }
 
 /// The key of the innermost object member the current value sits in.
@@ -328,6 +355,28 @@ mod tests {
                 "/stop/0=x"
             ]
         );
+    }
+
+    #[test]
+    fn numbers_no_float_can_hold_are_refused_with_their_pointer() {
+        assert_eq!(
+            check_document(br#"{"a":[1,{"b":1e92222}]}"#),
+            Err(DocumentError::NumberOutOfRange {
+                pointer: "/a/1/b".into()
+            })
+        );
+        assert_eq!(
+            check_document(br#"{"a":-1e400}"#),
+            Err(DocumentError::NumberOutOfRange {
+                pointer: "/a".into()
+            })
+        );
+        for fine in [
+            &br#"{"a":1e300,"b":-0.5,"c":1e-400,"d":"1e999"}"#[..],
+            b"[12345678901234567890]",
+        ] {
+            assert_eq!(check_document(fine), Ok(()));
+        }
     }
 
     #[test]

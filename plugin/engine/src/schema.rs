@@ -50,6 +50,17 @@ pub fn check_body(route: &Route, body: &[u8]) -> Checked {
                 Some(&pointer),
             )
         }
+        Err(DocumentError::NumberOutOfRange { pointer }) => {
+            return reject(
+                ErrorCode::InvalidJson,
+                "format",
+                format!(
+                    "the number at {} is beyond the range of a 64-bit float",
+                    display_pointer(&pointer)
+                ),
+                Some(&pointer),
+            )
+        }
         Err(DocumentError::TooDeep { pointer }) => {
             return reject(
                 ErrorCode::InvalidJson,
