@@ -10,7 +10,7 @@ pub fn approve(args: &Args) -> anyhow::Result<ExitCode> {
     let key = args.required("key")?;
     let ttl: u64 = args.value("ttl-seconds").unwrap_or("3600").parse()?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-    let value = psf_engine::review::approval(key, ticket, now + ttl);
+    let value = psf_engine::controls::review::approval(key, ticket, now + ttl);
     println!("x-psf-approval: {value}");
     Ok(ExitCode::SUCCESS)
 }

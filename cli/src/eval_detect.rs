@@ -8,7 +8,7 @@ use super::eval::{eval_row, Playing};
 use super::eval_fpr::{print_table, Ranked};
 use super::eval_report::read_rows;
 use super::{args::Args, load_host, start_player, EXIT_INVALID};
-use psf_engine::learned::Scorer;
+use psf_engine::detect::learned::Scorer;
 use serde_json::Value;
 use std::process::ExitCode;
 

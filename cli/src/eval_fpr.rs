@@ -5,8 +5,8 @@
 //! row's text (the engine's own scorer run natively on the same weights the module embeds).
 //! The threshold at each rate is set on the benign rows, recall read on the others.
 
-use psf_engine::learned::calibrate::threshold_at;
-use psf_engine::learned::{windows, Scorer};
+use psf_engine::detect::learned::calibrate::threshold_at;
+use psf_engine::detect::learned::{windows, Scorer};
 use std::collections::BTreeMap;
 
 /// The false-positive rates reported.

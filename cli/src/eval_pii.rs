@@ -4,7 +4,7 @@
 //! Each row is played as in `eval`; the decision record counts the entities the filter
 //! found, by type. A labelled entity counts as found when the row's record holds one more
 //! entity of a type its label maps to (labels from public corpora are mapped to the filter's
-//! types by `psf_engine::pii::labels`; an IP address may be found as IPv4 or IPv6).
+//! types by `psf_engine::detect::pii::labels`; an IP address may be found as IPv4 or IPv6).
 //! The sources label one recognizer's entities per row, so other PII in a labelled row is
 //! not a false positive; precision therefore counts the detections on the benign rows
 //! (near-miss look-alikes) as the false positives, and those rows also get a "left alone"
@@ -13,7 +13,7 @@
 use super::eval::{eval_row, Playing};
 use super::eval_report::read_rows;
 use super::{args::Args, load_host, start_player, EXIT_INVALID};
-use psf_engine::pii::labels::our_types;
+use psf_engine::detect::pii::labels::our_types;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::process::ExitCode;

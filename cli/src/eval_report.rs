@@ -10,7 +10,7 @@ use super::eval::{eval_row, Playing, Row};
 use super::eval_fpr::{print_table, Ranked};
 use super::{args::Args, load_host, start_player, EXIT_INVALID};
 use anyhow::Context as _;
-use psf_engine::learned::Scorer;
+use psf_engine::detect::learned::Scorer;
 use psf_host::placement::RowRole;
 use serde_json::Value;
 use std::collections::BTreeMap;

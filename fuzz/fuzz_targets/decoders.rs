@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use psf_engine::injection::decode::{payloads, rot13};
+use psf_engine::detect::injection::decode::{payloads, rot13};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -4,9 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use psf_engine::json_guard::{check_document, read_document};
-use psf_engine::json_splice::{insert_top_level, replace_top_level_number};
-use psf_engine::json_strings::rewrite_strings;
+use psf_engine::json::guard::{check_document, read_document};
+use psf_engine::json::splice::{insert_top_level, replace_top_level_number};
+use psf_engine::json::strings::rewrite_strings;
 use psf_engine::llm::{push_index, push_token};
 use serde_json::Value;
 

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use psf_engine::path::{canonicalize, RequestPath};
+use psf_engine::request::path::{canonicalize, RequestPath};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(raw) = std::str::from_utf8(data) else {

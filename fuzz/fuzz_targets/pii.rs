@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use psf_engine::audit::redact::redact_all;
-use psf_engine::pii::detect::Scanner;
+use psf_engine::detect::pii::detect::Scanner;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use psf_engine::output::{OutputFilter, StreamRewriter};
-use psf_engine::sse::EventSplitter;
+use psf_engine::response::output::{OutputFilter, StreamRewriter};
+use psf_engine::response::sse::EventSplitter;
 use psf_engine::Rejection;
 
 /// The data of every event the spec dispatches (complete events only: the spec drops an

@@ -2,8 +2,8 @@
 //! them: the baseline every learned score is compared against.
 
 use crate::corpus::Row;
-use psf_engine::injection::{detect, RuleSet};
-use psf_engine::learned::Scorer;
+use psf_engine::detect::injection::{detect, RuleSet};
+use psf_engine::detect::learned::Scorer;
 use psf_engine::llm::{Origin, Role, Segment};
 use psf_engine::policy::Route;
 

@@ -3,7 +3,7 @@
 //! source out.
 
 use anyhow::Context as _;
-use psf_engine::learned::{windows, Window};
+use psf_engine::detect::learned::{windows, Window};
 use serde::Deserialize;
 use std::path::Path;
 

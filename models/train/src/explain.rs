@@ -3,8 +3,8 @@
 //! buckets that pull scores up most, the n-grams of the training positives that land in it.
 
 use crate::corpus::Row;
-use psf_engine::learned::features::named_features;
-use psf_engine::learned::Model;
+use psf_engine::detect::learned::features::named_features;
+use psf_engine::detect::learned::Model;
 use std::collections::HashMap;
 
 /// Buckets listed, and n-grams named per bucket.

@@ -5,7 +5,7 @@
 //! stay low.
 
 use crate::corpus::Row;
-use psf_engine::learned::{
+use psf_engine::detect::learned::{
     model::{self, sigmoid},
     Model, Scorer, Window,
 };

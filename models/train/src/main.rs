@@ -16,7 +16,7 @@ mod loso;
 mod task;
 
 use anyhow::Context as _;
-use psf_engine::learned::Scorer;
+use psf_engine::detect::learned::Scorer;
 use psf_engine::Policy;
 use std::path::PathBuf;
 

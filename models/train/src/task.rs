@@ -2,7 +2,7 @@
 //! These choices are the scorers' hyper-parameters as much as the learning rate is.
 
 use crate::corpus::Row;
-use psf_engine::learned::Scorer;
+use psf_engine::detect::learned::Scorer;
 
 /// A row's role in training a scorer: positive or not, and its weight before balancing.
 pub fn example(scorer: Scorer, row: &Row) -> Option<(bool, f32)> {

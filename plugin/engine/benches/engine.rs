@@ -12,7 +12,7 @@ use criterion::measurement::WallTime;
 use criterion::{
     black_box, criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion, Throughput,
 };
-use psf_engine::sse::EventSplitter;
+use psf_engine::response::sse::EventSplitter;
 use psf_engine::{Decision, Exchange, Policy, RequestHead, ResponsePlan, Step};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -258,12 +258,12 @@ fn prose_64kb() -> String {
 /// separate `regex-lite` matchers.
 fn rule_matching(c: &mut Criterion) {
     let text = prose_64kb();
-    let patterns: Vec<String> = psf_engine::injection::RULES
+    let patterns: Vec<String> = psf_engine::detect::injection::RULES
         .iter()
         .filter_map(|rule| rule.pattern)
         .map(|pattern| pattern.replace(' ', "[^a-z0-9]+"))
         .collect();
-    let rules = psf_engine::injection::RuleSet::get().expect("rule set");
+    let rules = psf_engine::detect::injection::RuleSet::get().expect("rule set");
     let separate: Vec<regex::bytes::Regex> = patterns
         .iter()
         .map(|p| {
@@ -299,7 +299,7 @@ fn rule_matching(c: &mut Criterion) {
 /// The learned tier on 4 KB of prose: featurising into windows, then one scorer, and the
 /// rule set on the same text for scale.
 fn learned(c: &mut Criterion) {
-    use psf_engine::learned::{judge, windows, Scorer};
+    use psf_engine::detect::learned::{judge, windows, Scorer};
     let text = PARAGRAPH.repeat(4096 / PARAGRAPH.len() + 1)[..4096].to_string();
     let mut group = c.benchmark_group("learned/4kb_prose");
     group.throughput(Throughput::Bytes(text.len() as u64));
@@ -308,7 +308,7 @@ fn learned(c: &mut Criterion) {
     group.bench_function("score_injection", |b| {
         b.iter(|| judge(Scorer::Injection, black_box(&featurised), 1))
     });
-    let rules = psf_engine::injection::RuleSet::get().expect("rule set");
+    let rules = psf_engine::detect::injection::RuleSet::get().expect("rule set");
     let lower = text.to_lowercase();
     group.bench_function("rules_for_scale", |b| {
         b.iter(|| rules.matches(black_box(&lower)))
@@ -341,7 +341,7 @@ fn chat_with_pii(size: usize, entities: &[&str]) -> Vec<u8> {
 /// prose with no PII (the common case, target at most 2x the parse), masking a request with
 /// five entities, and restoring placeholders in a 64 KB stream.
 fn pii(c: &mut Criterion) {
-    let scanner = psf_engine::pii::detect::Scanner::default_scanner();
+    let scanner = psf_engine::detect::pii::detect::Scanner::default_scanner();
     for (name, size) in [("4kb", 4096), ("64kb", 64 * 1024)] {
         let body = chat_body(size);
         let value: serde_json::Value = serde_json::from_slice(&body).expect("json");
@@ -627,9 +627,9 @@ fn streams(c: &mut Criterion) {
 /// whatever the key count, so the cost should not grow with it. Then the whole admitted
 /// request through the demo policy, against the default policy without limits.
 fn limiter(c: &mut Criterion) {
-    use psf_engine::ratelimit::key::hash_key;
-    use psf_engine::ratelimit::limiter::{admit, Decided, Demand};
-    use psf_engine::ratelimit::MemoryStore;
+    use psf_engine::controls::ratelimit::key::hash_key;
+    use psf_engine::controls::ratelimit::limiter::{admit, Decided, Demand};
+    use psf_engine::controls::ratelimit::MemoryStore;
     let document = serde_json::json!({"version": 1, "name": "bench", "owner": "Ada Lovelace",
         "rate_limits": {"limits": [{"id": "k", "key": [{"header": "x-api-key"}],
             "window": "1m", "requests": 1_000_000_000u64, "total_tokens": 1_000_000_000_000u64}]}});
@@ -669,7 +669,7 @@ fn limiter(c: &mut Criterion) {
     demo["rate_limits"]["limits"][0]["total_tokens"] = serde_json::json!(1_000_000_000_000u64);
     let demo = Rc::new(Policy::from_json(demo.to_string().as_bytes()).expect("demo"));
     for (name, policy) in [("default", default_policy()), ("ratelimit_demo", demo)] {
-        let store: Rc<dyn psf_engine::ratelimit::SharedStore> =
+        let store: Rc<dyn psf_engine::controls::ratelimit::SharedStore> =
             Rc::new(MemoryStore::new(1_800_000_000_000));
         group.bench_function(name, |b| {
             b.iter(|| {

@@ -4,6 +4,12 @@
 //! A policy is parsed and validated once; each HTTP exchange then runs through an
 //! [`Exchange`] that tells the host adapter what to do at each step.
 //!
+//! The modules, by what they are: [`policy`] (the document and its checks), [`request`]
+//! and [`response`] (each side of an exchange), [`detect`] (what is looked for in text),
+//! [`controls`] (limits, kill switch, breaker, review), [`audit`] (the decision record and
+//! its trail), [`llm`] (the three APIs' formats), [`json`] (shared JSON plumbing) and
+//! [`psf`] (the framework's competencies and where a policy stands on them).
+//!
 //! ```
 //! use psf_engine::{Exchange, Policy, RequestHead, Step};
 //! use std::rc::Rc;
@@ -23,45 +29,23 @@
 //! }
 //! ```
 
-pub mod answer_state;
 pub mod audit;
-pub mod breaker;
 mod code;
-pub mod confidence;
-pub mod content;
-pub mod encoding;
+pub mod controls;
+pub mod detect;
 mod exchange;
-pub mod injection;
-mod inspect;
-pub mod json_guard;
-pub mod json_splice;
-pub mod json_strings;
-pub mod kill_switch;
-pub mod learned;
+pub mod json;
 pub mod llm;
-pub mod output;
-mod output_guard;
-pub mod output_schema;
-pub mod path;
-pub mod pii;
 pub mod policy;
-mod policy_regex;
-pub mod prompt_leak;
 pub mod psf;
-pub mod ratelimit;
-mod record;
 mod rejection;
-pub mod review;
-mod rewrite;
-mod schema;
-pub mod sse;
-pub mod text;
-mod tokens;
+pub mod request;
+pub mod response;
 
+pub use audit::record::{Decision, DecisionRecord, Finding, FindingAction};
 pub use code::ErrorCode;
 pub use exchange::{Exchange, RequestHead, ResponsePlan, ResponseStep, Step};
 pub use policy::{Action, Check, Mode, Policy, PolicyError, PolicyErrorKind, PolicyErrors, Rule};
-pub use record::{Decision, DecisionRecord, Finding, FindingAction};
 pub use rejection::{request_id_header, Rejection, Reply, ERROR_TYPE, UPSTREAM_REQUEST_ID};
-pub use schema::{check_body, Checked};
-pub use tokens::estimate_prompt_tokens;
+pub use request::schema::{check_body, Checked};
+pub use request::tokens::estimate_prompt_tokens;

@@ -1,7 +1,7 @@
 //! Hostile input, as the attacker of #15 sent it: every finding found at the engine level has
 //! its regression test here. See: #15
 
-use psf_engine::output::{filter_body, OutputFilter, StreamRewriter};
+use psf_engine::response::output::{filter_body, OutputFilter, StreamRewriter};
 use psf_engine::{ErrorCode, Exchange, Policy, RequestHead, ResponsePlan, ResponseStep, Step};
 use serde_json::{json, Value};
 use std::rc::Rc;
@@ -706,10 +706,10 @@ fn rotating_forwarded_for_escapes_no_client_ip_limit() {
         )
         .unwrap(),
     );
-    let store = Rc::new(psf_engine::ratelimit::MemoryStore::default());
+    let store = Rc::new(psf_engine::controls::ratelimit::MemoryStore::default());
     let mut refused = 0;
     for i in 0..5 {
-        let store: Rc<dyn psf_engine::ratelimit::store::SharedStore> = store.clone();
+        let store: Rc<dyn psf_engine::controls::ratelimit::store::SharedStore> = store.clone();
         let mut exchange = Exchange::with_store(Rc::clone(&policy), store);
         let forwarded = format!("198.51.100.{i}");
         let source = format!("{forwarded}:0");

@@ -1,8 +1,8 @@
 //! The kill switch and incident messages (PSF IR-2, IR-4) through whole exchanges on one
 //! shared store, as two Envoy workers would share it.
 
-use psf_engine::ratelimit::store::SharedStore;
-use psf_engine::ratelimit::MemoryStore;
+use psf_engine::controls::ratelimit::store::SharedStore;
+use psf_engine::controls::ratelimit::MemoryStore;
 use psf_engine::{ErrorCode, Exchange, Policy, RequestHead, Step};
 use serde_json::{json, Value};
 use std::rc::Rc;

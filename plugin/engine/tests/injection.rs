@@ -2,7 +2,7 @@
 //! route settings change. Attack phrasings here are written for the tests, not taken from
 //! the tuning set.
 
-use psf_engine::injection::{detect, InjectionSettings, RuleSet, Scope};
+use psf_engine::detect::injection::{detect, InjectionSettings, RuleSet, Scope};
 use psf_engine::llm::{Origin, Role, Segment};
 
 fn segment(role: Role, origin: Origin, text: &str) -> Segment {

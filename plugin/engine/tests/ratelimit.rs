@@ -1,8 +1,8 @@
 //! Rate and token limits, reservation and settling, abuse suspension (PSF IG-4, OM-3),
 //! through whole exchanges on a shared in-memory store.
 
-use psf_engine::ratelimit::store::{SharedStore, StoreError};
-use psf_engine::ratelimit::MemoryStore;
+use psf_engine::controls::ratelimit::store::{SharedStore, StoreError};
+use psf_engine::controls::ratelimit::MemoryStore;
 use psf_engine::{ErrorCode, Exchange, Policy, RequestHead, ResponsePlan, Step};
 use serde_json::{json, Value};
 use std::rc::Rc;
@@ -411,7 +411,7 @@ fn a_key_that_keeps_sending_while_suspended_escalates_to_critical() {
                 .map(|a| (a.kind, a.level)),
         );
     }
-    use psf_engine::ratelimit::alert::AlertLevel;
+    use psf_engine::controls::ratelimit::alert::AlertLevel;
     assert_eq!(
         kinds,
         vec![

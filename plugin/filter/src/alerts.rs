@@ -5,7 +5,7 @@
 use crate::host;
 use crate::metrics;
 use proxy_wasm::types::LogLevel;
-use psf_engine::ratelimit::alert::{Alert, AlertLevel};
+use psf_engine::controls::ratelimit::alert::{Alert, AlertLevel};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 

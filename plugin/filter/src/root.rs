@@ -72,7 +72,7 @@ impl Context for GuardRoot {
 impl GuardRoot {
     fn load(&mut self, mut policy: Policy) {
         // A runtime mode switch older than this load gives way to the policy (IR-2).
-        policy.loaded_ms = psf_engine::ratelimit::SharedStore::now_ms(&HostStore);
+        policy.loaded_ms = psf_engine::controls::ratelimit::SharedStore::now_ms(&HostStore);
         host::event(
             LogLevel::Info,
             "policy_loaded",

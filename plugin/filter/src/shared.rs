@@ -3,7 +3,7 @@
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::Status;
-use psf_engine::ratelimit::store::{SharedStore, StoreError};
+use psf_engine::controls::ratelimit::store::{SharedStore, StoreError};
 use std::time::UNIX_EPOCH;
 
 pub struct HostStore;

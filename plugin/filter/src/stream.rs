@@ -9,8 +9,8 @@ use crate::outbox;
 use crate::shared::HostStore;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel, MapType, Status};
-use psf_engine::content::ModerationCall;
-use psf_engine::encoding::{decode, Coding};
+use psf_engine::detect::content::ModerationCall;
+use psf_engine::request::encoding::{decode, Coding};
 use psf_engine::{
     request_id_header, ErrorCode, Exchange, Policy, Rejection, Reply, RequestHead, ResponsePlan,
     ResponseStep, Step, UPSTREAM_REQUEST_ID,

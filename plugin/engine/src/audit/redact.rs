@@ -2,7 +2,7 @@
 //! `[TYPE]`, whatever the route does with it, so a record never holds a value the policy lets
 //! through to the model (an address on `allow`) nor a value restored in the answer.
 
-use crate::pii::detect::Scanner;
+use crate::detect::pii::detect::Scanner;
 
 /// Text past this many bytes is cut before redaction: records stay small.
 pub const MAX_TEXT_BYTES: usize = 4096;

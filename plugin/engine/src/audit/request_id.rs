@@ -5,7 +5,7 @@
 //! record and log line. An id is kept only when it looks like an id and holds no entity the
 //! scanner finds; any other gets a fresh one the filter makes.
 
-use crate::pii::detect::Scanner;
+use crate::detect::pii::detect::Scanner;
 use std::cell::Cell;
 
 /// The longest id kept: UUIDs, ULIDs and trace ids all fit.

@@ -12,7 +12,7 @@ impl Exchange {
         review: &Review,
         answer: &Value,
     ) -> Option<ResponseStep> {
-        let call = crate::review::held_call(answer, review)?;
+        let call = crate::controls::review::held_call(answer, review)?;
         // The ticket names this exact request: a replay with the same body gets the same one.
         let ticket: String = self
             .record
@@ -26,7 +26,8 @@ impl Exchange {
         let now = self.store.now_ms();
         let rejection = match self.approval.as_deref() {
             Some(presented) => {
-                match crate::review::check_approval(&review.key, &ticket, presented, now) {
+                match crate::controls::review::check_approval(&review.key, &ticket, presented, now)
+                {
                     Ok(()) => {
                         self.record.findings.push(Finding {
                             rule,

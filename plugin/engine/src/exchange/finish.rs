@@ -89,7 +89,7 @@ impl Exchange {
             let completion = usage
                 .completion
                 .unwrap_or((answer_chars as u64).div_ceil(4));
-            self.record.tokens = Some(crate::record::Tokens {
+            self.record.tokens = Some(crate::audit::record::Tokens {
                 prompt,
                 completion,
                 reported: usage.is_complete(),
@@ -180,8 +180,8 @@ impl Exchange {
             }
         }
         for tally in self.masker.tallies() {
-            if tally.direction != crate::pii::settings::Direction::Response
-                || tally.action == crate::pii::action::PiiAction::Allow
+            if tally.direction != crate::detect::pii::settings::Direction::Response
+                || tally.action == crate::detect::pii::action::PiiAction::Allow
             {
                 continue;
             }
@@ -197,7 +197,7 @@ impl Exchange {
             self.record.findings.push(Finding {
                 rule,
                 code: ErrorCode::PiiInOutput,
-                action: if tally.action == crate::pii::action::PiiAction::Block {
+                action: if tally.action == crate::detect::pii::action::PiiAction::Block {
                     FindingAction::Block
                 } else {
                     FindingAction::Mask

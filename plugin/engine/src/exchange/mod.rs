@@ -4,38 +4,40 @@
 //! The engine never holds body bytes it does not need: on a route that does not inspect
 //! bodies, a request with a trusted `content-length` under every limit streams through.
 
-use crate::answer_state::answer_states;
 use crate::audit::chain::{hmac_hex, sha256_hex};
+use crate::audit::record::{
+    Decision, DecisionRecord, Finding, FindingAction, ModeSwitch, Redacted,
+};
 use crate::audit::redact::redact_all;
 use crate::audit::request_id::request_id;
-use crate::confidence::{summarise, token_logprobs};
-use crate::content::{Judgement, ModerationCall, Subject};
-use crate::encoding::{decode, Coding, DecodeError};
-use crate::inspect::{inspect_text, Verdict};
-use crate::json_splice::{insert_top_level, replace_top_level_number, replace_top_level_string};
-use crate::json_strings::rewrite_strings;
-use crate::kill_switch::{self, effective_mode, Switch, Switches};
+use crate::controls::kill_switch::{self, effective_mode, Switch, Switches};
+use crate::controls::ratelimit::alert::Alert;
+use crate::controls::ratelimit::key::ClientFacts;
+use crate::controls::ratelimit::limiter::Demand;
+use crate::controls::ratelimit::settings::Strike;
+use crate::controls::ratelimit::store::{thread_store, SharedStore};
+use crate::controls::ratelimit::RateState;
+use crate::detect::content::{Judgement, ModerationCall, Subject};
+use crate::detect::pii::detect::Scanner;
+use crate::detect::pii::masker::Masker;
+use crate::json::splice::{insert_top_level, replace_top_level_number, replace_top_level_string};
+use crate::json::strings::rewrite_strings;
 use crate::llm::usage::Usage;
 use crate::llm::{ApiFormat, LlmRequest};
-use crate::output::{filter_body, OutputFilter, StreamRewriter};
-use crate::output_guard::{OutputGuard, OutputWatch};
-use crate::output_schema::answer_parts;
-use crate::output_schema::SchemaAction;
-use crate::path::RequestPath;
-use crate::pii::detect::Scanner;
-use crate::pii::masker::Masker;
 use crate::policy::{Action, Check, LowConfidence, Mode, OverCap, Policy, RouteMatch, StateAction};
 use crate::policy::{EncodedBodies, FallbackAction, Review, Route};
-use crate::ratelimit::alert::Alert;
-use crate::ratelimit::key::ClientFacts;
-use crate::ratelimit::limiter::Demand;
-use crate::ratelimit::settings::Strike;
-use crate::ratelimit::store::{thread_store, SharedStore};
-use crate::ratelimit::RateState;
-use crate::record::{Decision, DecisionRecord, Finding, FindingAction, ModeSwitch, Redacted};
 use crate::rejection::{request_id_header, Rejection, Reply};
-use crate::schema::{check_body, Checked};
-use crate::tokens::estimate_prompt_tokens;
+use crate::request::encoding::{decode, Coding, DecodeError};
+use crate::request::inspect::{inspect_text, Verdict};
+use crate::request::path::RequestPath;
+use crate::request::schema::{check_body, Checked};
+use crate::request::tokens::estimate_prompt_tokens;
+use crate::response::answer_state::answer_states;
+use crate::response::confidence::{summarise, token_logprobs};
+use crate::response::output::{filter_body, OutputFilter, StreamRewriter};
+use crate::response::output_guard::{OutputGuard, OutputWatch};
+use crate::response::output_schema::answer_parts;
+use crate::response::output_schema::SchemaAction;
 use crate::ErrorCode;
 use serde_json::Value;
 use std::rc::Rc;
@@ -203,7 +205,7 @@ pub enum ResponseStep {
 }
 
 impl Exchange {
-    /// An exchange whose limits count in this thread's [`crate::ratelimit::MemoryStore`].
+    /// An exchange whose limits count in this thread's [`crate::controls::ratelimit::MemoryStore`].
     pub fn new(policy: Rc<Policy>) -> Self {
         Self::with_store(policy, thread_store())
     }

@@ -185,7 +185,7 @@ impl Exchange {
             return Some(step);
         }
         if let Some(fallback) = &route.fallback {
-            if crate::breaker::is_open(self.store.as_ref(), &route.id) {
+            if crate::controls::breaker::is_open(self.store.as_ref(), &route.id) {
                 self.record.route = Some(route.id.clone());
                 self.record.fallback = Some(match fallback.action {
                     FallbackAction::Degrade => "degrade",

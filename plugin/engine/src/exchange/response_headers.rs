@@ -58,7 +58,7 @@ impl Exchange {
         if let Some(fallback) = route.fallback.as_ref().filter(|f| f.counts(status)) {
             // MS-4: a failing provider counts against its breaker; `degrade` answers now.
             self.record.breaker_opened =
-                crate::breaker::failure(self.store.as_ref(), &route.id, fallback);
+                crate::controls::breaker::failure(self.store.as_ref(), &route.id, fallback);
             if fallback.action == FallbackAction::Degrade && self.mode == Mode::Enforce {
                 self.record.fallback = Some("degrade");
                 let rejection = self.degrade_rejection(route);

@@ -3,7 +3,7 @@
 
 use super::error::PolicyErrorKind;
 use super::reader::{type_name, Errors, Fields};
-use crate::content::{
+use crate::detect::content::{
     category_terms, CategoryRule, ContentAction, ContentFilter, ContentSettings, CATEGORIES,
     COMPLIANCE_CATEGORY, DEFAULT_POINTS,
 };
@@ -226,7 +226,7 @@ fn read_patterns(section: &mut Fields<'_>, errors: &mut Errors) -> Vec<(String, 
     for (name, sources) in read_term_map(section, "patterns", errors) {
         let mut compiled = Vec::new();
         for (index, source) in sources.iter().enumerate() {
-            match crate::policy_regex::compile(source) {
+            match crate::policy::user_regex::compile(source) {
                 Ok(regex) => compiled.push(regex),
                 Err(reason) => errors.push(
                     &format!("{path}.{name}[{index}]"),

@@ -3,9 +3,9 @@
 
 use super::error::PolicyErrorKind;
 use super::reader::{Errors, Fields};
-use crate::injection::{InjectionAction, InjectionSettings, RuleSet};
+use crate::detect::injection::{InjectionAction, InjectionSettings, RuleSet};
 use crate::llm::ApiFormat;
-use crate::prompt_leak::{PromptFingerprint, DEFAULT_RUN_WORDS, MIN_RUN_WORDS};
+use crate::response::prompt_leak::{PromptFingerprint, DEFAULT_RUN_WORDS, MIN_RUN_WORDS};
 use serde_json::Value;
 
 /// What happens to hidden characters (zero-width, bidi controls, Unicode tags, controls).

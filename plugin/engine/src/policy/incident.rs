@@ -152,7 +152,7 @@ impl Admin {
     /// Whether the client, from its peer address (`source`, with its port) or, with
     /// `trusted_hops`, from `forwarded_for`, is inside one of the allowed networks.
     pub fn allows_client(&self, forwarded_for: Option<&str>, source: Option<&str>) -> bool {
-        crate::ratelimit::key::client_address(forwarded_for, source, self.trusted_hops)
+        crate::controls::ratelimit::key::client_address(forwarded_for, source, self.trusted_hops)
             .and_then(|host| host.parse::<IpAddr>().ok())
             .is_some_and(|ip| {
                 self.sources

@@ -1,9 +1,9 @@
 //! `links`: which domains an answer's data-carrying links may point to, and what happens
-//! to the others (see [`crate::content::LinkGuard`]).
+//! to the others (see [`crate::detect::content::LinkGuard`]).
 
 use super::error::PolicyErrorKind;
 use super::reader::{Errors, Fields};
-use crate::content::{LinkAction, LinkGuard};
+use crate::detect::content::{LinkAction, LinkGuard};
 
 /// `{"allowed_domains": ["example.com"], "action": "neutralize"}`.
 pub(super) fn read_links(fields: &mut Fields<'_>, errors: &mut Errors) -> Option<LinkGuard> {

@@ -23,9 +23,10 @@ mod review;
 mod route;
 mod scope;
 mod size;
+pub(crate) mod user_regex;
 
 use crate::audit::settings::AuditSettings;
-use crate::ratelimit::settings::{Abuse, KeyPart, RateLimits};
+use crate::controls::ratelimit::settings::{Abuse, KeyPart, RateLimits};
 pub use accountability::{Accountability, ENDPOINT as ACCOUNTABILITY_ENDPOINT};
 pub use confidence::{ConfidenceRule, LowConfidence};
 pub use error::{PolicyError, PolicyErrorKind, PolicyErrors};
@@ -227,7 +228,7 @@ impl Policy {
     }
 
     /// The shared table that limit and abuse state live in, when the policy has either.
-    pub fn limit_table(&self) -> Option<&crate::ratelimit::table::Table> {
+    pub fn limit_table(&self) -> Option<&crate::controls::ratelimit::table::Table> {
         self.rate_limits
             .as_ref()
             .map(|r| &r.table)

@@ -4,7 +4,7 @@
 use super::error::PolicyErrorKind;
 use super::pii::fraction;
 use super::reader::{Errors, Fields};
-use crate::content::{FailureMode, ModerationSettings};
+use crate::detect::content::{FailureMode, ModerationSettings};
 
 const FAILURE_MODES: [(&str, FailureMode); 2] =
     [("open", FailureMode::Open), ("closed", FailureMode::Closed)];

@@ -2,7 +2,7 @@
 //! sends output that cannot be read, or ends a stream without its terminator.
 
 use super::reader::{Errors, Fields};
-use crate::answer_state::AnswerState;
+use crate::response::answer_state::AnswerState;
 
 /// What the filter does with one failure state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

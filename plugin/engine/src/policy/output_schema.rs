@@ -2,7 +2,7 @@
 
 use super::error::PolicyErrorKind;
 use super::reader::{Errors, Fields};
-use crate::output_schema::{compile, OutputSchema, SchemaAction};
+use crate::response::output_schema::{compile, OutputSchema, SchemaAction};
 use serde_json::Value;
 
 const ACTIONS: [(&str, SchemaAction); 2] =

@@ -3,11 +3,11 @@
 
 use super::error::PolicyErrorKind;
 use super::reader::{type_name, Errors, Fields};
-use crate::pii::action::PiiAction;
-use crate::pii::detect::{
+use crate::detect::pii::action::PiiAction;
+use crate::detect::pii::detect::{
     CustomEntity, CustomValidator, EntityClass, EntityType, EntropySettings, Scanner, ScannerConfig,
 };
-use crate::pii::settings::{ActionMap, Direction, PiiSettings};
+use crate::detect::pii::settings::{ActionMap, Direction, PiiSettings};
 use std::sync::Arc;
 
 /// A pseudonym key shorter than this is guessable by brute force over likely values.

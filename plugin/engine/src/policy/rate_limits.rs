@@ -2,10 +2,10 @@
 
 use super::error::PolicyErrorKind;
 use super::reader::{Errors, Fields};
-use crate::ratelimit::settings::{
+use crate::controls::ratelimit::settings::{
     Abuse, Contention, KeyPart, Limit, MissingKey, OverBudget, RateLimits, Strike, Webhook,
 };
-use crate::ratelimit::table::Table;
+use crate::controls::ratelimit::table::Table;
 use serde_json::Value;
 
 const OVER_BUDGET: [(&str, OverBudget); 2] =

@@ -4,11 +4,11 @@
 use super::confidence::ConfidenceRule;
 use super::guards::{HiddenCharacters, SystemPrompt};
 use super::output_errors::OutputErrors;
-use crate::content::ContentSettings;
-use crate::injection::InjectionSettings;
+use crate::detect::content::ContentSettings;
+use crate::detect::injection::InjectionSettings;
+use crate::detect::pii::settings::PiiSettings;
 use crate::llm::{ApiFormat, Role, SelectorFormat};
-use crate::output_schema::OutputSchema;
-use crate::pii::settings::PiiSettings;
+use crate::response::output_schema::OutputSchema;
 
 /// One route of the policy. The first route whose path and method match a request applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub struct Route {
     /// Category term filtering of output (and prompts, per policy); `None` means off.
     pub content: Option<ContentSettings>,
     /// Exfiltration links in answers; `None` means links pass unchecked.
-    pub links: Option<crate::content::LinkGuard>,
+    pub links: Option<crate::detect::content::LinkGuard>,
     /// What upstream failures and unreadable output become.
     pub output_errors: OutputErrors,
     /// The JSON contract of the answer and of named tools' arguments; `None` means none.
@@ -159,7 +159,7 @@ impl Route {
 
     /// Whether a lenient upstream may read `path` as one of this route's: its canonical
     /// form matches, ignoring ASCII case.
-    pub fn may_match(&self, path: &crate::path::RequestPath<'_>) -> bool {
+    pub fn may_match(&self, path: &crate::request::path::RequestPath<'_>) -> bool {
         match &self.path {
             PathMatch::Exact(exact) => path.may_mean(exact),
             PathMatch::Prefix(prefix) => {

@@ -4,7 +4,7 @@
 use super::content::read_term_map;
 use super::error::PolicyErrorKind;
 use super::reader::{Errors, Fields};
-use crate::content::{ContentAction, Scope, DEFAULT_MIN_WORDS};
+use crate::detect::content::{ContentAction, Scope, DEFAULT_MIN_WORDS};
 
 const ACTIONS: [(&str, ContentAction); 2] = [
     ("flag", ContentAction::Flag),
