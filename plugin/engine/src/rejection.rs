@@ -27,6 +27,23 @@ pub struct Rejection {
 }
 
 impl Rejection {
+    /// A rejection with `code`, decided by `rule`, explained by `message` (which never
+    /// holds request content); [`Rejection::at`] names the offending field.
+    pub fn new(code: ErrorCode, rule: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            rule: rule.into(),
+            param: None,
+        }
+    }
+
+    /// The JSON pointer of the offending field, when there is one.
+    pub fn at(mut self, param: impl Into<Option<String>>) -> Self {
+        self.param = param.into();
+        self
+    }
+
     pub fn status(&self) -> u16 {
         self.code.status()
     }
@@ -210,12 +227,7 @@ mod tests {
     use super::*;
 
     fn rejection(code: ErrorCode) -> Rejection {
-        Rejection {
-            code,
-            message: "m".into(),
-            rule: "r".into(),
-            param: None,
-        }
+        Rejection::new(code, "r", "m")
     }
 
     fn parse(bytes: &[u8]) -> Value {

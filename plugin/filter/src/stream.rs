@@ -286,13 +286,11 @@ impl GuardStream {
                 "policy_unavailable",
                 serde_json::json!({"reason": "stream without a policy; failing closed"}),
             );
-            let rejection = Rejection {
-                code: ErrorCode::PolicyUnavailable,
-                message: "the safety filter has no valid policy, so the request was not forwarded"
-                    .into(),
-                rule: "psf-guard".into(),
-                param: None,
-            };
+            let rejection = Rejection::new(
+                ErrorCode::PolicyUnavailable,
+                "psf-guard",
+                "the safety filter has no valid policy, so the request was not forwarded",
+            );
             return self.apply(Step::Reject(rejection));
         };
         // One host call for all headers: each value read is a round trip into the host

@@ -9,12 +9,11 @@ impl Exchange {
             || "The AI service is running in a reduced mode; please try again later.".to_string(),
             |t| t.message.clone(),
         );
-        Rejection {
-            code: ErrorCode::ServiceDegraded,
+        Rejection::new(
+            ErrorCode::ServiceDegraded,
+            format!("{}.fallback", route.id),
             message,
-            rule: format!("{}.fallback", route.id),
-            param: None,
-        }
+        )
     }
 
     /// Answers a request on a route whose breaker is open with the degrade message.
@@ -44,12 +43,7 @@ impl Exchange {
         let message = template
             .as_ref()
             .map_or(fallback.to_string(), |t| t.message.clone());
-        let rejection = Rejection {
-            code,
-            message,
-            rule: format!("mode.{}", self.mode.as_str()),
-            param: None,
-        };
+        let rejection = Rejection::new(code, format!("mode.{}", self.mode.as_str()), message);
         self.record_block(&rejection, true);
         Some(self.reject(rejection))
     }
@@ -69,12 +63,11 @@ impl Exchange {
             .and_then(|v| v.trim().strip_prefix("Bearer "))
             .map(str::trim);
         if !from_allowed || !token.is_some_and(|t| admin.token_matches(t)) {
-            let rejection = Rejection {
-                code: ErrorCode::AdminForbidden,
-                message: "switching modes needs the admin token, from an allowed source".into(),
-                rule: "incident.admin".into(),
-                param: None,
-            };
+            let rejection = Rejection::new(
+                ErrorCode::AdminForbidden,
+                "incident.admin",
+                "switching modes needs the admin token, from an allowed source",
+            );
             self.record_block(&rejection, true);
             return self.reject(rejection);
         }
@@ -97,12 +90,7 @@ impl Exchange {
                 self.holding = true;
                 Step::Pause
             }
-            _ => self.refuse_admin(Rejection {
-                code: ErrorCode::InvalidRequest,
-                message: "POST {\"mode\": …, \"route\": …, \"reason\": …} (at most 4 KiB), or GET the switches in force".into(),
-                rule: "incident.admin".into(),
-                param: None,
-            }),
+            _ => self.refuse_admin(Rejection::new(ErrorCode::InvalidRequest, "incident.admin", "POST {\"mode\": …, \"route\": …, \"reason\": …} (at most 4 KiB), or GET the switches in force")),
         }
     }
 
@@ -117,11 +105,9 @@ impl Exchange {
     pub(super) fn admin_switch(&mut self, body: &[u8]) -> Step {
         self.admin = false;
         let policy = Rc::clone(&self.policy);
-        let invalid = |message: String, param: &str| Rejection {
-            code: ErrorCode::InvalidRequest,
-            message,
-            rule: "incident.admin".into(),
-            param: Some(param.to_string()),
+        let invalid = |message: String, param: &str| {
+            Rejection::new(ErrorCode::InvalidRequest, "incident.admin", message)
+                .at(param.to_string())
         };
         let request: Value = match serde_json::from_slice(body) {
             Ok(Value::Object(map)) => Value::Object(map),
@@ -156,12 +142,11 @@ impl Exchange {
         let previous = match kill_switch::switch(self.store.as_ref(), route, new.clone()) {
             Ok(previous) => previous,
             Err(_) => {
-                return self.reject(Rejection {
-                    code: ErrorCode::PolicyUnavailable,
-                    message: "the mode switch could not be written; nothing changed".into(),
-                    rule: "incident.admin".into(),
-                    param: None,
-                })
+                return self.reject(Rejection::new(
+                    ErrorCode::PolicyUnavailable,
+                    "incident.admin",
+                    "the mode switch could not be written; nothing changed",
+                ))
             }
         };
         let switch = ModeSwitch {

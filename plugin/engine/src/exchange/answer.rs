@@ -37,12 +37,12 @@ impl Exchange {
                         });
                         return None;
                     }
-                    Err(why) => Rejection {
-                        code: ErrorCode::ApprovalInvalid,
-                        message: format!("the tool call {:?} was not released: {why}", call.tool),
+                    Err(why) => Rejection::new(
+                        ErrorCode::ApprovalInvalid,
                         rule,
-                        param: Some(ticket),
-                    },
+                        format!("the tool call {:?} was not released: {why}", call.tool),
+                    )
+                    .at(ticket),
                 }
             }
             None => {
@@ -56,15 +56,10 @@ impl Exchange {
                     })
                     .to_string(),
                 );
-                Rejection {
-                    code: ErrorCode::PendingHumanReview,
-                    message: format!(
+                Rejection::new(ErrorCode::PendingHumanReview, rule, format!(
                         "the answer calls {:?}, which a person must approve; replay this request with x-psf-approval once ticket {ticket} is approved",
                         call.tool
-                    ),
-                    rule,
-                    param: Some(ticket),
-                }
+                    )).at(ticket)
             }
         };
         self.judge_answer(StateAction::Replace, rejection)
@@ -142,15 +137,10 @@ impl Exchange {
             return None;
         }
         self.low_confidence = Some(format!("mean_logprob={:.3}", summary.mean));
-        let rejection = Rejection {
-            code: ErrorCode::LowConfidence,
-            message: format!(
+        let rejection = Rejection::new(ErrorCode::LowConfidence, format!("{}.confidence", route.id), format!(
                 "the model's answer has a mean token log-probability of {:.3}, under this route's {}",
                 summary.mean, rule.min_mean_logprob
-            ),
-            rule: format!("{}.confidence", route.id),
-            param: None,
-        };
+            ));
         let action = match rule.action {
             LowConfidence::Block if replaceable => StateAction::Replace,
             LowConfidence::Block | LowConfidence::Flag => StateAction::Flag,
@@ -203,12 +193,11 @@ impl Exchange {
                     decoded.as_slice()
                 }
                 Err(error) => {
-                    let rejection = Rejection {
-                        code: ErrorCode::OutputUnreadable,
-                        message: decode_message(&error, "model's response"),
-                        rule: format!("{}.encoded_bodies", route.id),
-                        param: None,
-                    };
+                    let rejection = Rejection::new(
+                        ErrorCode::OutputUnreadable,
+                        format!("{}.encoded_bodies", route.id),
+                        decode_message(&error, "model's response"),
+                    );
                     self.record_block(&rejection, enforce);
                     if enforce {
                         self.record.status = Some(rejection.status());
@@ -223,12 +212,11 @@ impl Exchange {
         }
         let parsed = serde_json::from_slice::<Value>(body);
         if parsed.is_err() {
-            let rejection = Rejection {
-                code: ErrorCode::MalformedOutput,
-                message: "the model provider's answer is not valid JSON".into(),
-                rule: format!("{}.output_errors.malformed_output", route.id),
-                param: None,
-            };
+            let rejection = Rejection::new(
+                ErrorCode::MalformedOutput,
+                format!("{}.output_errors.malformed_output", route.id),
+                "the model provider's answer is not valid JSON",
+            );
             return self
                 .judge_answer(route.output_errors.malformed_output, rejection)
                 .unwrap_or(ResponseStep::Continue);
@@ -327,14 +315,12 @@ impl Exchange {
                     .filter("", text)
                     .and_then(|new| guard.finish(None).map(|()| new))
                     .map(|new| new.map(String::into_bytes)),
-                Err(_) => Err(Rejection {
-                    code: ErrorCode::OutputUnreadable,
-                    message: "the model provider's answer is neither JSON nor text, so it \
-                              could not be checked"
-                        .into(),
-                    rule: format!("{}.response", route.id),
-                    param: None,
-                }),
+                Err(_) => Err(Rejection::new(
+                    ErrorCode::OutputUnreadable,
+                    format!("{}.response", route.id),
+                    "the model provider's answer is neither JSON nor text, so it \
+                              could not be checked",
+                )),
             }
         };
         self.finish_response(route, result.as_ref().err());

@@ -54,12 +54,11 @@ impl Exchange {
                             DecodeError::TooLarge(_) => ErrorCode::RequestTooLarge,
                             _ => ErrorCode::InvalidRequest,
                         };
-                        return self.violation(Rejection {
+                        return self.violation(Rejection::new(
                             code,
-                            message: decode_message(&error, "request body"),
-                            rule: format!("{}.encoded_bodies", route.id),
-                            param: None,
-                        });
+                            format!("{}.encoded_bodies", route.id),
+                            decode_message(&error, "request body"),
+                        ));
                     }
                 }
             }
@@ -92,12 +91,14 @@ impl Exchange {
                     ),
                     None => "the request names no model".into(),
                 };
-                return self.violation(Rejection {
-                    code: ErrorCode::ModelNotApproved,
-                    message,
-                    rule: format!("{}.approved_models", route.id),
-                    param: Some("/model".into()),
-                });
+                return self.violation(
+                    Rejection::new(
+                        ErrorCode::ModelNotApproved,
+                        format!("{}.approved_models", route.id),
+                        message,
+                    )
+                    .at("/model".to_string()),
+                );
             };
             if asked != Some(pinned) && self.mode == Mode::Enforce {
                 let current = rewritten.as_deref().unwrap_or(body);
@@ -323,9 +324,10 @@ impl Exchange {
             Err(DecodeError::Unsupported(name)) => name.clone(),
             Err(_) => return None,
         };
-        Some(Rejection {
-            code: ErrorCode::UnsupportedContentType,
-            message: format!(
+        Some(Rejection::new(
+            ErrorCode::UnsupportedContentType,
+            format!("{}.encoded_bodies", route.id),
+            format!(
                 "content-encoding {found} is not read here; send the body uncompressed{}",
                 if route.encoded_bodies == EncodedBodies::Decode {
                     ", or as gzip, deflate or br"
@@ -333,9 +335,7 @@ impl Exchange {
                     ""
                 }
             ),
-            rule: format!("{}.encoded_bodies", route.id),
-            param: None,
-        })
+        ))
     }
 
     /// The most a decoded body may hold: the policy's body-size limit, else 8 MiB (what
@@ -378,12 +378,11 @@ impl Exchange {
                 enforced,
             });
             if enforced && rejection.is_none() {
-                rejection = Some(Rejection {
-                    code: ErrorCode::RequestTooLarge,
-                    message: body_size_message(bytes, max_bytes, known_length),
-                    rule: rule.id.clone(),
-                    param: None,
-                });
+                rejection = Some(Rejection::new(
+                    ErrorCode::RequestTooLarge,
+                    rule.id.clone(),
+                    body_size_message(bytes, max_bytes, known_length),
+                ));
             }
         }
         rejection

@@ -14,12 +14,12 @@ impl Exchange {
         self.record.path = path.redacted();
         let policy = Rc::clone(&self.policy);
         if let Some(name) = self.repeated_header.clone() {
-            let rejection = Rejection {
-                code: ErrorCode::DuplicateHeader,
-                message: format!("the {name} header must be sent once"),
-                rule: "psf-guard.headers".into(),
-                param: Some(name),
-            };
+            let rejection = Rejection::new(
+                ErrorCode::DuplicateHeader,
+                "psf-guard.headers",
+                format!("the {name} header must be sent once"),
+            )
+            .at(name);
             self.record_block(&rejection, true);
             return self.reject(rejection);
         }
@@ -73,12 +73,11 @@ impl Exchange {
             RouteMatch::MethodNotAllowed(route) => {
                 self.record.route = Some(route.id.clone());
                 let allowed = route.methods.join(", ");
-                let rejection = Rejection {
-                    code: ErrorCode::MethodNotAllowed,
-                    message: format!("method {} is not allowed here; use {allowed}", head.method),
-                    rule: format!("{}.methods", route.id),
-                    param: None,
-                };
+                let rejection = Rejection::new(
+                    ErrorCode::MethodNotAllowed,
+                    format!("{}.methods", route.id),
+                    format!("method {} is not allowed here; use {allowed}", head.method),
+                );
                 let step = self.violation(rejection);
                 if step != Step::Continue {
                     return step;
@@ -97,15 +96,14 @@ impl Exchange {
                 if !allowed.is_empty() && !media_type.as_ref().is_some_and(|m| allowed.contains(m))
                 {
                     let found = media_type.unwrap_or_else(|| "none".to_string());
-                    let rejection = Rejection {
-                        code: ErrorCode::UnsupportedContentType,
-                        message: format!(
+                    let rejection = Rejection::new(
+                        ErrorCode::UnsupportedContentType,
+                        format!("{}.content_types", route.id),
+                        format!(
                             "content type {found} is not accepted here; send {}",
                             allowed.join(" or ")
                         ),
-                        rule: format!("{}.content_types", route.id),
-                        param: None,
-                    };
+                    );
                     let step = self.violation(rejection);
                     if step != Step::Continue {
                         return step;
@@ -201,12 +199,11 @@ impl Exchange {
             // DG-5: AI traffic never leaves the allowed regions.
             if let Some(why) = residency.refusal(self.upstream_cluster.as_deref()) {
                 self.record.route = Some(route.id.clone());
-                let step = self.violation(Rejection {
-                    code: ErrorCode::DataResidencyViolation,
-                    message: format!("this request would leave the allowed regions: {why}"),
-                    rule: "residency".into(),
-                    param: None,
-                });
+                let step = self.violation(Rejection::new(
+                    ErrorCode::DataResidencyViolation,
+                    "residency",
+                    format!("this request would leave the allowed regions: {why}"),
+                ));
                 if step != Step::Continue {
                     return Some(step);
                 }
@@ -219,13 +216,12 @@ impl Exchange {
 /// A path that a lenient upstream may read as `target` (a route's or the admin path), sent
 /// in another form.
 pub(super) fn non_canonical_path(target: &str, rule: &str) -> Rejection {
-    Rejection {
-        code: ErrorCode::NonCanonicalPath,
-        message: format!(
+    Rejection::new(
+        ErrorCode::NonCanonicalPath,
+        rule.to_string(),
+        format!(
             "the request path is not in canonical form (percent escapes, repeated or trailing \
              slashes, dot segments, `;` parameters or other letter case); send {target}"
         ),
-        rule: rule.to_string(),
-        param: None,
-    }
+    )
 }

@@ -68,21 +68,19 @@ impl Exchange {
         if status == 504 || status == 408 {
             // Envoy's route timeout answers 504 itself; a provider's gateway timeout says
             // the same thing: no answer came in time.
-            let rejection = Rejection {
-                code: ErrorCode::UpstreamTimeout,
-                message: format!("the model provider did not answer in time ({status})"),
-                rule: format!("{}.output_errors.upstream_timeout", route.id),
-                param: None,
-            };
+            let rejection = Rejection::new(
+                ErrorCode::UpstreamTimeout,
+                format!("{}.output_errors.upstream_timeout", route.id),
+                format!("the model provider did not answer in time ({status})"),
+            );
             return self.output_state(route.output_errors.upstream_timeout, rejection);
         }
         if status >= 500 {
-            let rejection = Rejection {
-                code: ErrorCode::UpstreamError,
-                message: format!("the model provider answered {status}, so there is no answer"),
-                rule: format!("{}.output_errors.upstream_error", route.id),
-                param: None,
-            };
+            let rejection = Rejection::new(
+                ErrorCode::UpstreamError,
+                format!("{}.output_errors.upstream_error", route.id),
+                format!("the model provider answered {status}, so there is no answer"),
+            );
             return self.output_state(route.output_errors.upstream_error, rejection);
         }
         let media = content_type
@@ -107,12 +105,11 @@ impl Exchange {
         if self.response_coding != Coding::Identity && decodable {
             // Decoded when the whole body is in (on_response_body).
         } else if content_encoding.is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity")) {
-            let rejection = Rejection {
-                code: ErrorCode::OutputUnreadable,
-                message: "the model's response is compressed, so it could not be checked".into(),
-                rule: format!("{}.response", route.id),
-                param: None,
-            };
+            let rejection = Rejection::new(
+                ErrorCode::OutputUnreadable,
+                format!("{}.response", route.id),
+                "the model's response is compressed, so it could not be checked",
+            );
             return self.output_state(StateAction::Replace, rejection);
         }
         self.response = match plan {

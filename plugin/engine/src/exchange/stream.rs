@@ -80,10 +80,9 @@ impl Exchange {
 }
 
 pub(super) fn truncated_stream(route: &Route) -> Rejection {
-    Rejection {
-        code: ErrorCode::TruncatedStream,
-        message: "the model provider's stream ended before its final event".into(),
-        rule: format!("{}.output_errors.truncated_stream", route.id),
-        param: None,
-    }
+    Rejection::new(
+        ErrorCode::TruncatedStream,
+        format!("{}.output_errors.truncated_stream", route.id),
+        "the model provider's stream ended before its final event",
+    )
 }

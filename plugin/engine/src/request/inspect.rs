@@ -136,14 +136,14 @@ impl Pass<'_, '_> {
         match system.client {
             ClientSystem::Reject => {
                 self.record(rule.clone(), code, FindingAction::Block);
-                self.refuse(Rejection {
-                    code,
-                    message:
-                        "this route sets its own system prompt; send your text as a user message"
-                            .into(),
-                    rule,
-                    param: Some(pointer),
-                })
+                self.refuse(
+                    Rejection::new(
+                        code,
+                        rule,
+                        "this route sets its own system prompt; send your text as a user message",
+                    )
+                    .at(pointer),
+                )
             }
             ClientSystem::Demote => {
                 self.record(rule, code, FindingAction::Demote);
@@ -177,12 +177,7 @@ impl Pass<'_, '_> {
         match self.route.hidden_characters {
             HiddenCharacters::Block => {
                 self.record(rule.clone(), code, FindingAction::Block);
-                self.refuse(Rejection {
-                    code,
-                    message: "the prompt contains invisible characters (zero-width, bidi controls, Unicode tags or control characters)".into(),
-                    rule,
-                    param: Some(first),
-                })
+                self.refuse(Rejection::new(code, rule, "the prompt contains invisible characters (zero-width, bidi controls, Unicode tags or control characters)").at(first))
             }
             HiddenCharacters::Strip => {
                 self.record(rule, code, FindingAction::Strip);
@@ -239,12 +234,11 @@ impl Pass<'_, '_> {
         );
         self.out.detection = Some(detection);
         action == FindingAction::Block
-            && self.refuse(Rejection {
+            && self.refuse(Rejection::new(
                 code,
+                format!("{}.injection", self.route.id),
                 message,
-                rule: format!("{}.injection", self.route.id),
-                param: None,
-            })
+            ))
     }
 
     /// OV-3 on prompts: the route's content categories over every text the model reads.
@@ -284,15 +278,14 @@ impl Pass<'_, '_> {
             }
         }
         !blocked.is_empty()
-            && self.refuse(Rejection {
-                code: ErrorCode::HarmfulRequest,
-                message: format!(
+            && self.refuse(Rejection::new(
+                ErrorCode::HarmfulRequest,
+                format!("{}.content_filter", self.route.id),
+                format!(
                     "the prompt falls in a category this route refuses: {}",
                     blocked.join(", ")
                 ),
-                rule: format!("{}.content_filter", self.route.id),
-                param: None,
-            })
+            ))
     }
 
     /// DG-1: which segments hold PII or secrets (what is done to them is decided per string
@@ -352,21 +345,21 @@ impl Pass<'_, '_> {
         self.record_pii();
         let blocked = self.masker.blocked(Direction::Request);
         if !blocked.is_empty() {
-            return Err(Rejection {
-                code: ErrorCode::PiiDetected,
-                message: format!(
+            return Err(Rejection::new(
+                ErrorCode::PiiDetected,
+                format!("{}.pii.request", self.route.id),
+                format!(
                     "the prompt contains {}, which this route does not accept",
                     blocked.join(", ")
                 ),
-                rule: format!("{}.pii.request", self.route.id),
-                param: None,
-            });
+            ));
         }
-        rewritten.map_err(|_| Rejection {
-            code: ErrorCode::InvalidRequest,
-            message: "the request body could not be rewritten".into(),
-            rule: format!("{}.format", self.route.id),
-            param: None,
+        rewritten.map_err(|_| {
+            Rejection::new(
+                ErrorCode::InvalidRequest,
+                format!("{}.format", self.route.id),
+                "the request body could not be rewritten",
+            )
         })
     }
 
@@ -412,12 +405,11 @@ impl Pass<'_, '_> {
         } else {
             match rewrite(self.route.api_format(), body, &self.edits) {
                 Ok(rewritten) => Verdict::Forward(Some(rewritten)),
-                Err(reason) => Verdict::Reject(Rejection {
-                    code: ErrorCode::InvalidRequest,
-                    message: format!("the request body could not be rewritten: {reason}"),
-                    rule: format!("{}.format", self.route.id),
-                    param: None,
-                }),
+                Err(reason) => Verdict::Reject(Rejection::new(
+                    ErrorCode::InvalidRequest,
+                    format!("{}.format", self.route.id),
+                    format!("the request body could not be rewritten: {reason}"),
+                )),
             }
         };
         self.out

@@ -22,12 +22,10 @@ pub enum Checked {
 /// Reads `body` as the route's format and applies its limits.
 pub fn check_body(route: &Route, body: &[u8]) -> Checked {
     let reject = |code: ErrorCode, limit: &str, message: String, pointer: Option<&str>| {
-        Checked::Reject(Rejection {
-            code,
-            message,
-            rule: format!("{}.{limit}", route.id),
-            param: pointer.map(str::to_string),
-        })
+        Checked::Reject(
+            Rejection::new(code, format!("{}.{limit}", route.id), message)
+                .at(pointer.map(str::to_string)),
+        )
     };
     let Some(format) = &route.format else {
         return Checked::Pass(LlmRequest::default());

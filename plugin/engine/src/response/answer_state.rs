@@ -141,12 +141,11 @@ impl AnswerState {
                 "the model provider's content filter stopped the answer",
             ),
         };
-        Rejection {
+        Rejection::new(
             code,
-            message: message.into(),
-            rule: format!("{route}.output_errors.{}", self.name()),
-            param: None,
-        }
+            format!("{route}.output_errors.{}", self.name()),
+            message,
+        )
     }
 }
 

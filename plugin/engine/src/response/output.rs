@@ -246,12 +246,11 @@ impl StreamRewriter {
             }
         }
         if self.splitter.held() > MAX_EVENT_BYTES {
-            let rejection = Rejection {
-                code: crate::ErrorCode::OutputUnreadable,
-                message: format!("a stream event grew past {MAX_EVENT_BYTES} bytes"),
-                rule: "psf-guard.stream".into(),
-                param: None,
-            };
+            let rejection = Rejection::new(
+                crate::ErrorCode::OutputUnreadable,
+                "psf-guard.stream",
+                format!("a stream event grew past {MAX_EVENT_BYTES} bytes"),
+            );
             self.end_with(rejection, &mut out);
             return out;
         }
@@ -463,12 +462,11 @@ impl StreamRewriter {
 /// the fields up directly.
 /// OpenAI's last chunk when usage is asked for: no choices, only `usage`.
 fn unreadable(message: &str) -> Rejection {
-    Rejection {
-        code: crate::ErrorCode::OutputUnreadable,
-        message: message.to_string(),
-        rule: "psf-guard.stream".into(),
-        param: None,
-    }
+    Rejection::new(
+        crate::ErrorCode::OutputUnreadable,
+        "psf-guard.stream",
+        message.to_string(),
+    )
 }
 
 fn is_usage_chunk(value: &Value) -> bool {

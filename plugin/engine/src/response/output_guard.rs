@@ -178,12 +178,11 @@ impl OutputGuard<'_> {
             noted.get_or_insert(reason);
             return Ok(());
         }
-        Err(Rejection {
-            code: ErrorCode::OutOfScope,
-            message: format!("the model's answer is out of this route's scope: {reason}"),
-            rule: format!("{}.content_filter.scope", self.route),
-            param: None,
-        })
+        Err(Rejection::new(
+            ErrorCode::OutOfScope,
+            format!("{}.content_filter.scope", self.route),
+            format!("the model's answer is out of this route's scope: {reason}"),
+        ))
     }
 
     /// Flagged categories are noted; blocking ones end the answer.
@@ -199,15 +198,14 @@ impl OutputGuard<'_> {
             }
         }
         match (blocked.is_empty(), self.content) {
-            (false, Some((_, route))) => Err(Rejection {
-                code: ErrorCode::ContentFiltered,
-                message: format!(
+            (false, Some((_, route))) => Err(Rejection::new(
+                ErrorCode::ContentFiltered,
+                format!("{route}.content_filter"),
+                format!(
                     "the model's answer falls in a category this route refuses: {}",
                     blocked.join(", ")
                 ),
-                rule: format!("{route}.content_filter"),
-                param: None,
-            }),
+            )),
             _ => Ok(()),
         }
     }
@@ -259,15 +257,10 @@ impl OutputFilter for OutputGuard<'_> {
                 };
                 let hosts: Vec<&str> = removed.iter().map(|r| r.host.as_str()).collect();
                 match guard.action {
-                    LinkAction::Block if self.enforce => Err(Rejection {
-                        code: ErrorCode::ContentFiltered,
-                        message: format!(
+                    LinkAction::Block if self.enforce => Err(Rejection::new(ErrorCode::ContentFiltered, format!("{}.links", self.route), format!(
                             "the model's answer links data out to a domain this route does not allow: {}",
                             hosts.join(", ")
-                        ),
-                        rule: format!("{}.links", self.route),
-                        param: None,
-                    }),
+                        ))),
                     LinkAction::Neutralize if self.enforce => {
                         **noted = Some(FindingAction::Strip);
                         Ok(Some(neutralised))
@@ -353,11 +346,9 @@ impl OutputFilter for OutputGuard<'_> {
 
 /// The answer repeated the route's system prompt (its canary, or a long verbatim run).
 fn prompt_leak(rule: String) -> Rejection {
-    Rejection {
-        code: ErrorCode::SystemPromptLeak,
-        message: "the model's answer contained this route's system prompt, so it was withheld"
-            .into(),
+    Rejection::new(
+        ErrorCode::SystemPromptLeak,
         rule,
-        param: None,
-    }
+        "the model's answer contained this route's system prompt, so it was withheld",
+    )
 }

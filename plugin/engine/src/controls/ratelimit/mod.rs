@@ -82,15 +82,14 @@ impl RateState {
             "retry-after",
             suspended.remaining_ms.div_ceil(1000).max(1).to_string(),
         )];
-        Some(Rejection {
-            code: ErrorCode::AbuseSuspended,
-            message: format!(
+        Some(Rejection::new(
+            ErrorCode::AbuseSuspended,
+            "abuse",
+            format!(
                 "this client is suspended for repeated policy violations; retry in {} s",
                 suspended.remaining_ms.div_ceil(1000).max(1)
             ),
-            rule: "abuse".into(),
-            param: None,
-        })
+        ))
     }
 
     /// Checks every limit that applies and takes each one's share. `demand` is `None` for a
@@ -186,42 +185,27 @@ impl RateState {
             Refusal::Over { dimension, wait_ms } => {
                 self.headers = headers::limit_headers(&standing, Some(wait_ms));
                 let seconds = wait_ms.div_ceil(1000).max(1);
-                Rejection {
-                    code: ErrorCode::RateLimitExceeded,
-                    message: format!(
+                Rejection::new(ErrorCode::RateLimitExceeded, rule(dimension), format!(
                         "rate limit {} reached for {dimension}; retry in {seconds} s",
                         limit.id
-                    ),
-                    rule: rule(dimension),
-                    param: None,
-                }
+                    ))
             }
             Refusal::TooLarge {
                 dimension,
                 needed,
                 cap,
-            } => Rejection {
-                code: ErrorCode::TooManyTokens,
-                message: format!(
+            } => Rejection::new(ErrorCode::TooManyTokens, rule(dimension), format!(
                     "the request needs about {needed} {}, more than the {cap} rate limit {} allows per window",
                     dimension.replace('_', " "),
                     limit.id
-                ),
-                rule: rule(dimension),
-                param: None,
-            },
+                )),
             Refusal::Contended => {
                 self.contended(policy, store, limit, key, request_id, "refused");
                 self.headers = vec![("retry-after", "1".into())];
-                Rejection {
-                    code: ErrorCode::RateLimitExceeded,
-                    message: format!(
+                Rejection::new(ErrorCode::RateLimitExceeded, rule("contention"), format!(
                         "rate limit {} could not be checked under contention; retry in 1 s",
                         limit.id
-                    ),
-                    rule: rule("contention"),
-                    param: None,
-                }
+                    ))
             }
         }
     }

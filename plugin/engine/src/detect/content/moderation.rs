@@ -97,22 +97,20 @@ impl ModerationSettings {
         };
         match self.verdict(status, body) {
             ModerationVerdict::Clear => Judgement::Clear,
-            ModerationVerdict::Flagged(categories) => Judgement::Refuse(Rejection {
+            ModerationVerdict::Flagged(categories) => Judgement::Refuse(Rejection::new(
                 code,
-                message: format!(
+                rule,
+                format!(
                     "the moderation service flagged {what}: {}",
                     categories.join(", ")
                 ),
-                rule,
-                param: None,
-            }),
+            )),
             ModerationVerdict::Failed(reason) => {
-                let rejection = Rejection {
-                    code: ErrorCode::ModerationUnavailable,
-                    message: format!("{reason}, and this route does not {unmoderated}"),
+                let rejection = Rejection::new(
+                    ErrorCode::ModerationUnavailable,
                     rule,
-                    param: None,
-                };
+                    format!("{reason}, and this route does not {unmoderated}"),
+                );
                 match self.failure_mode {
                     FailureMode::Closed => Judgement::Refuse(rejection),
                     FailureMode::Open => Judgement::Flag(rejection),

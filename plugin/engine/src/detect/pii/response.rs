@@ -34,15 +34,14 @@ impl OutputFilter for ResponsePii<'_> {
         }
         let blocked = self.masker.blocked(Direction::Response);
         if !blocked.is_empty() {
-            return Err(Rejection {
-                code: ErrorCode::PiiInOutput,
-                message: format!(
+            return Err(Rejection::new(
+                ErrorCode::PiiInOutput,
+                format!("{}.pii.response", self.route),
+                format!(
                     "the model's answer contained {}, which this route does not let through",
                     blocked.join(", ")
                 ),
-                rule: format!("{}.pii.response", self.route),
-                param: None,
-            });
+            ));
         }
         let restored = match &masked {
             Some(masked) => self.masker.restore(masked).or(Some(masked.clone())),

@@ -8,12 +8,7 @@ struct Toy;
 impl OutputFilter for Toy {
     fn filter(&mut self, _: &str, text: &str) -> Result<Option<String>, Rejection> {
         if text.contains("BAD") {
-            return Err(Rejection {
-                code: ErrorCode::PiiDetected,
-                message: "no".into(),
-                rule: "toy".into(),
-                param: None,
-            });
+            return Err(Rejection::new(ErrorCode::PiiDetected, "toy", "no"));
         }
         Ok(text.contains("[X]").then(|| text.replace("[X]", "x")))
     }

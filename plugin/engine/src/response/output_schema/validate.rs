@@ -19,15 +19,15 @@ impl Violation {
     /// The error that reports it on route `route`: 502 `output_schema_violation`, with the
     /// pointer as `param` and never the offending value.
     pub fn rejection(self, route: &str) -> Rejection {
-        Rejection {
-            code: ErrorCode::OutputSchemaViolation,
-            message: format!(
+        Rejection::new(
+            ErrorCode::OutputSchemaViolation,
+            format!("{route}.output_schema"),
+            format!(
                 "the model's answer breaks this route's output schema at {}: {}",
                 self.pointer, self.reason
             ),
-            rule: format!("{route}.output_schema"),
-            param: Some(self.pointer),
-        }
+        )
+        .at(self.pointer)
     }
 }
 
