@@ -214,6 +214,34 @@ fn nesting_is_limited_in_fields_the_filter_does_not_read() {
     assert_eq!(code(&step), Some(ErrorCode::InvalidJson));
 }
 
+/// A number no 64-bit float holds, in a field no reader looks at, beside a `max_tokens` the
+/// route clamps: refused with its pointer, never rewritten into a body upstreams read apart.
+#[test]
+fn numbers_beyond_float_range_are_refused_where_no_reader_looks() {
+    let policy = default_policy();
+    for number in ["1e92222", "-1e400"] {
+        let body = format!(
+            r#"{{"model":"gpt-4o-mini","messages":[{{"role":"user","content":"hi","x":[{{"y":{number}}}]}}],"max_tokens":1000000}}"#
+        );
+        let (step, _) = post_chat(&policy, body.as_bytes());
+        let Step::Reject(rejection) = step else {
+            panic!("{number}: expected a rejection, got {step:?}");
+        };
+        assert_eq!(rejection.code, ErrorCode::InvalidJson, "{number}");
+        assert_eq!(
+            rejection.param.as_deref(),
+            Some("/messages/0/x/0/y"),
+            "{number}"
+        );
+    }
+    // In range, however written, it passes.
+    let body = br#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi","x":1e300}]}"#;
+    assert_ne!(
+        code(&post_chat(&policy, body).0),
+        Some(ErrorCode::InvalidJson)
+    );
+}
+
 /// A chat exchange that reached the upstream, for the response side.
 fn allowed_chat(policy: &Rc<Policy>, content: &str) -> Exchange {
     let (step, exchange) = send(
