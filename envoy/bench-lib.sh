@@ -82,7 +82,7 @@ start_proxy() {
   "$PSF_GUARD" envoy-config --listen "$LISTEN" --upstream "$upstream" --admin "$admin" \
     "$@" >"$TMP/$name.yaml"
   taskset -c "$PROXY_CPU" "$ENVOY_BIN" -c "$TMP/$name.yaml" --concurrency 1 --disable-hot-restart \
-    --base-id "$(($$ % 10000 * 10 + round))" --log-path "$TMP/envoy-$name-$round.log" \
+    --base-id "$(($$ % 10000 * 10 + round))" ${BENCH_LOG_LEVEL:+--log-level "$BENCH_LOG_LEVEL"} --log-path "$TMP/envoy-$name-$round.log" \
     >"$TMP/access-$name-$round.log" 2>&1 &
   ENVOY_PID=$!
   if ! wait_envoy "$ENVOY_PID" "$admin"; then

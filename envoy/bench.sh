@@ -18,6 +18,9 @@
 # Prints the median of each config and the ratio to pass-through; with --record makes the
 # table BENCHMARKS.md's latest run (the one before it moves to bench/results/). Everything binds 127.0.0.1.
 #
+# BENCH_LOG_LEVEL=warn starts the Envoys under test at that log level, so the decision records
+# stay out of Envoy's log: the difference is the cost of logging them (about 5 % on 2026-12-07).
+#
 # Builds nothing: run `make bench` first. Installs wrk if missing.
 set -euo pipefail
 

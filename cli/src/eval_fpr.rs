@@ -6,7 +6,7 @@
 //! The threshold at each rate is set on the benign rows, recall read on the others.
 
 use psf_engine::detect::learned::calibrate::threshold_at;
-use psf_engine::detect::learned::{windows, Scorer};
+use psf_engine::detect::learned::{featurise, Scorer};
 use std::collections::BTreeMap;
 
 /// The false-positive rates reported.
@@ -35,7 +35,7 @@ impl Ranked {
             DETECTED
         } else {
             scorer
-                .and_then(|s| s.score(&windows(text)))
+                .and_then(|s| s.score(&featurise(text)))
                 .map_or(0.0, |(score, _)| score)
         };
         Ranked {

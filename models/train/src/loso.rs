@@ -70,7 +70,7 @@ pub fn validate(scorer: Scorer, rows: &[Row], route: &Route) -> anyhow::Result<R
                 task: row.task.clone(),
                 positive: *positive,
                 // The engine's floor: a text too short for the scorer is not judged.
-                score: if scorer.has_evidence(&row.windows) {
+                score: if scorer.has_evidence(row.windows.iter().map(|w| w.hashes.len())) {
                     weights.score(&row.windows).0
                 } else {
                     0.0

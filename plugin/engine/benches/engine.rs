@@ -299,12 +299,12 @@ fn rule_matching(c: &mut Criterion) {
 /// The learned tier on 4 KB of prose: featurising into windows, then one scorer, and the
 /// rule set on the same text for scale.
 fn learned(c: &mut Criterion) {
-    use psf_engine::detect::learned::{judge, windows, Scorer};
+    use psf_engine::detect::learned::{featurise, judge, Scorer};
     let text = PARAGRAPH.repeat(4096 / PARAGRAPH.len() + 1)[..4096].to_string();
     let mut group = c.benchmark_group("learned/4kb_prose");
     group.throughput(Throughput::Bytes(text.len() as u64));
-    group.bench_function("windows", |b| b.iter(|| windows(black_box(&text))));
-    let featurised = windows(&text);
+    group.bench_function("featurise", |b| b.iter(|| featurise(black_box(&text))));
+    let featurised = featurise(&text);
     group.bench_function("score_injection", |b| {
         b.iter(|| judge(Scorer::Injection, black_box(&featurised), 1))
     });

@@ -8,7 +8,7 @@ use crate::detect::content::{ContentAction, ContentHit};
 use crate::detect::injection::{
     assess, Detection, InjectionAction, RuleSet, Scope, RULESET_VERSION,
 };
-use crate::detect::learned::{judge, windows, Scorer, Verdict as LearnedVerdict};
+use crate::detect::learned::{featurise, judge, Scorer, Verdict as LearnedVerdict};
 use crate::detect::pii::action::PiiAction;
 use crate::detect::pii::detect::Entity;
 use crate::detect::pii::masker::Masker;
@@ -253,7 +253,7 @@ impl Pass<'_, '_> {
         let mut hits = settings.filter.scan_terms(&text);
         let learned = settings
             .learned_requests
-            .then(|| judge(Scorer::HarmfulRequest, &windows(&text), 1))
+            .then(|| judge(Scorer::HarmfulRequest, &featurise(&text), 1))
             .flatten();
         if let Some(verdict) = learned.filter(|v| v.fired()) {
             hits.push(ContentHit {

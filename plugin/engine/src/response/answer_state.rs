@@ -2,7 +2,7 @@
 //! still need a decision: a refusal, an empty answer, an answer cut at the token limit, and
 //! one the provider's own filter stopped.
 
-use crate::detect::learned::{judge, windows, Scorer};
+use crate::detect::learned::{featurise, judge, Scorer};
 use crate::detect::text::normalize;
 use crate::rejection::Rejection;
 use crate::response::output_schema::answer_parts;
@@ -62,7 +62,7 @@ pub fn is_refusal(text: &str) -> bool {
     }
     let start = normalize(&text[..end]);
     refusals().is_some_and(|set| set.is_match(&start))
-        || judge(Scorer::Refusal, &windows(&text[..end]), REFUSAL_PARANOIA)
+        || judge(Scorer::Refusal, &featurise(&text[..end]), REFUSAL_PARANOIA)
             .is_some_and(|v| v.fired())
 }
 

@@ -5,7 +5,7 @@
 
 use super::compliance::{ComplianceScorer, COMPLIANCE_CATEGORY};
 use super::words::{canonical, WordMatcher};
-use crate::detect::learned::{judge, windows, Scorer};
+use crate::detect::learned::{featurise, judge, Scorer};
 use crate::detect::text::normalize;
 use regex::Regex;
 
@@ -177,7 +177,7 @@ impl ContentFilter {
         let points = scorer.score(text);
         let learned = learned
             && rule.learned.is_some_and(|level| {
-                judge(Scorer::Harm, &windows(text), level).is_some_and(|v| v.fired())
+                judge(Scorer::Harm, &featurise(text), level).is_some_and(|v| v.fired())
             });
         (points >= rule.threshold.max(1) || learned).then(|| ContentHit {
             category: rule.name.clone(),

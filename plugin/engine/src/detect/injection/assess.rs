@@ -6,7 +6,7 @@
 
 use super::detect::{detect, scope_of, Detection, InjectionSettings, Scope};
 use super::ruleset::RuleSet;
-use crate::detect::learned::{judge, windows, Scorer, Verdict};
+use crate::detect::learned::{featurise, judge, Scorer, Verdict};
 use crate::llm::Segment;
 
 /// What detection made of a request.
@@ -34,7 +34,7 @@ pub fn assess(rules: &RuleSet, settings: &InjectionSettings, segments: &[Segment
         if text.trim().is_empty() {
             continue;
         }
-        let Some(verdict) = judge(scorer, &windows(&text), settings.paranoia) else {
+        let Some(verdict) = judge(scorer, &featurise(&text), settings.paranoia) else {
             continue;
         };
         if verdict.fired() {

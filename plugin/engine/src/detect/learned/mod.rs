@@ -11,7 +11,7 @@ pub mod calibrate;
 pub mod features;
 pub mod model;
 
-pub use features::{windows, Window};
+pub use features::{featurise, windows, Features, Window};
 pub use model::{Contribution, Model};
 
 use std::sync::OnceLock;
@@ -90,20 +90,20 @@ impl Scorer {
         }
     }
 
-    /// Whether `windows` carry enough features for this scorer to judge them.
-    pub fn has_evidence(self, windows: &[Window]) -> bool {
-        windows
-            .iter()
-            .any(|w| w.hashes.len() >= self.min_features())
+    /// Whether windows of these feature counts carry enough for this scorer to judge them.
+    pub fn has_evidence(self, window_lengths: impl IntoIterator<Item = usize>) -> bool {
+        window_lengths
+            .into_iter()
+            .any(|len| len >= self.min_features())
     }
 
-    /// The embedded model's score of `windows` and the index of the best window; `None`
+    /// The embedded model's score of `features` and the index of the best window; `None`
     /// when the text is too short for this scorer or the model is unusable.
-    pub fn score(self, windows: &[Window]) -> Option<(f32, usize)> {
-        if !self.has_evidence(windows) {
+    pub fn score(self, features: &Features) -> Option<(f32, usize)> {
+        if !self.has_evidence(features.window_lengths()) {
             return None;
         }
-        Some(self.model().ok()?.score(windows))
+        Some(self.model().ok()?.score(features))
     }
 
     /// The embedded model, read on first use.
@@ -140,20 +140,21 @@ impl Verdict {
 /// Features named in a verdict that fired.
 const EXPLAINED_FEATURES: usize = 5;
 
-/// Scores `windows` with `scorer` at paranoia `level`; `None` if the text is too short
+/// Scores `features` with `scorer` at paranoia `level`; `None` if the text is too short
 /// for the scorer (see [`Scorer::min_features`]) or the model is unusable (never for the
 /// embedded ones, which a test reads).
-pub fn judge(scorer: Scorer, windows: &[Window], level: u8) -> Option<Verdict> {
-    let (score, best) = scorer.score(windows)?;
+pub fn judge(scorer: Scorer, features: &Features, level: u8) -> Option<Verdict> {
+    let (score, best) = scorer.score(features)?;
     let model = scorer.model().ok()?;
     let threshold = model.threshold(level);
-    let features = match windows.get(best) {
-        Some(window) if score >= threshold => model
-            .strongest(window, EXPLAINED_FEATURES)
+    let features = if score >= threshold {
+        model
+            .strongest(&features.window(best), EXPLAINED_FEATURES)
             .iter()
             .map(|c| c.bucket)
-            .collect(),
-        _ => Vec::new(),
+            .collect()
+    } else {
+        Vec::new()
     };
     Some(Verdict {
         scorer,
