@@ -100,7 +100,7 @@ pub fn featurise(text: &str) -> Features {
         repeated: Vec::with_capacity(capacity),
         ends: Vec::with_capacity(words.len() / STRIDE_WORDS + 1),
     };
-    let (mut current, mut previous) = (Seen::default(), Seen::default());
+    let [mut current, mut previous] = Seen::take_pair();
     let mut chunk = |text: &[char], features: &mut Features| {
         let first = features.ends.is_empty();
         let start = features.hashes.len();
@@ -118,13 +118,17 @@ pub fn featurise(text: &str) -> Features {
     };
     if words.len() <= WINDOW_WORDS {
         chunk(&squeezed, &mut features);
-        return features;
+    } else {
+        for stretch in words.chunks(STRIDE_WORDS) {
+            let start = stretch[0].0 - 1;
+            let end = stretch[stretch.len() - 1].1 + 1;
+            chunk(&squeezed[start..end], &mut features);
+        }
     }
-    for stretch in words.chunks(STRIDE_WORDS) {
-        let start = stretch[0].0 - 1;
-        let end = stretch[stretch.len() - 1].1 + 1;
-        chunk(&squeezed[start..end], &mut features);
-    }
+    // The last chunk's marks are all that is left in either set.
+    let last = features.ends.iter().rev().nth(1).copied().unwrap_or(0);
+    previous.clear(&features.hashes[last..]);
+    Seen::give_back([current, previous]);
     features
 }
 
@@ -148,7 +152,26 @@ impl Default for Seen {
     }
 }
 
+thread_local! {
+    /// The two sets featurising borrows, kept empty between texts: allocating and zeroing
+    /// 16 KB per call cost more than hashing a short answer.
+    static SPARE: std::cell::Cell<Option<[Seen; 2]>> = const { std::cell::Cell::new(None) };
+}
+
 impl Seen {
+    /// Two empty sets: the thread's spares, or new ones.
+    fn take_pair() -> [Seen; 2] {
+        SPARE
+            .take()
+            .unwrap_or_else(|| [Seen::default(), Seen::default()])
+    }
+
+    /// Returns sets that are empty again.
+    fn give_back(sets: [Seen; 2]) {
+        debug_assert!(sets.iter().all(|s| s.bits.iter().all(|&w| w == 0)));
+        SPARE.set(Some(sets));
+    }
+
     #[inline(always)]
     fn slot(hash: u32) -> (usize, u64) {
         let folded = ((hash ^ (hash >> 16)) & 0xffff) as usize;
