@@ -276,7 +276,10 @@ fn each_feature(text: &[char], mut f: impl FnMut(u32, Gram)) {
         if let Some(from) = start.take() {
             f(word, Gram::Word(from, i));
             if let Some((previous, previous_start)) = previous {
-                f(mix(mix(seed(2), previous), word), Gram::Bigram(previous_start, i));
+                f(
+                    mix(mix(seed(2), previous), word),
+                    Gram::Bigram(previous_start, i),
+                );
             }
             previous = Some((word, from));
             word = seed(1);
