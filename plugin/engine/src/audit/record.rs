@@ -36,6 +36,30 @@ pub enum FindingAction {
     Log,
 }
 
+impl FindingAction {
+    /// Whether the action changes the request or the answer: a flag or a log never does,
+    /// so neither is ever enforced.
+    pub fn changes(self) -> bool {
+        !matches!(self, FindingAction::Flag | FindingAction::Log)
+    }
+}
+
+impl Finding {
+    pub fn new(
+        rule: impl Into<String>,
+        code: ErrorCode,
+        action: FindingAction,
+        enforced: bool,
+    ) -> Self {
+        Self {
+            rule: rule.into(),
+            code,
+            action,
+            enforced,
+        }
+    }
+}
+
 impl From<Action> for FindingAction {
     fn from(action: Action) -> Self {
         match action {

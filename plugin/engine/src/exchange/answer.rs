@@ -29,12 +29,7 @@ impl Exchange {
                 match crate::controls::review::check_approval(&review.key, &ticket, presented, now)
                 {
                     Ok(()) => {
-                        self.record.findings.push(Finding {
-                            rule,
-                            code: ErrorCode::PendingHumanReview,
-                            action: FindingAction::Log,
-                            enforced: false,
-                        });
+                        self.note(rule, ErrorCode::PendingHumanReview, FindingAction::Log);
                         return None;
                     }
                     Err(why) => Rejection::new(
@@ -101,18 +96,12 @@ impl Exchange {
         action: StateAction,
         rejection: Rejection,
     ) -> ResponsePlan {
-        let enforced = self.mode == Mode::Enforce && action == StateAction::Replace;
-        self.record.findings.push(Finding {
-            rule: rejection.rule.clone(),
-            code: rejection.code,
-            action: match action {
-                StateAction::Replace => FindingAction::Block,
-                StateAction::Flag => FindingAction::Flag,
-                StateAction::Pass => FindingAction::Log,
-            },
-            enforced,
-        });
-        if !enforced {
+        let recorded = match action {
+            StateAction::Replace => FindingAction::Block,
+            StateAction::Flag => FindingAction::Flag,
+            StateAction::Pass => FindingAction::Log,
+        };
+        if !self.note(rejection.rule.clone(), rejection.code, recorded) {
             return ResponsePlan::PassThrough;
         }
         self.record.decision = Decision::Block;

@@ -68,13 +68,7 @@ impl Exchange {
             Checked::Pass(request) => (request, None),
             Checked::Rewrite(request, rewritten) => {
                 let rule = format!("{}.max_tokens", route.id);
-                let enforced = self.mode == Mode::Enforce;
-                self.record.findings.push(Finding {
-                    rule,
-                    code: ErrorCode::MaxTokensExceeded,
-                    action: FindingAction::Clamp,
-                    enforced,
-                });
+                self.note(rule, ErrorCode::MaxTokensExceeded, FindingAction::Clamp);
                 (request, Some(rewritten))
             }
             Checked::Reject(rejection) => return self.violation(rejection),
@@ -177,12 +171,11 @@ impl Exchange {
         let mut out: Option<Vec<u8>> = None;
         if let Some(max) = clamp {
             self.reserved.completion = max;
-            self.record.findings.push(Finding {
-                rule: "rate_limits.max_tokens".into(),
-                code: ErrorCode::RateLimitExceeded,
-                action: FindingAction::Clamp,
-                enforced: enforce,
-            });
+            self.note(
+                "rate_limits.max_tokens",
+                ErrorCode::RateLimitExceeded,
+                FindingAction::Clamp,
+            );
             if enforce {
                 let rewritten = match &request.max_tokens {
                     Some(asked) => {
@@ -301,12 +294,7 @@ impl Exchange {
             Judgement::Clear => Step::Continue,
             Judgement::Refuse(rejection) => self.violation(rejection),
             Judgement::Flag(rejection) => {
-                self.record.findings.push(Finding {
-                    rule: rejection.rule,
-                    code: rejection.code,
-                    action: FindingAction::Flag,
-                    enforced: false,
-                });
+                self.note(rejection.rule, rejection.code, FindingAction::Flag);
                 if !self.flags.contains(&rejection.code.as_str()) {
                     self.flags.push(rejection.code.as_str());
                 }
@@ -364,19 +352,17 @@ impl Exchange {
     /// Records every size rule `bytes` breaks; returns the rejection if one is enforced.
     pub(super) fn check_body_size(&mut self, bytes: u64, known_length: bool) -> Option<Rejection> {
         let mut rejection = None;
-        let enforcing = self.mode == Mode::Enforce;
-        for rule in &self.policy.rules {
+        let policy = Rc::clone(&self.policy);
+        for rule in &policy.rules {
             let Check::RequestBodySize { max_bytes } = rule.check;
             if bytes <= max_bytes || self.record.findings.iter().any(|f| f.rule == rule.id) {
                 continue;
             }
-            let enforced = enforcing && rule.action == Action::Block;
-            self.record.findings.push(Finding {
-                rule: rule.id.clone(),
-                code: ErrorCode::RequestTooLarge,
-                action: rule.action.into(),
-                enforced,
-            });
+            let enforced = self.note(
+                rule.id.clone(),
+                ErrorCode::RequestTooLarge,
+                rule.action.into(),
+            );
             if enforced && rejection.is_none() {
                 rejection = Some(Rejection::new(
                     ErrorCode::RequestTooLarge,

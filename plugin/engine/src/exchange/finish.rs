@@ -144,42 +144,33 @@ impl Exchange {
     pub(super) fn finish_response(&mut self, route: &Route, refused: Option<&Rejection>) {
         self.record.entities = self.masker.tallies().to_vec();
         let enforced = self.mode == Mode::Enforce;
+        // Notes are flags and logs: never enforced.
         for (note, action) in std::mem::take(&mut self.watch.notes) {
-            self.record.findings.push(Finding {
-                rule: note.rule,
-                code: note.code,
-                action,
-                enforced: false,
-            });
+            self.note(note.rule, note.code, action);
         }
         if self.watch.off_scope.take().is_some() {
-            self.record.findings.push(Finding {
-                rule: format!("{}.content_filter.scope", route.id),
-                code: ErrorCode::OutOfScope,
-                action: FindingAction::Flag,
-                enforced: false,
-            });
+            let rule = format!("{}.content_filter.scope", route.id);
+            self.note(rule, ErrorCode::OutOfScope, FindingAction::Flag);
         }
         if let Some(action) = self.watch.links.take() {
-            self.record.findings.push(Finding {
-                rule: format!("{}.links", route.id),
-                code: ErrorCode::ContentFiltered,
+            // The guard strips links only when it enforces, so a strip is always enforced.
+            let rule = format!("{}.links", route.id);
+            let enforced = action == FindingAction::Strip;
+            self.record.findings.push(Finding::new(
+                rule,
+                ErrorCode::ContentFiltered,
                 action,
-                enforced: action == FindingAction::Strip,
-            });
+                enforced,
+            ));
         }
         for category in std::mem::take(&mut self.flagged) {
             let rule = format!("{}.content_filter.{category}", route.id);
             if !self.record.findings.iter().any(|f| f.rule == rule) {
-                self.record.findings.push(Finding {
-                    rule,
-                    code: ErrorCode::ContentFiltered,
-                    action: FindingAction::Flag,
-                    enforced: false,
-                });
+                self.note(rule, ErrorCode::ContentFiltered, FindingAction::Flag);
             }
         }
-        for tally in self.masker.tallies() {
+        let tallies = self.masker.tallies().to_vec();
+        for tally in &tallies {
             if tally.direction != crate::detect::pii::settings::Direction::Response
                 || tally.action == crate::detect::pii::action::PiiAction::Allow
             {
@@ -194,16 +185,12 @@ impl Exchange {
             {
                 continue;
             }
-            self.record.findings.push(Finding {
-                rule,
-                code: ErrorCode::PiiInOutput,
-                action: if tally.action == crate::detect::pii::action::PiiAction::Block {
-                    FindingAction::Block
-                } else {
-                    FindingAction::Mask
-                },
-                enforced,
-            });
+            let action = if tally.action == crate::detect::pii::action::PiiAction::Block {
+                FindingAction::Block
+            } else {
+                FindingAction::Mask
+            };
+            self.note(rule, ErrorCode::PiiInOutput, action);
         }
         if let Some(rejection) = refused {
             self.record_block(rejection, enforced);

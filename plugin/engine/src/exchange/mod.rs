@@ -24,7 +24,7 @@ use crate::json::splice::{insert_top_level, replace_top_level_number, replace_to
 use crate::json::strings::rewrite_strings;
 use crate::llm::usage::Usage;
 use crate::llm::{ApiFormat, LlmRequest};
-use crate::policy::{Action, Check, LowConfidence, Mode, OverCap, Policy, RouteMatch, StateAction};
+use crate::policy::{Check, LowConfidence, Mode, OverCap, Policy, RouteMatch, StateAction};
 use crate::policy::{EncodedBodies, FallbackAction, Review, Route};
 use crate::rejection::{request_id_header, Rejection, Reply};
 use crate::request::encoding::{decode, Coding, DecodeError};

@@ -32,14 +32,30 @@ impl Exchange {
         }
     }
 
+    /// Records a finding, enforced when the policy enforces and the action changes
+    /// something (see [`FindingAction::changes`]); returns whether it is.
+    pub(super) fn note(
+        &mut self,
+        rule: impl Into<String>,
+        code: ErrorCode,
+        action: FindingAction,
+    ) -> bool {
+        let enforced = self.mode == Mode::Enforce && action.changes();
+        self.record
+            .findings
+            .push(Finding::new(rule, code, action, enforced));
+        enforced
+    }
+
     /// Records a blocking finding; an enforced one makes the decision a block.
     pub(super) fn record_block(&mut self, rejection: &Rejection, enforced: bool) {
-        self.record.findings.push(Finding {
-            rule: rejection.rule.clone(),
-            code: rejection.code,
-            action: FindingAction::Block,
+        let finding = Finding::new(
+            rejection.rule.clone(),
+            rejection.code,
+            FindingAction::Block,
             enforced,
-        });
+        );
+        self.record.findings.push(finding);
         if enforced {
             self.record.decision = Decision::Block;
         }

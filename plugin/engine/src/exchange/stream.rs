@@ -69,12 +69,7 @@ impl Exchange {
         let policy = Rc::clone(&self.policy);
         if let Some(route) = self.route.and_then(|i| policy.routes.get(i)) {
             let rejection = truncated_stream(route);
-            self.record.findings.push(Finding {
-                rule: rejection.rule,
-                code: rejection.code,
-                action: FindingAction::Log,
-                enforced: false,
-            });
+            self.note(rejection.rule, rejection.code, FindingAction::Log);
         }
     }
 }

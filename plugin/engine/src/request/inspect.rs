@@ -98,12 +98,10 @@ impl Pass<'_, '_> {
     /// Records a finding. Flags and logs never change the request; everything else does,
     /// unless in monitor mode.
     fn record(&mut self, rule: String, code: ErrorCode, action: FindingAction) {
-        self.out.findings.push(Finding {
-            rule,
-            code,
-            action,
-            enforced: self.enforce && !matches!(action, FindingAction::Flag | FindingAction::Log),
-        });
+        let enforced = self.enforce && action.changes();
+        self.out
+            .findings
+            .push(Finding::new(rule, code, action, enforced));
     }
 
     /// Refuses the request in enforce mode; true if it did.
