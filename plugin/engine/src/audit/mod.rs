@@ -2,6 +2,7 @@
 //! construction, chained per VM so edits and deletions show.
 
 pub mod chain;
+pub mod metrics;
 pub(crate) mod record;
 pub mod redact;
 pub mod request_id;
