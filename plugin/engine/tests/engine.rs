@@ -19,4 +19,5 @@ mod pii;
 mod policy_docs;
 mod policy_parsing;
 mod ratelimit;
+mod review;
 mod routes;

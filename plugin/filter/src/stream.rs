@@ -212,17 +212,8 @@ impl HttpContext for GuardStream {
             exchange.mark_first_byte();
         }
         let action = self.response_body(body_size, end_of_stream);
-        if let Some(exchange) = self.exchange.as_mut() {
-            let queue = exchange
-                .record()
-                .route
-                .as_deref()
-                .and_then(|id| exchange.policy().routes.iter().find(|r| r.id == id))
-                .and_then(|r| r.review.as_ref())
-                .and_then(|r| r.queue.clone());
-            if let (Some(item), Some(queue)) = (exchange.take_review_item(), queue) {
-                outbox::push(queue, item);
-            }
+        if let Some((queue, item)) = self.exchange.as_mut().and_then(Exchange::take_review_item) {
+            outbox::push(queue, item);
         }
         self.took(started, true, Action::Pause);
         if end_of_stream && self.answer_call.is_none() {

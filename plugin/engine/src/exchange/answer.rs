@@ -60,9 +60,12 @@ impl Exchange {
         self.judge_answer(StateAction::Replace, rejection)
     }
 
-    /// The held tool call to post to the review queue, once.
-    pub fn take_review_item(&mut self) -> Option<String> {
-        self.review_item.take()
+    /// The held tool call and the route's review queue to post it to, once; `None` when
+    /// nothing is held or the route names no queue.
+    pub fn take_review_item(&mut self) -> Option<(ReviewQueue, String)> {
+        let item = self.review_item.take()?;
+        let queue = self.current_route()?.review.as_ref()?.queue.clone()?;
+        Some((queue, item))
     }
 
     /// Headers for the model's response on a route: `x-ai-generated: true` and the

@@ -25,7 +25,7 @@ use crate::json::strings::rewrite_strings;
 use crate::llm::usage::Usage;
 use crate::llm::{ApiFormat, LlmRequest};
 use crate::policy::{Check, LowConfidence, Mode, OverCap, Policy, RouteMatch, StateAction};
-use crate::policy::{EncodedBodies, FallbackAction, Review, Route};
+use crate::policy::{EncodedBodies, FallbackAction, Review, ReviewQueue, Route};
 use crate::rejection::{request_id_header, Rejection, Reply};
 use crate::request::encoding::{decode, Coding, DecodeError};
 use crate::request::inspect::{inspect_text, Verdict};
