@@ -204,3 +204,23 @@ fn hostile_documents_are_refused_without_panicking() {
         assert!(Policy::from_json(&document).is_err());
     }
 }
+
+/// Headers only the filter may set are named by the policy, so the filter strips exactly
+/// those from what the client sent: the flags header always, a fallback route's header,
+/// and the limit-export header of a policy with limits.
+#[test]
+fn reserved_request_headers_follow_the_policy() {
+    let bare = Policy::from_json(br#"{"version":1,"name":"t","owner":"Ops","rules":[]}"#).unwrap();
+    assert_eq!(bare.reserved_request_headers(), ["x-psf-flags"]);
+    let document = serde_json::json!({"version": 1, "name": "t", "owner": "Ops",
+        "routes": [{"id": "c", "path": "/v1/chat/completions",
+            "fallback": {"action": "reroute", "on": ["5xx"], "header": "X-Use-Backup"}}],
+        "rate_limits": {"limits": [{"id": "k", "key": [{"header": "x-api-key"}], "window": "1m",
+            "requests": 10}], "export_header": "x-psf-limit-key"}});
+    let policy =
+        Policy::from_json(document.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        policy.reserved_request_headers(),
+        ["x-psf-flags", "x-use-backup", "x-psf-limit-key"]
+    );
+}

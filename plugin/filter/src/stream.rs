@@ -10,6 +10,7 @@ use crate::shared::HostStore;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel, MapType, Status};
 use psf_engine::detect::content::ModerationCall;
+use psf_engine::policy::FLAGS_HEADER;
 use psf_engine::request::encoding::{decode, Coding};
 use psf_engine::{
     request_id_header, ErrorCode, Exchange, Policy, Rejection, Reply, RequestHead, ResponsePlan,
@@ -305,19 +306,9 @@ impl GuardStream {
         };
         let content_length = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
         let content_type = header("content-type");
-        if header(FLAGS_HEADER).is_some() {
-            // Only the filter speaks for the filter: upstreams may trust this header.
-            host::set_header(MapType::HttpRequestHeaders, FLAGS_HEADER, None);
-        }
-        for fallback in exchange
-            .policy()
-            .routes
-            .iter()
-            .filter_map(|r| r.fallback.as_ref())
-        {
-            if header(&fallback.header).is_some() {
-                // Only the filter may send a request to the fallback route.
-                host::set_header(MapType::HttpRequestHeaders, &fallback.header, None);
+        for name in exchange.policy().reserved_request_headers() {
+            if header(name).is_some() {
+                host::set_header(MapType::HttpRequestHeaders, name, None);
             }
         }
         let policy = exchange.policy();
@@ -329,15 +320,6 @@ impl GuardStream {
         }
         let policy = exchange.policy();
         if !policy.client_headers().is_empty() || policy.needs_client_address() {
-            if let Some(name) = policy
-                .rate_limits
-                .as_ref()
-                .and_then(|r| r.export_header.as_deref())
-            {
-                if header(name).is_some() {
-                    host::set_header(MapType::HttpRequestHeaders, name, None);
-                }
-            }
             let source = policy
                 .needs_client_address()
                 .then(|| host::property(&["source", "address"]))
@@ -710,6 +692,5 @@ fn set_flags(exchange: &Exchange, map: MapType) {
     }
 }
 
-const FLAGS_HEADER: &str = "x-psf-flags";
 /// The most a body the engine already decoded within its limits is decoded to again.
 const MAX_DECODED: usize = 64 << 20;

@@ -44,6 +44,10 @@ pub use route::{
 /// The only policy format version this filter reads.
 pub const POLICY_VERSION: u64 = 1;
 
+/// The header that carries the codes of findings that flagged a request without blocking
+/// it, to the upstream and to the client.
+pub const FLAGS_HEADER: &str = "x-psf-flags";
+
 /// A validated policy (PSF EA-1: every policy names an accountable owner).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
@@ -220,6 +224,27 @@ impl Policy {
     }
 
     /// Whether some limit key is the peer address, which the host then reads.
+    /// Request headers only the filter may set, removed from what the client sent before
+    /// anything reads them: `x-psf-flags` (upstreams may trust it), each fallback route's
+    /// header (only the filter reroutes) and the header that exports limit state.
+    pub fn reserved_request_headers(&self) -> Vec<&str> {
+        let mut names = vec![FLAGS_HEADER];
+        names.extend(
+            self.routes
+                .iter()
+                .filter_map(|r| r.fallback.as_ref())
+                .map(|f| f.header.as_str()),
+        );
+        if !self.client_headers().is_empty() || self.needs_client_address() {
+            names.extend(
+                self.rate_limits
+                    .as_ref()
+                    .and_then(|r| r.export_header.as_deref()),
+            );
+        }
+        names
+    }
+
     pub fn needs_client_address(&self) -> bool {
         self.incident.admin.is_some()
             || self
