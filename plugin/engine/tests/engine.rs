@@ -19,5 +19,6 @@ mod pii;
 mod policy_docs;
 mod policy_parsing;
 mod ratelimit;
+mod response_head;
 mod review;
 mod routes;

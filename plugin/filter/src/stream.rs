@@ -14,7 +14,7 @@ use psf_engine::policy::FLAGS_HEADER;
 use psf_engine::request::encoding::{decode, Coding};
 use psf_engine::{
     request_id_header, ErrorCode, Exchange, Policy, Rejection, Reply, RequestHead, ResponsePlan,
-    ResponseStep, Step, UPSTREAM_REQUEST_ID,
+    ResponseStep, Step,
 };
 use std::rc::Rc;
 use std::time::Duration;
@@ -476,32 +476,12 @@ impl GuardStream {
                 .find(|(key, _)| key == name)
                 .map(|(_, value)| value.as_str())
         };
-        let status = header(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
         self.response_encoded = header("content-encoding").is_some();
-        // The SDKs read the request id from one header; the audit record's id goes there,
-        // and the provider's own id moves aside.
-        let id_header = request_id_header(exchange.api_format());
-        let record_id = exchange.record().request_id.as_str();
-        if let Some(provider_id) = header(id_header).filter(|v| *v != record_id) {
-            host::set_header(
-                MapType::HttpResponseHeaders,
-                UPSTREAM_REQUEST_ID,
-                Some(provider_id),
-            );
-        }
-        host::set_header(MapType::HttpResponseHeaders, id_header, Some(record_id));
-        let plan = exchange.on_response_headers(
-            status,
-            header("content-type"),
-            header("content-encoding"),
-        );
-        set_flags(exchange, MapType::HttpResponseHeaders);
-        for (name, value) in exchange.limit_headers() {
+        let effects = exchange.on_response_head(&header);
+        for (name, value) in &effects.set_headers {
             host::set_header(MapType::HttpResponseHeaders, name, Some(value));
         }
-        for (name, value) in exchange.response_marks() {
-            host::set_header(MapType::HttpResponseHeaders, name, Some(&value));
-        }
+        let plan = effects.plan;
         self.response = if end_of_stream {
             ResponsePlan::PassThrough
         } else {

@@ -25,8 +25,8 @@ use crate::json::strings::rewrite_strings;
 use crate::llm::usage::Usage;
 use crate::llm::{ApiFormat, LlmRequest};
 use crate::policy::{Check, LowConfidence, Mode, OverCap, Policy, RouteMatch, StateAction};
-use crate::policy::{EncodedBodies, FallbackAction, Review, ReviewQueue, Route};
-use crate::rejection::{request_id_header, Rejection, Reply};
+use crate::policy::{EncodedBodies, FallbackAction, Review, ReviewQueue, Route, FLAGS_HEADER};
+use crate::rejection::{request_id_header, Rejection, Reply, UPSTREAM_REQUEST_ID};
 use crate::request::encoding::{decode, Coding, DecodeError};
 use crate::request::inspect::{inspect_text, Verdict};
 use crate::request::path::RequestPath;
@@ -49,6 +49,7 @@ mod finish;
 mod outcome;
 mod request_headers;
 mod response_headers;
+pub use response_headers::ResponseHeadEffects;
 mod stream;
 
 use body::*;

@@ -130,3 +130,40 @@ impl Exchange {
         plan
     }
 }
+
+/// What the response headers ask of the host: how the body is read, and the headers to set
+/// on the response, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseHeadEffects {
+    pub plan: ResponsePlan,
+    pub set_headers: Vec<(&'static str, String)>,
+}
+
+impl Exchange {
+    /// Response headers arrived, read through `header`: [`Exchange::on_response_headers`]
+    /// plus every header the filter puts on the answer. The SDKs read the request id from
+    /// one header, so the record's id goes there and the provider's own id moves to
+    /// `x-upstream-request-id`; then the flags, the limit headers and the route's marks
+    /// (HO-1, HO-3).
+    pub fn on_response_head<'h>(
+        &mut self,
+        header: &dyn Fn(&str) -> Option<&'h str>,
+    ) -> ResponseHeadEffects {
+        let status = header(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let id_header = request_id_header(self.api_format());
+        let record_id = self.record.request_id.clone();
+        let mut set_headers = Vec::new();
+        if let Some(provider_id) = header(id_header).filter(|v| *v != record_id) {
+            set_headers.push((UPSTREAM_REQUEST_ID, provider_id.to_string()));
+        }
+        set_headers.push((id_header, record_id));
+        let plan =
+            self.on_response_headers(status, header("content-type"), header("content-encoding"));
+        if !self.flags.is_empty() {
+            set_headers.push((FLAGS_HEADER, self.flags.join(",")));
+        }
+        set_headers.extend(self.limit_headers().iter().cloned());
+        set_headers.extend(self.response_marks());
+        ResponseHeadEffects { plan, set_headers }
+    }
+}
