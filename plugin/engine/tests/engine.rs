@@ -19,6 +19,7 @@ mod pii;
 mod policy_docs;
 mod policy_parsing;
 mod ratelimit;
+mod request_head;
 mod response_head;
 mod review;
 mod routes;

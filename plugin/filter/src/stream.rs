@@ -10,10 +10,9 @@ use crate::shared::HostStore;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel, MapType, Status};
 use psf_engine::detect::content::ModerationCall;
-use psf_engine::policy::FLAGS_HEADER;
 use psf_engine::request::encoding::{decode, Coding};
 use psf_engine::{
-    request_id_header, ErrorCode, Exchange, Policy, Rejection, Reply, RequestHead, ResponsePlan,
+    request_id_header, ErrorCode, Exchange, Policy, Rejection, Reply, RequestFacts, ResponsePlan,
     ResponseStep, Step,
 };
 use std::rc::Rc;
@@ -162,7 +161,7 @@ impl Context for GuardStream {
         let step = exchange.on_moderation(status, &body);
         if step == Step::Continue {
             if !self.request_headers_left {
-                set_flags(exchange, MapType::HttpRequestHeaders);
+                set_forwarded_headers(exchange);
             }
             exchange.mark_forwarded();
             self.resume_http_request();
@@ -294,71 +293,25 @@ impl GuardStream {
                 .find(|(key, _)| key == name)
                 .map(|(_, value)| value.as_str())
         };
-        let method = header(":method").unwrap_or_default();
-        let path = header(":path").unwrap_or_default();
-        let property_id;
-        let request_id = match header("x-request-id") {
-            Some(id) => id,
-            None => {
-                property_id = host::property(&["request", "id"]).unwrap_or_default();
-                property_id.as_str()
-            }
-        };
-        let content_length = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
-        let content_type = header("content-type");
-        for name in exchange.policy().reserved_request_headers() {
-            if header(name).is_some() {
-                host::set_header(MapType::HttpRequestHeaders, name, None);
-            }
+        let count = |name: &str| headers.iter().filter(|(key, _)| key == name).count();
+        let effects = exchange.on_request_head(&RequestFacts {
+            header: &header,
+            count: &count,
+            property: &|path: &[&str]| host::property(path),
+            end_of_stream,
+        });
+        for name in &effects.remove_headers {
+            host::set_header(MapType::HttpRequestHeaders, name, None);
         }
-        let policy = exchange.policy();
-        if policy.residency.is_some() {
-            // The cluster of the route Envoy picked (newer Envoys name it `xds.cluster_name`).
-            let cluster = host::property(&["xds", "cluster_name"])
-                .or_else(|| host::property(&["cluster_name"]));
-            exchange.set_upstream_cluster(cluster.as_deref());
+        for (name, value) in &effects.set_headers {
+            host::set_header(MapType::HttpRequestHeaders, name, Some(value));
         }
-        let policy = exchange.policy();
-        if !policy.client_headers().is_empty() || policy.needs_client_address() {
-            let source = policy
-                .needs_client_address()
-                .then(|| host::property(&["source", "address"]))
-                .flatten();
-            let repeated: Vec<String> = policy
-                .client_headers()
-                .into_iter()
-                .filter(|name| headers.iter().filter(|(key, _)| key == name).count() > 1)
-                .map(str::to_string)
-                .collect();
-            for name in &repeated {
-                exchange.saw_repeated_header(name);
-            }
-            exchange.set_client(&header, source.as_deref());
+        if effects.clear_route_cache {
+            host::clear_route_cache();
         }
         let encoding = header("content-encoding");
         self.request_encoded = encoding.is_some();
-        exchange.set_request_encoding(encoding);
-        let step = exchange.on_request_headers(RequestHead {
-            method,
-            path,
-            request_id,
-            content_length,
-            content_type,
-            end_of_stream,
-        });
-        if step == Step::Continue {
-            set_flags(exchange, MapType::HttpRequestHeaders);
-        }
-        if let Some(header) = exchange.reroute() {
-            // MS-4: the route table sends requests with this header to the fallback; Envoy
-            // picked the route before this filter ran, so its choice is cleared.
-            host::set_header(MapType::HttpRequestHeaders, header, Some("1"));
-            host::clear_route_cache();
-        }
-        if exchange.wants_identity_response() && header("accept-encoding").is_some() {
-            // A compressed answer could not be checked, so ask for a plain one.
-            host::set_header(MapType::HttpRequestHeaders, "accept-encoding", None);
-        }
+        let step = effects.step;
         if step == Step::Pause {
             self.request_coding = encoding.map(str::to_string);
             return self.hold_for_body(&header);
@@ -382,7 +335,7 @@ impl GuardStream {
         }
         release_request_headers(leaving);
         self.request_goes_decoded = self.request_encoded;
-        set_flags(exchange, MapType::HttpRequestHeaders);
+        set_forwarded_headers(exchange);
         self.request_headers_left = true;
         Action::Continue
     }
@@ -412,7 +365,7 @@ impl GuardStream {
             }
         }
         if held && matches!(step, Step::Continue | Step::Replace(_)) {
-            set_flags(exchange, MapType::HttpRequestHeaders);
+            set_forwarded_headers(exchange);
         }
         if let Step::Replace(body) = step {
             // Envoy does not fix content-length after a filter changes the body. The engine
@@ -425,7 +378,7 @@ impl GuardStream {
         }
         if let Step::Consult { call, body } = step {
             if held {
-                set_flags(exchange, MapType::HttpRequestHeaders);
+                set_forwarded_headers(exchange);
             }
             if let Some(body) = body {
                 if self.request_encoded && held {
@@ -454,7 +407,7 @@ impl GuardStream {
                     let step = exchange.on_moderation(None, &[]);
                     if step == Step::Continue {
                         if held {
-                            set_flags(exchange, MapType::HttpRequestHeaders);
+                            set_forwarded_headers(exchange);
                         }
                         return Action::Continue;
                     }
@@ -659,16 +612,10 @@ fn replace_response(exchange: &Exchange, rejection: &Rejection, body_size: usize
     host::replace_response_body(body_size, &reply.body, true);
 }
 
-/// `x-psf-flags`: the codes of findings that flagged the request without blocking it, on the
-/// request the upstream sees and on the response the client sees.
-fn set_flags(exchange: &Exchange, map: MapType) {
-    if !exchange.flags().is_empty() {
-        host::set_header(map, FLAGS_HEADER, Some(&exchange.flags().join(",")));
-    }
-    if map == MapType::HttpRequestHeaders {
-        if let Some((name, value)) = exchange.limit_export() {
-            host::set_header(map, name, Some(value));
-        }
+/// The headers a request that goes on carries (`x-psf-flags`, the exported limit key).
+fn set_forwarded_headers(exchange: &Exchange) {
+    for (name, value) in exchange.forwarded_headers() {
+        host::set_header(MapType::HttpRequestHeaders, &name, Some(&value));
     }
 }
 

@@ -48,6 +48,7 @@ mod body;
 mod finish;
 mod outcome;
 mod request_headers;
+pub use request_headers::{RequestFacts, RequestHeadEffects};
 mod response_headers;
 pub use response_headers::ResponseHeadEffects;
 mod stream;

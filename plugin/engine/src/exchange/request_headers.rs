@@ -225,3 +225,114 @@ pub(super) fn non_canonical_path(target: &str, rule: &str) -> Rejection {
         ),
     )
 }
+
+/// What the host gives the engine at the request headers.
+pub struct RequestFacts<'h> {
+    /// A request header's (first) value, by lower-case name.
+    pub header: &'h dyn Fn(&str) -> Option<&'h str>,
+    /// How many times a header came.
+    pub count: &'h dyn Fn(&str) -> usize,
+    /// A host property (`request.id`, `source.address`, `xds.cluster_name`), asked for only
+    /// when the policy needs it.
+    pub property: &'h dyn Fn(&[&str]) -> Option<String>,
+    /// True when the request has no body.
+    pub end_of_stream: bool,
+}
+
+/// What the request headers ask of the host: the step, the request headers to remove and
+/// then to set, and whether the proxy must pick the route again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHeadEffects {
+    pub step: Step,
+    pub remove_headers: Vec<String>,
+    pub set_headers: Vec<(String, String)>,
+    pub clear_route_cache: bool,
+}
+
+impl Exchange {
+    /// Request headers arrived: [`Exchange::on_request_headers`] with everything around it.
+    /// Headers only the filter may set are removed from what the client sent; the client's
+    /// identity, the upstream cluster (for `residency`) and the body's encoding are read;
+    /// a request that goes on carries its flags and exported limit key; a rerouted one the
+    /// fallback header (MS-4, and the route is picked again); and a route that reads answers
+    /// asks for them uncompressed.
+    pub fn on_request_head(&mut self, facts: &RequestFacts<'_>) -> RequestHeadEffects {
+        let header = facts.header;
+        let policy = Rc::clone(&self.policy);
+        let mut effects = RequestHeadEffects {
+            step: Step::Continue,
+            remove_headers: policy
+                .reserved_request_headers()
+                .into_iter()
+                .filter(|name| header(name).is_some())
+                .map(str::to_string)
+                .collect(),
+            set_headers: Vec::new(),
+            clear_route_cache: false,
+        };
+        if policy.residency.is_some() {
+            // The cluster of the route Envoy picked (newer Envoys name it `xds.cluster_name`).
+            let cluster = (facts.property)(&["xds", "cluster_name"])
+                .or_else(|| (facts.property)(&["cluster_name"]));
+            self.set_upstream_cluster(cluster.as_deref());
+        }
+        if !policy.client_headers().is_empty() || policy.needs_client_address() {
+            let source = policy
+                .needs_client_address()
+                .then(|| (facts.property)(&["source", "address"]))
+                .flatten();
+            for name in policy.client_headers() {
+                if (facts.count)(name) > 1 {
+                    self.saw_repeated_header(name);
+                }
+            }
+            self.set_client(header, source.as_deref());
+        }
+        self.set_request_encoding(header("content-encoding"));
+        let property_id;
+        let request_id = match header("x-request-id") {
+            Some(id) => id,
+            None => {
+                property_id = (facts.property)(&["request", "id"]).unwrap_or_default();
+                property_id.as_str()
+            }
+        };
+        let step = self.on_request_headers(RequestHead {
+            method: header(":method").unwrap_or_default(),
+            path: header(":path").unwrap_or_default(),
+            request_id,
+            content_length: header("content-length").and_then(|v| v.trim().parse::<u64>().ok()),
+            content_type: header("content-type"),
+            end_of_stream: facts.end_of_stream,
+        });
+        if step == Step::Continue {
+            effects.set_headers.extend(self.forwarded_headers());
+        }
+        if let Some(name) = self.reroute() {
+            // Envoy picked the route before this filter ran, so its choice is cleared.
+            effects
+                .set_headers
+                .push((name.to_string(), "1".to_string()));
+            effects.clear_route_cache = true;
+        }
+        if self.wants_identity_response() && header("accept-encoding").is_some() {
+            // A compressed answer could not be checked, so ask for a plain one.
+            effects.remove_headers.push("accept-encoding".to_string());
+        }
+        effects.step = step;
+        effects
+    }
+
+    /// The headers a request that goes on carries: `x-psf-flags` with the codes of the
+    /// findings that flagged it, and the exported limit key.
+    pub fn forwarded_headers(&self) -> Vec<(String, String)> {
+        let mut headers = Vec::new();
+        if !self.flags.is_empty() {
+            headers.push((FLAGS_HEADER.to_string(), self.flags.join(",")));
+        }
+        if let Some((name, value)) = self.limit_export() {
+            headers.push((name.to_string(), value.to_string()));
+        }
+        headers
+    }
+}
