@@ -130,3 +130,24 @@ fn rejection_body_has_the_one_error_shape() {
     assert_eq!(record["findings"][0]["enforced"], true);
     assert_eq!(record["entities"], serde_json::json!([]));
 }
+
+/// A finished exchange hands the host everything at once, once: the record to seal, the
+/// metric updates (named by the engine) and its alerts.
+#[test]
+fn conclude_gives_the_record_and_its_metrics_once() {
+    let (_, mut exchange) = play(policy("enforce", "block"), Some(101), &[50, 101]);
+    let done = exchange.conclude().expect("concluded");
+    assert!(
+        done.record.contains("\"decision\":\"block\""),
+        "{}",
+        done.record
+    );
+    let names: Vec<&str> = done.metrics.iter().map(|m| m.name.as_str()).collect();
+    assert!(
+        names.contains(&"psf_requests_total.route.unrouted.decision.block")
+            && names.contains(&"psf_blocks_total.code.request_too_large"),
+        "{names:?}"
+    );
+    assert!(done.collector.is_none() && done.alerts.is_empty() && !done.webhook);
+    assert!(exchange.conclude().is_none());
+}

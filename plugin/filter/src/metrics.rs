@@ -4,8 +4,7 @@
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
-use psf_engine::audit::metrics::{exchange_metrics, MetricKind};
-use psf_engine::{DecisionRecord, Policy};
+use psf_engine::audit::metrics::{Metric, MetricKind};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -14,8 +13,8 @@ thread_local! {
 }
 
 /// The counters and histograms of one finished exchange.
-pub fn record(record: &DecisionRecord, policy: &Policy) {
-    for metric in exchange_metrics(record, policy) {
+pub fn update(metrics: &[Metric]) {
+    for metric in metrics {
         match metric.kind {
             MetricKind::Counter => count(
                 &metric.name,

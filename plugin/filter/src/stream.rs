@@ -258,15 +258,13 @@ impl GuardStream {
         let Some(exchange) = self.exchange.as_mut() else {
             return;
         };
-        let Some(record) = exchange.finish() else {
+        let Some(done) = exchange.conclude() else {
             return;
         };
-        let policy = exchange.policy();
-        audit::emit(&record, policy.audit.collector.as_ref());
-        metrics::record(exchange.record(), policy);
-        let webhook = policy.abuse.as_ref().is_some_and(|a| a.webhook.is_some());
-        for alert in exchange.take_alerts() {
-            alerts::raise(&alert, webhook);
+        audit::emit(&done.record, done.collector.as_ref());
+        metrics::update(&done.metrics);
+        for alert in &done.alerts {
+            alerts::raise(alert, done.webhook);
         }
     }
 

@@ -70,6 +70,20 @@ impl Exchange {
         Some(self.record.to_json(&self.policy))
     }
 
+    /// The exchange is over: [`Exchange::finish`] and everything the host does with it,
+    /// once. `None` if it was concluded already.
+    pub fn conclude(&mut self) -> Option<Concluded> {
+        let record = self.finish()?;
+        let policy = Rc::clone(&self.policy);
+        Some(Concluded {
+            record,
+            collector: policy.audit.collector.clone(),
+            metrics: exchange_metrics(&self.record, &policy),
+            alerts: self.take_alerts(),
+            webhook: policy.abuse.as_ref().is_some_and(|a| a.webhook.is_some()),
+        })
+    }
+
     /// Settles the request's limits with the tokens it used and counts its strike, once.
     /// Used tokens are the provider's usage, or the estimates where it reported none.
     pub(super) fn settle_limits(&mut self) {
@@ -243,4 +257,18 @@ pub(super) fn strike_of(finding: &Finding) -> Option<Strike> {
         | ErrorCode::ToolNotAllowed => Some(Strike::Schema),
         _ => None,
     }
+}
+
+/// What a finished exchange asks of the host (PSF OM-1, OM-3, OM-5): its decision record to
+/// seal and send to every sink, its metric updates, and its alerts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Concluded {
+    /// The record as JSON, before sealing (the chain is the VM's).
+    pub record: String,
+    /// Where records are batched to, when the policy names a collector.
+    pub collector: Option<Collector>,
+    pub metrics: Vec<Metric>,
+    pub alerts: Vec<Alert>,
+    /// The policy posts alerts to a webhook.
+    pub webhook: bool,
 }

@@ -5,11 +5,13 @@
 //! bodies, a request with a trusted `content-length` under every limit streams through.
 
 use crate::audit::chain::{hmac_hex, sha256_hex};
+use crate::audit::metrics::{exchange_metrics, Metric};
 use crate::audit::record::{
     Decision, DecisionRecord, Finding, FindingAction, ModeSwitch, Redacted,
 };
 use crate::audit::redact::redact_all;
 use crate::audit::request_id::request_id;
+use crate::audit::settings::Collector;
 use crate::controls::kill_switch::{self, effective_mode, Switch, Switches};
 use crate::controls::ratelimit::alert::Alert;
 use crate::controls::ratelimit::key::ClientFacts;
@@ -46,6 +48,7 @@ mod admin;
 mod answer;
 mod body;
 mod finish;
+pub use finish::Concluded;
 mod outcome;
 mod request_headers;
 pub use request_headers::{RequestFacts, RequestHeadEffects};
