@@ -7,6 +7,7 @@
 
 mod audit;
 mod content;
+mod deliver;
 mod exchange;
 mod guards;
 mod hostile;

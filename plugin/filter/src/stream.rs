@@ -12,8 +12,8 @@ use proxy_wasm::types::{Action, LogLevel, MapType, Status};
 use psf_engine::detect::content::ModerationCall;
 use psf_engine::request::encoding::{decode, Coding};
 use psf_engine::{
-    request_id_header, ErrorCode, Exchange, Policy, Rejection, Reply, RequestFacts, ResponsePlan,
-    ResponseStep, Step,
+    request_id_header, AnswerEffects, Delivery, ErrorCode, Exchange, Policy, Rejection, Reply,
+    RequestFacts, ResponsePlan, ResponseStep, Step,
 };
 use std::rc::Rc;
 use std::time::Duration;
@@ -143,7 +143,8 @@ impl Context for GuardStream {
                 if let Some(exchange) = self.exchange.as_mut() {
                     let step =
                         exchange.on_response_moderation(status, &host::call_response_body(size));
-                    apply_answer(exchange, step, body_size, answer);
+                    let body = host::response_body(body_size);
+                    carry_out(&exchange.deliver(step, &body, answer), body_size);
                 }
                 self.resume_http_response();
                 self.conclude();
@@ -470,9 +471,10 @@ impl GuardStream {
         };
         if self.response == ResponsePlan::Refuse {
             if let Some(rejection) = exchange.take_refusal() {
-                let reply = exchange.error_reply(&rejection);
-                set_reply_headers(&reply);
-                self.refusal_body = Some(reply.body);
+                // The error's status and headers go now; its body replaces the answer's.
+                let mut effects = exchange.error_effects(&rejection);
+                self.refusal_body = effects.body.take();
+                set_response_headers(&effects);
             }
         } else if self.response_encoded {
             host::set_header(MapType::HttpResponseHeaders, "content-encoding", None);
@@ -482,8 +484,8 @@ impl GuardStream {
     }
 
     /// How a complete answer is written back.
-    fn answer_delivery(&self) -> AnswerDelivery {
-        AnswerDelivery {
+    fn answer_delivery(&self) -> Delivery {
+        Delivery {
             headers_held: !self.response_headers_left,
             encoded: self.response_encoded,
             goes_decoded: self.response_goes_decoded,
@@ -502,21 +504,13 @@ impl GuardStream {
                 if let Some(body) = self.refusal_body.take() {
                     host::replace_response_body(body_size, &body, false);
                 } else if let Some(rejection) = exchange.take_refusal() {
-                    replace_response(exchange, &rejection, body_size);
+                    carry_out(&exchange.error_effects(&rejection), body_size);
                 }
                 Action::Continue
             }
             ResponsePlan::Buffer => {
                 let body = host::response_body(body_size);
                 let step = exchange.on_response_body(&body);
-                if let (Some(value), true) = (exchange.low_confidence(), answer.headers_held) {
-                    // The headers are still held, so the answer can carry the flag.
-                    host::set_header(
-                        MapType::HttpResponseHeaders,
-                        "x-psf-low-confidence",
-                        Some(value),
-                    );
-                }
                 if let ResponseStep::Consult(call) = step {
                     let sent = self.consult(&call);
                     let Some(exchange) = self.exchange.as_mut() else {
@@ -529,18 +523,12 @@ impl GuardStream {
                         }
                         Err(_) => {
                             let step = exchange.on_response_moderation(None, &[]);
-                            apply_answer(exchange, step, body_size, answer);
+                            carry_out(&exchange.deliver(step, &body, answer), body_size);
                             return Action::Continue;
                         }
                     }
                 }
-                if answer.goes_decoded && matches!(step, ResponseStep::Continue) {
-                    // Its content-encoding has gone, so the answer goes decoded too.
-                    if let Ok(plain) = exchange.decoded_answer(&body) {
-                        host::replace_response_body(body_size, &plain, false);
-                    }
-                }
-                apply_answer(exchange, step, body_size, answer);
+                carry_out(&exchange.deliver(step, &body, answer), body_size);
                 Action::Continue
             }
             ResponsePlan::Stream => {
@@ -555,59 +543,22 @@ impl GuardStream {
     }
 }
 
-/// How a complete answer is written back.
-#[derive(Clone, Copy)]
-struct AnswerDelivery {
-    /// The response headers are still held, so they can change.
-    headers_held: bool,
-    /// The upstream's answer has a `content-encoding`.
-    encoded: bool,
-    /// Its `content-encoding` left already removed: the answer goes decoded.
-    goes_decoded: bool,
-}
-
-/// Carries out the step for a complete answer of `body_size` bytes.
-fn apply_answer(exchange: &Exchange, step: ResponseStep, body_size: usize, answer: AnswerDelivery) {
-    match step {
-        ResponseStep::Continue | ResponseStep::Consult(_) => {}
-        ResponseStep::Replace(new) => {
-            // The engine writes answers decoded.
-            if answer.encoded && answer.headers_held {
-                host::set_header(MapType::HttpResponseHeaders, "content-encoding", None);
-            }
-            host::replace_response_body(body_size, &new, answer.headers_held)
-        }
-        ResponseStep::Reject(rejection) if answer.headers_held => {
-            replace_response(exchange, &rejection, body_size)
-        }
-        ResponseStep::Reject(rejection) => {
-            // Its 200 has left: the answer becomes the API's own filtered answer.
-            let body =
-                rejection.filtered_answer(exchange.api_format(), &exchange.record().request_id);
-            host::replace_response_body(body_size, &body, false)
-        }
-    }
-}
-
-/// The error's status and headers on the response headers, while they can still change.
-fn set_reply_headers(reply: &Reply) {
-    host::set_header(
-        MapType::HttpResponseHeaders,
-        ":status",
-        Some(&reply.status.to_string()),
-    );
-    for (name, value) in &reply.headers {
+/// Sets and removes the response headers `effects` name, while they can still change.
+fn set_response_headers(effects: &AnswerEffects) {
+    for (name, value) in &effects.set_headers {
         host::set_header(MapType::HttpResponseHeaders, name, Some(value));
     }
-    host::set_header(MapType::HttpResponseHeaders, "content-encoding", None);
+    for name in &effects.remove_headers {
+        host::set_header(MapType::HttpResponseHeaders, name, None);
+    }
 }
 
-/// Turns the held response into the filter's error: status, headers and body. Used while the
-/// response headers have not left yet, so the client sees one consistent answer.
-fn replace_response(exchange: &Exchange, rejection: &Rejection, body_size: usize) {
-    let reply = exchange.error_reply(rejection);
-    set_reply_headers(&reply);
-    host::replace_response_body(body_size, &reply.body, true);
+/// Carries out what the engine decided for a complete answer of `body_size` bytes.
+fn carry_out(effects: &AnswerEffects, body_size: usize) {
+    set_response_headers(effects);
+    if let Some(body) = &effects.body {
+        host::replace_response_body(body_size, body, effects.set_length);
+    }
 }
 
 /// The headers a request that goes on carries (`x-psf-flags`, the exported limit key).

@@ -47,6 +47,8 @@ use std::rc::Rc;
 mod admin;
 mod answer;
 mod body;
+mod deliver;
+pub use deliver::{AnswerEffects, Delivery};
 mod finish;
 pub use finish::Concluded;
 mod outcome;
