@@ -53,6 +53,22 @@ impl Rejection {
         self.body_for(None, request_id)
     }
 
+    /// The whole answer outside any exchange (a stream without a policy): the error's
+    /// headers, the request id in `x-request-id`, the OpenAI-shaped body.
+    pub fn reply(&self, request_id: &str) -> Reply {
+        let mut headers: Vec<(&'static str, String)> = self
+            .headers()
+            .into_iter()
+            .map(|(n, v)| (n, v.to_string()))
+            .collect();
+        headers.push(("x-request-id", request_id.to_string()));
+        Reply {
+            status: self.status(),
+            headers,
+            body: self.body(request_id),
+        }
+    }
+
     /// The error body for a client of `format`.
     pub fn body_for(&self, format: Option<ApiFormat>, request_id: &str) -> Vec<u8> {
         self.error_value(format, request_id)

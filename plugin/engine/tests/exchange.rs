@@ -151,3 +151,26 @@ fn conclude_gives_the_record_and_its_metrics_once() {
     assert!(done.collector.is_none() && done.alerts.is_empty() && !done.webhook);
     assert!(exchange.conclude().is_none());
 }
+
+/// The filter's own answers come from the engine whole: the error for a rejection, and an
+/// admin or degraded answer with its content type and the record's id; other steps are not
+/// answers.
+#[test]
+fn local_replies_carry_the_record_id() {
+    let (steps, exchange) = play(policy("enforce", "block"), Some(101), &[50, 101]);
+    let reply = exchange.local_reply(&steps[0]).expect("the error");
+    assert_eq!(reply.status, 413);
+    let answer = Step::Answer {
+        status: 200,
+        body: b"{}".to_vec(),
+    };
+    let reply = exchange.local_reply(&answer).expect("an answer");
+    assert_eq!(reply.status, 200);
+    assert!(reply
+        .headers
+        .contains(&("x-request-id", exchange.record().request_id.clone())));
+    assert!(reply
+        .headers
+        .contains(&("content-type", "application/json".to_string())));
+    assert_eq!(exchange.local_reply(&Step::Continue), None);
+}

@@ -12,8 +12,8 @@ use proxy_wasm::types::{Action, LogLevel, MapType, Status};
 use psf_engine::detect::content::ModerationCall;
 use psf_engine::request::encoding::{decode, Coding};
 use psf_engine::{
-    request_id_header, AnswerEffects, Delivery, ErrorCode, Exchange, Policy, Rejection, Reply,
-    RequestFacts, ResponsePlan, ResponseStep, Step,
+    AnswerEffects, Delivery, ErrorCode, Exchange, Policy, Rejection, RequestFacts, ResponsePlan,
+    ResponseStep, Step,
 };
 use std::rc::Rc;
 use std::time::Duration;
@@ -70,48 +70,29 @@ impl GuardStream {
     }
 
     fn apply(&mut self, step: Step) -> Action {
+        let reply = match &self.exchange {
+            Some(exchange) => exchange.local_reply(&step),
+            None => match &step {
+                Step::Reject(rejection) => Some(rejection.reply(
+                    &host::header(MapType::HttpRequestHeaders, "x-request-id").unwrap_or_default(),
+                )),
+                _ => None,
+            },
+        };
+        if let Some(reply) = reply {
+            let headers: Vec<(&str, &str)> = reply
+                .headers
+                .iter()
+                .map(|(n, v)| (*n, v.as_str()))
+                .collect();
+            host::send_local_response(reply.status, &headers, &reply.body);
+            return Action::Pause;
+        }
         match step {
-            Step::Answer { status, body } => {
-                let mut headers = vec![("content-type", "application/json")];
-                let id;
-                if let Some(exchange) = &self.exchange {
-                    id = exchange.record().request_id.clone();
-                    headers.push((request_id_header(exchange.api_format()), &id));
-                }
-                host::send_local_response(status, &headers, &body);
-                Action::Pause
-            }
             Step::Continue => Action::Continue,
             // NeedBody, Replace and Consult only follow a complete body; the body callback
             // handles them.
-            Step::Pause | Step::NeedBody | Step::Replace(_) | Step::Consult { .. } => Action::Pause,
-            Step::Reject(rejection) => {
-                let reply = match &self.exchange {
-                    Some(exchange) => exchange.error_reply(&rejection),
-                    None => {
-                        let request_id = host::header(MapType::HttpRequestHeaders, "x-request-id")
-                            .unwrap_or_default();
-                        let mut headers: Vec<(&'static str, String)> = rejection
-                            .headers()
-                            .into_iter()
-                            .map(|(n, v)| (n, v.to_string()))
-                            .collect();
-                        headers.push(("x-request-id", request_id.clone()));
-                        Reply {
-                            status: rejection.status(),
-                            headers,
-                            body: rejection.body(&request_id),
-                        }
-                    }
-                };
-                let headers: Vec<(&str, &str)> = reply
-                    .headers
-                    .iter()
-                    .map(|(n, v)| (*n, v.as_str()))
-                    .collect();
-                host::send_local_response(reply.status, &headers, &reply.body);
-                Action::Pause
-            }
+            _ => Action::Pause,
         }
     }
 }

@@ -3,6 +3,26 @@
 use super::*;
 
 impl Exchange {
+    /// The answer the filter sends itself for `step`, if it is one: an admin or degraded
+    /// answer, or the error for a rejection. Either carries the record's request id.
+    pub fn local_reply(&self, step: &Step) -> Option<Reply> {
+        match step {
+            Step::Answer { status, body } => Some(Reply {
+                status: *status,
+                headers: vec![
+                    ("content-type", "application/json".to_string()),
+                    (
+                        request_id_header(self.api_format()),
+                        self.record.request_id.clone(),
+                    ),
+                ],
+                body: body.clone(),
+            }),
+            Step::Reject(rejection) => Some(self.error_reply(rejection)),
+            _ => None,
+        }
+    }
+
     /// The filter's answer for `rejection`, in the route's API shape.
     pub fn error_reply(&self, rejection: &Rejection) -> Reply {
         let format = self.api_format();
