@@ -45,8 +45,8 @@ pub mod response;
 pub use audit::record::{Decision, DecisionRecord, Finding, FindingAction};
 pub use code::ErrorCode;
 pub use exchange::{
-    AnswerEffects, Concluded, Delivery, Exchange, RequestFacts, RequestHead, RequestHeadEffects,
-    ResponseHeadEffects, ResponsePlan, ResponseStep, Step,
+    AnswerEffects, Concluded, Delivery, Exchange, RequestBodyEffects, RequestFacts, RequestHead,
+    RequestHeadEffects, ResponseHeadEffects, ResponsePlan, ResponseStep, Step,
 };
 pub use policy::{Action, Check, Mode, Policy, PolicyError, PolicyErrorKind, PolicyErrors, Rule};
 pub use rejection::{request_id_header, Rejection, Reply, ERROR_TYPE, UPSTREAM_REQUEST_ID};

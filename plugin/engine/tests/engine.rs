@@ -20,6 +20,7 @@ mod pii;
 mod policy_docs;
 mod policy_parsing;
 mod ratelimit;
+mod request_body;
 mod request_head;
 mod response_head;
 mod review;

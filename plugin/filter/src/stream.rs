@@ -10,7 +10,6 @@ use crate::shared::HostStore;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel, MapType, Status};
 use psf_engine::detect::content::ModerationCall;
-use psf_engine::request::encoding::{decode, Coding};
 use psf_engine::{
     AnswerEffects, Delivery, ErrorCode, Exchange, Policy, Rejection, RequestFacts, ResponsePlan,
     ResponseStep, Step,
@@ -33,8 +32,6 @@ pub struct GuardStream {
     /// rewrites goes on decoded, so the header goes.
     request_encoded: bool,
     response_encoded: bool,
-    /// The request's `content-encoding`, for a body that must go on decoded.
-    request_coding: Option<String>,
     /// Headers that left before their body was inspected, because the host does not hold
     /// them ([`header_hold`]): they can no longer change.
     request_headers_left: bool,
@@ -59,7 +56,6 @@ impl GuardStream {
             answer_call: None,
             request_encoded: false,
             response_encoded: false,
-            request_coding: None,
             request_headers_left: false,
             response_headers_left: false,
             probing: false,
@@ -289,14 +285,11 @@ impl GuardStream {
         if effects.clear_route_cache {
             host::clear_route_cache();
         }
-        let encoding = header("content-encoding");
-        self.request_encoded = encoding.is_some();
-        let step = effects.step;
-        if step == Step::Pause {
-            self.request_coding = encoding.map(str::to_string);
+        self.request_encoded = header("content-encoding").is_some();
+        if effects.step == Step::Pause {
             return self.hold_for_body(&header);
         }
-        self.apply(step)
+        self.apply(effects.step)
     }
 
     /// The engine waits for the body. The headers stay held where the host holds them;
@@ -328,74 +321,60 @@ impl GuardStream {
             self.request_goes_decoded = self.request_headers_left && self.request_encoded;
         }
         let held = !self.request_headers_left;
+        let delivery = Delivery {
+            headers_held: held,
+            encoded: self.request_encoded,
+            goes_decoded: self.request_goes_decoded,
+        };
         let Some(exchange) = self.exchange.as_mut() else {
             return Action::Pause;
         };
-        let mut step = exchange.on_request_body(body_size as u64, end_of_stream);
-        if step == Step::NeedBody {
-            let body = host::request_body(body_size);
-            step = exchange.inspect_request_body(&body);
-            let unchanged = matches!(step, Step::Continue | Step::Consult { body: None, .. });
-            if unchanged && self.request_goes_decoded {
-                // Its content-encoding has gone, so the body goes decoded too.
-                let coding = Coding::parse(self.request_coding.as_deref());
-                if let Ok(plain) = coding.and_then(|c| decode(c, &body, MAX_DECODED)) {
-                    host::replace_request_body(body_size, &plain, held);
-                }
-            }
+        let effects = exchange.on_request_body_read(
+            body_size as u64,
+            end_of_stream,
+            &|| host::request_body(body_size),
+            delivery,
+        );
+        for name in &effects.remove_headers {
+            host::set_header(MapType::HttpRequestHeaders, name, None);
         }
-        if held && matches!(step, Step::Continue | Step::Replace(_)) {
-            set_forwarded_headers(exchange);
+        for (name, value) in &effects.set_headers {
+            host::set_header(MapType::HttpRequestHeaders, name, Some(value));
         }
-        if let Step::Replace(body) = step {
-            // Envoy does not fix content-length after a filter changes the body. The engine
-            // writes bodies decoded, so an encoded request goes on without its encoding.
-            if self.request_encoded && held {
-                host::set_header(MapType::HttpRequestHeaders, "content-encoding", None);
-            }
-            host::replace_request_body(body_size, &body, held);
-            return Action::Continue;
+        if let Some(body) = &effects.body {
+            host::replace_request_body(body_size, body, effects.set_length);
         }
-        if let Step::Consult { call, body } = step {
-            if held {
-                set_forwarded_headers(exchange);
+        let Some(call) = effects.consult else {
+            return self.apply(effects.step);
+        };
+        match self.consult(&call) {
+            Ok(token) => {
+                self.moderation_call = Some(token);
+                Action::Pause
             }
-            if let Some(body) = body {
-                if self.request_encoded && held {
-                    host::set_header(MapType::HttpRequestHeaders, "content-encoding", None);
-                }
-                host::replace_request_body(body_size, &body, held);
-            }
-            match self.consult(&call) {
-                Ok(token) => {
-                    self.moderation_call = Some(token);
+            Err(status) => {
+                host::event(
+                    LogLevel::Warn,
+                    "moderation_call_failed",
+                    serde_json::json!({
+                        "cluster": call.cluster,
+                        "status": format!("{status:?}"),
+                        "request_id": self.exchange.as_ref().map(|e| e.record().request_id.as_str()),
+                    }),
+                );
+                let Some(exchange) = self.exchange.as_mut() else {
                     return Action::Pause;
-                }
-                Err(status) => {
-                    host::event(
-                        LogLevel::Warn,
-                        "moderation_call_failed",
-                        serde_json::json!({
-                            "cluster": call.cluster,
-                            "status": format!("{status:?}"),
-                            "request_id": self.exchange.as_ref().map(|e| e.record().request_id.as_str()),
-                        }),
-                    );
-                    let Some(exchange) = self.exchange.as_mut() else {
-                        return Action::Pause;
-                    };
-                    let step = exchange.on_moderation(None, &[]);
-                    if step == Step::Continue {
-                        if held {
-                            set_forwarded_headers(exchange);
-                        }
-                        return Action::Continue;
+                };
+                let step = exchange.on_moderation(None, &[]);
+                if step == Step::Continue {
+                    if held {
+                        set_forwarded_headers(exchange);
                     }
-                    return self.apply(step);
+                    return Action::Continue;
                 }
+                self.apply(step)
             }
         }
-        self.apply(step)
     }
 
     fn response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
@@ -548,6 +527,3 @@ fn set_forwarded_headers(exchange: &Exchange) {
         host::set_header(MapType::HttpRequestHeaders, &name, Some(&value));
     }
 }
-
-/// The most a body the engine already decoded within its limits is decoded to again.
-const MAX_DECODED: usize = 64 << 20;
