@@ -259,6 +259,14 @@ fn insert_block_scalar(yaml: &str, placeholder: &str, text: &str) -> anyhow::Res
     Ok(out)
 }
 
+/// `yaml` with the socket address port `old` moved to `new`.
+fn with_port(yaml: &str, old: u16, new: u16) -> String {
+    yaml.replace(
+        &format!("port_value: {old}\n"),
+        &format!("port_value: {new}\n"),
+    )
+}
+
 /// How an Envoy start-up ended.
 enum Startup {
     Live,
@@ -309,14 +317,32 @@ impl Envoy {
         config: &EnvoyConfig,
         opts: &EnvoyOptions,
     ) -> anyhow::Result<Envoy> {
-        let mut envoy = Self::launch(yaml, config, opts)?;
-        match envoy.wait_for_startup(opts.ready_timeout)? {
-            Startup::Live => Ok(envoy),
-            Startup::Exited(status) => bail!(
+        let (mut yaml, mut ports) = (yaml.to_string(), (config.listener_port, config.admin_port));
+        for attempt in 1.. {
+            let mut envoy = Self::launch_on(&yaml, ports, opts)?;
+            let status = match envoy.wait_for_startup(opts.ready_timeout)? {
+                Startup::Live => return Ok(envoy),
+                Startup::Exited(status) => status,
+            };
+            let log = envoy.log();
+            // Tests run in parallel, and another one may bind a port between `free_port`
+            // and this Envoy's bind: that start is retried on fresh ports, a few times.
+            let movable = [ports.0, ports.1]
+                .iter()
+                .all(|p| yaml.contains(&format!("port_value: {p}\n")));
+            if attempt < 4 && movable && log.contains("Address already in use") {
+                let fresh = (free_port(), free_port());
+                yaml = with_port(&yaml, ports.0, fresh.0);
+                yaml = with_port(&yaml, ports.1, fresh.1);
+                ports = fresh;
+                continue;
+            }
+            bail!(
                 "envoy exited during startup ({status}); log tail:\n{}",
-                tail(&envoy.log(), 60)
-            ),
+                tail(&log, 60)
+            );
         }
+        unreachable!("the start-up loop returns or fails")
     }
 
     /// Starts Envoy with a config it should refuse and returns its log once it exits
@@ -338,12 +364,17 @@ impl Envoy {
     }
 
     fn launch(yaml: &str, config: &EnvoyConfig, opts: &EnvoyOptions) -> anyhow::Result<Envoy> {
+        Self::launch_on(yaml, (config.listener_port, config.admin_port), opts)
+    }
+
+    /// Starts Envoy on `(listener, admin)` ports, which `yaml` names.
+    fn launch_on(yaml: &str, ports: (u16, u16), opts: &EnvoyOptions) -> anyhow::Result<Envoy> {
         let (child, dir) = spawn(yaml, opts)?;
         Ok(Envoy {
             child,
             dir,
-            listener: SocketAddr::from(([127, 0, 0, 1], config.listener_port)),
-            admin: SocketAddr::from(([127, 0, 0, 1], config.admin_port)),
+            listener: SocketAddr::from(([127, 0, 0, 1], ports.0)),
+            admin: SocketAddr::from(([127, 0, 0, 1], ports.1)),
         })
     }
 

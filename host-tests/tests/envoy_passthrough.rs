@@ -198,3 +198,25 @@ fn policy_json_becomes_an_indented_block_scalar() {
 fn global_ratelimit_example_validates() {
     envoy::validate(&repo_root().join("examples/envoy-global-ratelimit.yaml")).unwrap();
 }
+
+/// Parallel tests race for free ports: a listener port taken between `free_port` and
+/// Envoy's bind makes the harness start again on fresh ports, not fail the test.
+#[test]
+fn a_port_taken_before_envoy_binds_it_is_replaced() {
+    let mock = mock_llm::spawn(MockOptions::default()).unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = EnvoyConfig {
+        listener_port: taken.local_addr().unwrap().port(),
+        ..passthrough(&mock)
+    };
+    let proxy = Envoy::start(&config, &EnvoyOptions::default()).unwrap();
+    assert_ne!(proxy.listener_addr().port(), config.listener_port);
+    let resp = http1::send(
+        proxy.listener_addr(),
+        &chat_request(false),
+        &SendOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(resp.status, 200);
+    drop(taken);
+}
