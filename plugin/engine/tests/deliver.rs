@@ -1,8 +1,8 @@
 //! A complete answer's delivery as effects: what the host does to the response for each
 //! step, given whether the headers are still held.
 
-use crate::guards::play_bytes;
-use psf_engine::{Delivery, ErrorCode, Policy, Rejection, ResponsePlan, ResponseStep};
+use crate::guards::awaiting_answer;
+use psf_engine::{Delivery, ErrorCode, Policy, Rejection, ResponseStep};
 use serde_json::json;
 use std::rc::Rc;
 
@@ -10,14 +10,7 @@ fn exchange() -> psf_engine::Exchange {
     let document = json!({"version": 1, "name": "t", "owner": "Ada Lovelace",
         "routes": [{"id": "chat", "path": "/v1/chat/completions", "format": "openai_chat"}]});
     let policy = Rc::new(Policy::from_json(document.to_string().as_bytes()).unwrap());
-    let body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
-    let (_, mut exchange) =
-        play_bytes(&policy, "/v1/chat/completions", body.to_string().as_bytes());
-    assert_eq!(
-        exchange.on_response_headers(200, Some("application/json"), None),
-        ResponsePlan::Buffer
-    );
-    exchange
+    awaiting_answer(&policy, "hi")
 }
 
 const HELD: Delivery = Delivery {

@@ -42,6 +42,22 @@ pub(crate) fn play_bytes(policy: &Rc<Policy>, path: &str, body: &[u8]) -> (Step,
     (step, exchange)
 }
 
+/// A chat request with `user` text played through, and the answer's JSON headers: the
+/// exchange waiting for a buffered answer.
+pub(crate) fn awaiting_answer(policy: &Rc<Policy>, user: &str) -> Exchange {
+    let request = json!({"model": "m", "messages": [{"role": "user", "content": user}]});
+    let (_, mut exchange) = play_bytes(
+        policy,
+        "/v1/chat/completions",
+        request.to_string().as_bytes(),
+    );
+    assert_eq!(
+        exchange.on_response_headers(200, Some("application/json"), None),
+        psf_engine::ResponsePlan::Buffer
+    );
+    exchange
+}
+
 fn chat(messages: Value) -> Value {
     json!({"model": "gpt-4o-mini", "max_tokens": 100, "messages": messages})
 }

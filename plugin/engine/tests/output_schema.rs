@@ -2,8 +2,8 @@
 //! non-conforming ones get 502 `output_schema_violation` with the JSON pointer, tools are
 //! checked by name, the length limit applies, and `flag` only records.
 
-use crate::guards::play_bytes;
-use psf_engine::{ErrorCode, Policy, ResponsePlan, ResponseStep};
+use crate::guards::{awaiting_answer, play_bytes};
+use psf_engine::{ErrorCode, Policy, ResponseStep};
 use serde_json::{json, Value};
 use std::rc::Rc;
 
@@ -19,17 +19,7 @@ fn weather() -> Value {
 }
 
 fn respond(policy: &Rc<Policy>, answer: Value) -> ResponseStep {
-    let request = json!({"model": "m", "messages": [{"role": "user", "content": "weather?"}]});
-    let (_, mut exchange) = play_bytes(
-        policy,
-        "/v1/chat/completions",
-        request.to_string().as_bytes(),
-    );
-    assert_eq!(
-        exchange.on_response_headers(200, Some("application/json"), None),
-        ResponsePlan::Buffer
-    );
-    exchange.on_response_body(answer.to_string().as_bytes())
+    awaiting_answer(policy, "weather?").on_response_body(answer.to_string().as_bytes())
 }
 
 fn text_answer(text: &str) -> Value {

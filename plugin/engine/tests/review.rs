@@ -1,8 +1,8 @@
 //! Human review through an exchange (PSF HO-2): a held tool call comes back with the queue
 //! its route names, once, so the filter posts it without looking the route up itself.
 
-use crate::guards::play_bytes;
-use psf_engine::{ErrorCode, Policy, ResponsePlan, ResponseStep};
+use crate::guards::awaiting_answer;
+use psf_engine::{ErrorCode, Policy, ResponseStep};
 use serde_json::{json, Value};
 use std::rc::Rc;
 
@@ -15,16 +15,7 @@ fn policy(review: Value) -> Rc<Policy> {
 
 /// Plays a request and an answer that calls `transfer_funds`; the step and the exchange.
 fn transfer(policy: &Rc<Policy>) -> (ResponseStep, psf_engine::Exchange) {
-    let request = json!({"model": "m", "messages": [{"role": "user", "content": "Pay ACME"}]});
-    let (_, mut exchange) = play_bytes(
-        policy,
-        "/v1/chat/completions",
-        request.to_string().as_bytes(),
-    );
-    assert_eq!(
-        exchange.on_response_headers(200, Some("application/json"), None),
-        ResponsePlan::Buffer
-    );
+    let mut exchange = awaiting_answer(policy, "Pay ACME");
     let answer = json!({"choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
         "role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
         "function": {"name": "transfer_funds", "arguments": "{\"to\":\"ACME\",\"amount\":5000}"}}]}}]});
