@@ -174,3 +174,20 @@ fn local_replies_carry_the_record_id() {
         .contains(&("content-type", "application/json".to_string())));
     assert_eq!(exchange.local_reply(&Step::Continue), None);
 }
+
+/// A callback's time adds up per side, and a request-side callback that lets the request go
+/// marks it forwarded (so the upstream's latency is measured from there), unless refused.
+#[test]
+fn callback_done_adds_time_and_marks_a_request_forwarded() {
+    let (_, mut exchange) = play(policy("enforce", "block"), Some(10), &[10]);
+    exchange.callback_done(false, 7, true);
+    exchange.callback_done(true, 3, true);
+    assert_eq!(exchange.record().latency.filter_request_us, 7);
+    assert_eq!(exchange.record().latency.filter_response_us, 3);
+    exchange.on_response_headers(200, Some("application/json"), None);
+    assert!(exchange.record().latency.upstream_ms.is_some());
+    let (_, mut refused) = play(policy("enforce", "block"), Some(101), &[50, 101]);
+    refused.callback_done(false, 1, true);
+    refused.on_response_headers(200, Some("application/json"), None);
+    assert!(refused.record().latency.upstream_ms.is_none());
+}

@@ -27,7 +27,8 @@ fn head(
         ("content-type", "application/json"),
         ("content-length", "40"),
     ];
-    let all: Vec<(&str, &str)> = base.iter().chain(pairs).copied().collect();
+    // The test's own headers first, so they win over the base ones.
+    let all: Vec<(&str, &str)> = pairs.iter().chain(&base).copied().collect();
     let header = |name: &str| all.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
     let count = |name: &str| all.iter().filter(|(n, _)| *n == name).count();
     let property = |path: &[&str]| {
@@ -86,4 +87,27 @@ fn a_repeated_identity_header_is_refused() {
         panic!("{:?}", effects.step)
     };
     assert_eq!(rejection.code, ErrorCode::DuplicateHeader);
+}
+
+/// A POST to the kill switch's admin path is marked so its credentials never leave with
+/// headers released ahead of the body; an ordinary request is not.
+#[test]
+fn an_admin_post_is_marked_and_an_ordinary_one_is_not() {
+    let policy = policy(
+        json!({"incident": {"admin": {"token": "admin-token-0123456789abcdef",
+        "sources": ["127.0.0.1/32"]}}}),
+    );
+    let admin = head(
+        &policy,
+        &[
+            (":path", "/.psf/v1/mode"),
+            ("authorization", "Bearer admin-token-0123456789abcdef"),
+        ],
+        &[("source.address", "127.0.0.1:5000")],
+    );
+    assert_eq!(admin.step, Step::Pause);
+    assert!(admin.admin);
+    let chat = head(&policy, &[], &[("source.address", "127.0.0.1:5000")]);
+    assert_eq!(chat.step, Step::Pause);
+    assert!(!chat.admin && chat.set_if_released.is_empty());
 }

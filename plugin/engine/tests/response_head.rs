@@ -68,3 +68,29 @@ fn a_disclosing_route_marks_its_answers() {
         .set_headers
         .contains(&("x-ai-disclosure", "Answers are AI-generated.".to_string())));
 }
+
+/// An answer the filter cannot read is refused at its headers: the effects carry the error
+/// that replaces it, once.
+#[test]
+fn an_unreadable_answer_comes_with_its_refusal() {
+    let policy = policy(json!({"format": "openai_chat"}));
+    let body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+    let (_, mut exchange) =
+        play_bytes(&policy, "/v1/chat/completions", body.to_string().as_bytes());
+    let upstream = [
+        (":status", "200"),
+        ("content-type", "application/json"),
+        ("content-encoding", "x-unknown"),
+    ];
+    let effects = exchange.on_response_head(&headers(&upstream));
+    assert_eq!(effects.plan, ResponsePlan::Refuse);
+    let refusal = effects.refusal.expect("the error");
+    assert_eq!(
+        refusal.set_headers[0],
+        (":status".to_string(), "502".to_string())
+    );
+    let error: serde_json::Value =
+        serde_json::from_slice(refusal.body.as_deref().unwrap()).unwrap();
+    assert_eq!(error["error"]["code"], "output_unreadable");
+    assert!(exchange.take_refusal().is_none(), "taken once");
+}

@@ -11,8 +11,8 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel, MapType, Status};
 use psf_engine::detect::content::ModerationCall;
 use psf_engine::{
-    AnswerEffects, Delivery, ErrorCode, Exchange, Policy, Rejection, RequestFacts, ResponsePlan,
-    ResponseStep, Step,
+    AnswerEffects, Delivery, ErrorCode, Exchange, Policy, Rejection, RequestFacts,
+    RequestHeadEffects, ResponsePlan, ResponseStep, Step,
 };
 use std::rc::Rc;
 use std::time::Duration;
@@ -42,8 +42,8 @@ pub struct GuardStream {
     /// whether or not it is rewritten.
     request_goes_decoded: bool,
     response_goes_decoded: bool,
-    /// The error body for an answer refused at its headers, once its headers have left.
-    refusal_body: Option<Vec<u8>>,
+    /// The error for an answer refused at its headers; once they have left, its body.
+    refusal: Option<AnswerEffects>,
 }
 
 impl GuardStream {
@@ -61,7 +61,7 @@ impl GuardStream {
             probing: false,
             request_goes_decoded: false,
             response_goes_decoded: false,
-            refusal_body: None,
+            refusal: None,
         }
     }
 
@@ -136,15 +136,13 @@ impl Context for GuardStream {
             return;
         };
         let body = host::call_response_body(size);
-        let step = exchange.on_moderation(status, &body);
-        if step == Step::Continue {
-            if !self.request_headers_left {
-                set_forwarded_headers(exchange);
-            }
+        let effects = exchange.on_moderation_done(status, &body, !self.request_headers_left);
+        set_request_headers(&effects.set_headers);
+        if effects.step == Step::Continue {
             exchange.mark_forwarded();
             self.resume_http_request();
         } else {
-            self.apply(step);
+            self.apply(effects.step);
         }
     }
 }
@@ -224,10 +222,7 @@ impl GuardStream {
     fn took(&mut self, started: u64, response: bool, action: Action) {
         if let Some(exchange) = self.exchange.as_mut() {
             let micros = host::now_ns().saturating_sub(started) / 1000;
-            exchange.add_filter_time(response, micros);
-            if !response && action == Action::Continue && !exchange.rejected() {
-                exchange.mark_forwarded();
-            }
+            exchange.callback_done(response, micros, action == Action::Continue);
         }
     }
 
@@ -279,28 +274,27 @@ impl GuardStream {
         for name in &effects.remove_headers {
             host::set_header(MapType::HttpRequestHeaders, name, None);
         }
-        for (name, value) in &effects.set_headers {
-            host::set_header(MapType::HttpRequestHeaders, name, Some(value));
-        }
+        set_request_headers(&effects.set_headers);
         if effects.clear_route_cache {
             host::clear_route_cache();
         }
         self.request_encoded = header("content-encoding").is_some();
         if effects.step == Step::Pause {
-            return self.hold_for_body(&header);
+            return self.hold_for_body(&header, &effects);
         }
         self.apply(effects.step)
     }
 
     /// The engine waits for the body. The headers stay held where the host holds them;
     /// elsewhere they leave now, readied to go ahead of a body that may change.
-    fn hold_for_body<'h>(&mut self, header: &dyn Fn(&str) -> Option<&'h str>) -> Action {
-        let Some(exchange) = self.exchange.as_ref() else {
-            return Action::Pause;
-        };
+    fn hold_for_body<'h>(
+        &mut self,
+        header: &dyn Fn(&str) -> Option<&'h str>,
+        effects: &RequestHeadEffects,
+    ) -> Action {
         let leaving = Leaving {
             encoded: self.request_encoded,
-            admin: exchange.is_admin() && header("authorization").is_some(),
+            admin: effects.admin && header("authorization").is_some(),
         };
         if header_hold::may_hold(self.context_id, leaving) {
             self.probing = header_hold::hold() == Hold::Unknown;
@@ -308,7 +302,7 @@ impl GuardStream {
         }
         release_request_headers(leaving);
         self.request_goes_decoded = self.request_encoded;
-        set_forwarded_headers(exchange);
+        set_request_headers(&effects.set_if_released);
         self.request_headers_left = true;
         Action::Continue
     }
@@ -359,20 +353,18 @@ impl GuardStream {
                     serde_json::json!({
                         "cluster": call.cluster,
                         "status": format!("{status:?}"),
-                        "request_id": self.exchange.as_ref().map(|e| e.record().request_id.as_str()),
+                        "request_id": effects.request_id,
                     }),
                 );
                 let Some(exchange) = self.exchange.as_mut() else {
                     return Action::Pause;
                 };
-                let step = exchange.on_moderation(None, &[]);
-                if step == Step::Continue {
-                    if held {
-                        set_forwarded_headers(exchange);
-                    }
+                let effects = exchange.on_moderation_done(None, &[], held);
+                set_request_headers(&effects.set_headers);
+                if effects.step == Step::Continue {
                     return Action::Continue;
                 }
-                self.apply(step)
+                self.apply(effects.step)
             }
         }
     }
@@ -394,6 +386,7 @@ impl GuardStream {
             host::set_header(MapType::HttpResponseHeaders, name, Some(value));
         }
         let plan = effects.plan;
+        self.refusal = effects.refusal;
         self.response = if end_of_stream {
             ResponsePlan::PassThrough
         } else {
@@ -426,15 +419,13 @@ impl GuardStream {
         if has_length {
             host::set_header(MapType::HttpResponseHeaders, "content-length", None);
         }
-        let Some(exchange) = self.exchange.as_mut() else {
-            return Action::Continue;
-        };
         if self.response == ResponsePlan::Refuse {
-            if let Some(rejection) = exchange.take_refusal() {
+            if let Some(refusal) = self.refusal.as_mut() {
                 // The error's status and headers go now; its body replaces the answer's.
-                let mut effects = exchange.error_effects(&rejection);
-                self.refusal_body = effects.body.take();
-                set_response_headers(&effects);
+                set_response_headers(refusal);
+                refusal.set_headers.clear();
+                refusal.remove_headers.clear();
+                refusal.set_length = false;
             }
         } else if self.response_encoded {
             host::set_header(MapType::HttpResponseHeaders, "content-encoding", None);
@@ -461,10 +452,8 @@ impl GuardStream {
             ResponsePlan::PassThrough => Action::Continue,
             ResponsePlan::Buffer | ResponsePlan::Refuse if !end_of_stream => Action::Pause,
             ResponsePlan::Refuse => {
-                if let Some(body) = self.refusal_body.take() {
-                    host::replace_response_body(body_size, &body, false);
-                } else if let Some(rejection) = exchange.take_refusal() {
-                    carry_out(&exchange.error_effects(&rejection), body_size);
+                if let Some(refusal) = self.refusal.take() {
+                    carry_out(&refusal, body_size);
                 }
                 Action::Continue
             }
@@ -521,9 +510,9 @@ fn carry_out(effects: &AnswerEffects, body_size: usize) {
     }
 }
 
-/// The headers a request that goes on carries (`x-psf-flags`, the exported limit key).
-fn set_forwarded_headers(exchange: &Exchange) {
-    for (name, value) in exchange.forwarded_headers() {
-        host::set_header(MapType::HttpRequestHeaders, &name, Some(&value));
+/// Sets request headers the engine named, while they can still change.
+fn set_request_headers(headers: &[(String, String)]) {
+    for (name, value) in headers {
+        host::set_header(MapType::HttpRequestHeaders, name, Some(value));
     }
 }

@@ -325,6 +325,16 @@ impl Exchange {
         self.upstream_cluster = cluster.map(str::to_string);
     }
 
+    /// A host callback ended: adds its `micros` of the filter's own time (`response` for
+    /// the response side); a request-side callback that let the request `continue` marks
+    /// the moment it left for the upstream, unless the request was refused.
+    pub fn callback_done(&mut self, response: bool, micros: u64, continued: bool) {
+        self.add_filter_time(response, micros);
+        if !response && continued && !self.rejected {
+            self.mark_forwarded();
+        }
+    }
+
     /// Adds the filter's own processing time of one host callback, in µs: `response` for
     /// the response side.
     pub fn add_filter_time(&mut self, response: bool, micros: u64) {

@@ -15,9 +15,36 @@ pub struct RequestBodyEffects {
     pub body: Option<Vec<u8>>,
     pub set_length: bool,
     pub consult: Option<ModerationCall>,
+    /// The record's request id, for the host's log lines about this request.
+    pub request_id: String,
 }
 
 impl Exchange {
+    /// The moderation service answered about the held request: [`Exchange::on_moderation`],
+    /// and with the headers `held`, the headers a request that goes on carries.
+    pub fn on_moderation_done(
+        &mut self,
+        status: Option<u16>,
+        body: &[u8],
+        held: bool,
+    ) -> RequestBodyEffects {
+        let step = self.on_moderation(status, body);
+        let set_headers = if held && step == Step::Continue {
+            self.forwarded_headers()
+        } else {
+            Vec::new()
+        };
+        RequestBodyEffects {
+            step,
+            remove_headers: Vec::new(),
+            set_headers,
+            body: None,
+            set_length: false,
+            consult: None,
+            request_id: self.record.request_id.clone(),
+        }
+    }
+
     /// A body callback: [`Exchange::on_request_body`], then, when the engine needs the
     /// body, `read` it and [`Exchange::inspect_request_body`]. `delivery` says what the
     /// host can still change: with the headers held, a request that goes on carries its
@@ -38,6 +65,7 @@ impl Exchange {
             body: None,
             set_length: held,
             consult: None,
+            request_id: String::new(),
         };
         let mut step = self.on_request_body(buffered_bytes, end_of_stream);
         if step == Step::NeedBody {
@@ -65,6 +93,7 @@ impl Exchange {
             }
             effects.body = Some(body);
         };
+        effects.request_id = self.record.request_id.clone();
         effects.step = match step {
             Step::Replace(body) => {
                 rewritten(&mut effects, body);

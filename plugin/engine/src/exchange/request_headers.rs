@@ -247,6 +247,11 @@ pub struct RequestHeadEffects {
     pub remove_headers: Vec<String>,
     pub set_headers: Vec<(String, String)>,
     pub clear_route_cache: bool,
+    /// The request is to the kill switch's admin path, whose credentials must not leave.
+    pub admin: bool,
+    /// With `Pause`: the headers to set if the request's headers must leave ahead of its
+    /// body (a host that does not hold them).
+    pub set_if_released: Vec<(String, String)>,
 }
 
 impl Exchange {
@@ -269,6 +274,8 @@ impl Exchange {
                 .collect(),
             set_headers: Vec::new(),
             clear_route_cache: false,
+            admin: false,
+            set_if_released: Vec::new(),
         };
         if policy.residency.is_some() {
             // The cluster of the route Envoy picked (newer Envoys name it `xds.cluster_name`).
@@ -305,9 +312,12 @@ impl Exchange {
             content_type: header("content-type"),
             end_of_stream: facts.end_of_stream,
         });
-        if step == Step::Continue {
-            effects.set_headers.extend(self.forwarded_headers());
+        match step {
+            Step::Continue => effects.set_headers.extend(self.forwarded_headers()),
+            Step::Pause => effects.set_if_released = self.forwarded_headers(),
+            _ => {}
         }
+        effects.admin = self.is_admin();
         if let Some(name) = self.reroute() {
             // Envoy picked the route before this filter ran, so its choice is cleared.
             effects

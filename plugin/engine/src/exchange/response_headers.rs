@@ -137,6 +137,8 @@ impl Exchange {
 pub struct ResponseHeadEffects {
     pub plan: ResponsePlan,
     pub set_headers: Vec<(&'static str, String)>,
+    /// With [`ResponsePlan::Refuse`]: the error that replaces the answer.
+    pub refusal: Option<AnswerEffects>,
 }
 
 impl Exchange {
@@ -164,6 +166,14 @@ impl Exchange {
         }
         set_headers.extend(self.limit_headers().iter().cloned());
         set_headers.extend(self.response_marks());
-        ResponseHeadEffects { plan, set_headers }
+        let refusal = match plan {
+            ResponsePlan::Refuse => self.take_refusal().map(|r| self.error_effects(&r)),
+            _ => None,
+        };
+        ResponseHeadEffects {
+            plan,
+            set_headers,
+            refusal,
+        }
     }
 }
