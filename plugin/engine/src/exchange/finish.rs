@@ -183,19 +183,23 @@ impl Exchange {
                 self.note(rule, ErrorCode::ContentFiltered, FindingAction::Flag);
             }
         }
-        let tallies = self.masker.tallies().to_vec();
-        for tally in &tallies {
+        // Collected first: the masker's tallies are borrowed while the findings grow.
+        let mut pii_findings: Vec<(String, FindingAction)> = Vec::new();
+        for tally in self.masker.tallies() {
             if tally.direction != crate::detect::pii::settings::Direction::Response
                 || tally.action == crate::detect::pii::action::PiiAction::Allow
             {
                 continue;
             }
             let rule = format!("{}.pii.{}", route.id, tally.type_name);
-            if self
-                .record
-                .findings
-                .iter()
-                .any(|f| f.rule == rule && f.code == ErrorCode::PiiInOutput)
+            let recorded =
+                |rules: &[(String, FindingAction)]| rules.iter().any(|(r, _)| *r == rule);
+            if recorded(&pii_findings)
+                || self
+                    .record
+                    .findings
+                    .iter()
+                    .any(|f| f.rule == rule && f.code == ErrorCode::PiiInOutput)
             {
                 continue;
             }
@@ -204,6 +208,9 @@ impl Exchange {
             } else {
                 FindingAction::Mask
             };
+            pii_findings.push((rule, action));
+        }
+        for (rule, action) in pii_findings {
             self.note(rule, ErrorCode::PiiInOutput, action);
         }
         if let Some(rejection) = refused {

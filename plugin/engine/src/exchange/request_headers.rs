@@ -283,12 +283,13 @@ impl Exchange {
                 .or_else(|| (facts.property)(&["cluster_name"]));
             self.set_upstream_cluster(cluster.as_deref());
         }
-        if !policy.client_headers().is_empty() || policy.needs_client_address() {
+        let client_headers = policy.client_headers();
+        if !client_headers.is_empty() || policy.needs_client_address() {
             let source = policy
                 .needs_client_address()
                 .then(|| (facts.property)(&["source", "address"]))
                 .flatten();
-            for name in policy.client_headers() {
+            for name in client_headers {
                 if (facts.count)(name) > 1 {
                     self.saw_repeated_header(name);
                 }
