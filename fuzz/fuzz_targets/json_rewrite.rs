@@ -1,12 +1,12 @@
-//! The JSON splice and rewrite, and the one reading of a body (`json_guard`), checked
-//! against serde_json: on every body both accept, the filter reads the same strings at the
-//! same pointers that serde_json parses, and a rewrite of every string is still JSON.
+//! The one parse of a body (`json::document`) and the edits written back into it, checked
+//! against serde_json: both accept the same bodies; on those, the document reads the same
+//! strings at the same pointers and the same tree, and a body with every string replaced,
+//! a number set and a member added is still JSON with exactly those changes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use psf_engine::json::guard::{check_document, read_document};
-use psf_engine::json::splice::{insert_top_level, replace_top_level_number};
-use psf_engine::json::strings::rewrite_strings;
+use psf_engine::json::document::{Document, DocumentError, Shape};
+use psf_engine::json::edit::BodyEdits;
 use psf_engine::llm::{push_index, push_token};
 use serde_json::Value;
 
@@ -33,45 +33,51 @@ fn strings(value: &Value, pointer: &mut String, out: &mut Vec<(String, String)>)
 }
 
 fuzz_target!(|data: &[u8]| {
-    let parsed = serde_json::from_slice::<Value>(data);
-    let guarded = match std::str::from_utf8(data) {
-        Ok(text) => read_document(text, &|_| false),
-        Err(_) => Ok(Vec::new()),
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
     };
-    if let (Ok(value), Ok(fields)) = (&parsed, &guarded) {
-        // Differential: the same strings at the same pointers.
-        let mut ours: Vec<(String, String)> = fields
-            .iter()
-            .map(|f| (f.pointer.clone(), f.text.to_string()))
-            .collect();
-        let mut theirs = Vec::new();
-        strings(value, &mut String::new(), &mut theirs);
-        ours.sort();
-        theirs.sort();
-        assert_eq!(ours, theirs);
+    let parsed = serde_json::from_str::<Value>(text);
+    let document = Document::parse(text);
+    match (&parsed, &document) {
+        (Ok(_), Err(DocumentError::NotJson { at })) => panic!("serde accepts, refused at {at}"),
+        (Err(_), Ok(_)) => panic!("serde refuses what the document accepts"),
+        _ => {}
     }
-    assert_eq!(check_document(data).is_ok(), guarded.is_ok());
-    let rewritten = rewrite_strings(data, &|_| true, &mut |_, text| {
-        (!text.is_empty()).then(|| format!("<{}>", text.len()))
-    });
-    if let (Ok(_), Ok(Some(out))) = (&parsed, &rewritten) {
-        assert!(
-            serde_json::from_slice::<Value>(out).is_ok(),
-            "rewrite broke the JSON"
-        );
+    let (Ok(value), Ok(document)) = (&parsed, &document) else {
+        return;
+    };
+    assert_eq!(&document.root().to_value(), value);
+    let mut ours: Vec<(String, String)> = document
+        .strings(&|_| false)
+        .into_iter()
+        .map(|f| (f.pointer, f.text.to_string()))
+        .collect();
+    let mut theirs = Vec::new();
+    strings(value, &mut String::new(), &mut theirs);
+    ours.sort();
+    theirs.sort();
+    assert_eq!(ours, theirs);
+    let mut edits = BodyEdits::default();
+    for (_, string) in document.string_values() {
+        let old = string.as_str().unwrap_or_default();
+        edits.set_text(string, format!("<{}>", old.len()));
     }
-    // A duplicate key is refused before any splice (json_guard), so only unique keys are
-    // spliced: serde_json would read the last of two, the splice changes the first.
-    if let (Ok(Value::Object(_)), Ok(_)) = (&parsed, &guarded) {
-        if let Some(out) = replace_top_level_number(data, "max_tokens", 7) {
-            let value: Value = serde_json::from_slice(&out).expect("splice keeps JSON");
-            assert_eq!(value["max_tokens"], 7);
-        }
-        if let Some(out) = insert_top_level(data, "psf_fuzz", "1") {
-            assert!(
-                serde_json::from_slice::<Value>(&out).is_ok(),
-                "insert keeps JSON"
-            );
+    let root = document.root();
+    if let Some(number) = root
+        .get("max_tokens")
+        .filter(|v| matches!(v.shape(), Shape::Number(_)))
+    {
+        edits.set_json(number, "7".into());
+    }
+    let object = root.is_object() && root.get("psf_fuzz").is_none();
+    if object {
+        edits.add_member("psf_fuzz", "1".into());
+    }
+    if let Some(out) = edits.splice(document) {
+        let spliced: Value = serde_json::from_slice(&out).expect("splicing keeps JSON");
+        assert_eq!(spliced, edits.to_value(document));
+        if object {
+            assert_eq!(spliced["psf_fuzz"], 1);
         }
     }
 });

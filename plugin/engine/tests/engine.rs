@@ -14,6 +14,9 @@ mod hostile;
 mod incident;
 mod injection;
 mod learned;
+// The parse counter counts in debug builds only.
+#[cfg(debug_assertions)]
+mod one_parse;
 mod output_errors;
 mod output_schema;
 mod pii;

@@ -163,9 +163,11 @@ fn max_tokens_over_the_remaining_budget_is_clamped_in_the_forwarded_body() {
     };
     let sent: Value = serde_json::from_slice(&body).unwrap();
     let clamped = sent["max_tokens"].as_u64().unwrap();
+    let text = chat("Summarise this please", None).to_string();
+    let document = psf_engine::json::document::Document::parse(&text).unwrap();
     let prompt = psf_engine::estimate_prompt_tokens(
         &psf_engine::llm::ApiFormat::OpenAiChat
-            .parse(&chat("Summarise this please", None))
+            .parse(document.root())
             .unwrap(),
     );
     // What is left (2,000 − 1,500, plus the little refilled meanwhile) minus the prompt.

@@ -64,15 +64,22 @@ impl Exchange {
             }
             _ => body,
         };
-        let (request, mut rewritten) = match check_body(route, body) {
-            Checked::Pass(request) => (request, None),
-            Checked::Rewrite(request, rewritten) => {
-                let rule = format!("{}.max_tokens", route.id);
-                self.note(rule, ErrorCode::MaxTokensExceeded, FindingAction::Clamp);
-                (request, Some(rewritten))
-            }
+        let Read {
+            request,
+            document,
+            mut edits,
+        } = match check_body(route, body) {
+            Checked::Pass(read) => read,
             Checked::Reject(rejection) => return self.violation(rejection),
         };
+        let Some(document) = document else {
+            return Step::Continue;
+        };
+        if !edits.is_empty() {
+            // The route's own cap clamped max_tokens.
+            let rule = format!("{}.max_tokens", route.id);
+            self.note(rule, ErrorCode::MaxTokensExceeded, FindingAction::Clamp);
+        }
         self.record.model = request.model.as_ref().map(|m| m.value.clone());
         if let Some(approved) = &route.approved_models {
             // MS-3: only approved, pinned versions reach the provider; aliases are pinned.
@@ -95,9 +102,12 @@ impl Exchange {
                 );
             };
             if asked != Some(pinned) && self.mode == Mode::Enforce {
-                let current = rewritten.as_deref().unwrap_or(body);
-                if let Some(new) = replace_top_level_string(current, "model", pinned) {
-                    rewritten = Some(new);
+                if let Some(model) = document
+                    .root()
+                    .get("model")
+                    .filter(|m| m.as_str().is_some())
+                {
+                    edits.set_text(model, pinned.to_string());
                     self.record.model = Some(pinned.to_string());
                 }
             }
@@ -109,29 +119,23 @@ impl Exchange {
             self.prompt_text = Some(texts.join("\n"));
         }
         if self.limits() {
-            let current = rewritten.as_deref().unwrap_or(body);
-            match self.admit_body(route, &request, current) {
-                Ok(Some(new)) => rewritten = Some(new),
-                Ok(None) => {}
-                Err(step) => return step,
+            if let Err(step) = self.admit_body(route, &request, &document, &mut edits) {
+                return step;
             }
         }
-        match rewritten {
-            Some(new) => self.inspect_text(route, request, &new, true),
-            None => self.inspect_text(route, request, body, false),
-        }
+        self.inspect_text(route, request, &document, &mut edits)
     }
 
     /// Admits a read request against its limits: reserves its estimated prompt and its
     /// `max_tokens` (or the policy's default), lowering `max_tokens` in the forwarded body
-    /// when a limit clamps it, and asks OpenAI streams for their usage. `Ok(Some(body))`
-    /// when the body changed.
+    /// when a limit clamps it, and asks OpenAI streams for their usage (both as `edits`).
     pub(super) fn admit_body(
         &mut self,
         route: &Route,
         request: &LlmRequest,
-        body: &[u8],
-    ) -> Result<Option<Vec<u8>>, Step> {
+        document: &Document<'_>,
+        edits: &mut BodyEdits,
+    ) -> Result<(), Step> {
         let policy = Rc::clone(&self.policy);
         let store = Rc::clone(&self.store);
         let default_max = policy
@@ -161,14 +165,14 @@ impl Exchange {
             Err(rejection) => {
                 let step = self.violation(rejection);
                 return if step == Step::Continue {
-                    Ok(None)
+                    Ok(())
                 } else {
                     Err(step)
                 };
             }
         };
         let enforce = self.mode == Mode::Enforce;
-        let mut out: Option<Vec<u8>> = None;
+        let root = document.root();
         if let Some(max) = clamp {
             self.reserved.completion = max;
             self.note(
@@ -177,18 +181,23 @@ impl Exchange {
                 FindingAction::Clamp,
             );
             if enforce {
-                let rewritten = match &request.max_tokens {
-                    Some(asked) => {
-                        replace_top_level_number(body, asked.pointer.trim_start_matches('/'), max)
-                    }
-                    None => route.api_format().and_then(|api| {
-                        insert_top_level(body, max_tokens_field(api), &max.to_string())
-                    }),
+                let edited = match &request.max_tokens {
+                    Some(asked) => root
+                        .get(asked.pointer.trim_start_matches('/'))
+                        .filter(|v| matches!(v.shape(), Shape::Number(_)))
+                        .map(|number| edits.set_json(number, max.to_string()))
+                        .is_some(),
+                    None => match (route.api_format(), root.is_object()) {
+                        (Some(api), true) => {
+                            edits.add_member(max_tokens_field(api), max.to_string());
+                            true
+                        }
+                        _ => false,
+                    },
                 };
-                if rewritten.is_some() {
+                if edited {
                     self.record.decision = Decision::Modify;
                 }
-                out = rewritten;
             }
         }
         let wants_usage = request.stream
@@ -203,14 +212,10 @@ impl Exchange {
                         .iter()
                         .any(|l| l.counts_tokens() && l.applies_to(Some(&route.id)))
             });
-        if wants_usage {
-            let current = out.as_deref().unwrap_or(body);
-            if let Some(with_usage) = ask_for_stream_usage(current) {
-                self.hide_usage_chunk = true;
-                out = Some(with_usage);
-            }
+        if wants_usage && ask_for_stream_usage(root, edits) {
+            self.hide_usage_chunk = true;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The request header, and its value, that sends this request to the fallback route.
@@ -222,9 +227,10 @@ impl Exchange {
         &mut self,
         route: &Route,
         request: LlmRequest,
-        body: &[u8],
-        changed: bool,
+        document: &Document<'_>,
+        edits: &mut BodyEdits,
     ) -> Step {
+        let body = document.text().as_bytes();
         let enforce = self.mode == Mode::Enforce;
         let moderated: Option<Vec<String>> = route
             .content
@@ -239,7 +245,7 @@ impl Exchange {
             }
             self.masker.reserve_typed(body);
         }
-        let inspection = inspect_text(route, request, body, changed, enforce, &mut self.masker);
+        let inspection = inspect_text(route, request, document, edits, enforce, &mut self.masker);
         self.record.entities = self.masker.tallies().to_vec();
         self.record.findings.extend(inspection.findings);
         self.record.ruleset = inspection.ruleset;
@@ -259,12 +265,15 @@ impl Exchange {
         match (moderation, moderated) {
             (Some(settings), Some(pointers)) => {
                 // What the model will read, so masked PII never reaches the service.
-                let mut texts = Vec::new();
-                let sent = forward.as_deref().unwrap_or(body);
-                let _ = rewrite_strings(sent, &|p| pointers.iter().any(|q| q == p), &mut |_, t| {
-                    texts.push(t.to_string());
-                    None
-                });
+                let root = document.root();
+                let texts: Vec<String> = pointers
+                    .iter()
+                    .filter_map(|p| Some((p, root.pointer(p)?.as_str()?)))
+                    .map(|(p, sent)| match forward {
+                        Some(_) => edits.text_at(p, sent).to_string(),
+                        None => sent.to_string(),
+                    })
+                    .collect();
                 self.moderating = true;
                 self.holding = true;
                 Step::Consult {
@@ -395,21 +404,25 @@ pub(super) fn max_tokens_field(api: ApiFormat) -> &'static str {
     }
 }
 
-/// The body with `stream_options.include_usage` set, or `None` when the client already
-/// asked for usage (or the body cannot be changed).
-pub(super) fn ask_for_stream_usage(body: &[u8]) -> Option<Vec<u8>> {
-    let mut value: Value = serde_json::from_slice(body).ok()?;
-    let object = value.as_object_mut()?;
-    match object.get_mut("stream_options") {
-        None => insert_top_level(body, "stream_options", r#"{"include_usage":true}"#),
-        Some(Value::Object(options)) => {
-            if options.get("include_usage") == Some(&Value::Bool(true)) {
-                return None;
-            }
-            options.insert("include_usage".into(), Value::Bool(true));
-            serde_json::to_vec(&value).ok()
+/// Sets `stream_options.include_usage` in `edits`; false when the client already asked for
+/// usage (or `stream_options` is not an object).
+pub(super) fn ask_for_stream_usage(root: Json<'_>, edits: &mut BodyEdits) -> bool {
+    match root.get("stream_options").map(Json::shape) {
+        None if root.is_object() => {
+            edits.add_member("stream_options", r#"{"include_usage":true}"#.into());
+            true
         }
-        Some(_) => None,
+        Some(Shape::Object(options)) => {
+            let asked = options.get("include_usage").map(Json::shape);
+            if matches!(asked, Some(Shape::Bool(true))) {
+                return false;
+            }
+            let mut value = options.to_value();
+            value["include_usage"] = Value::Bool(true);
+            edits.set_json(options, value.to_string());
+            true
+        }
+        _ => false,
     }
 }
 

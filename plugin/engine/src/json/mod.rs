@@ -1,6 +1,6 @@
-//! JSON plumbing shared by the request and response sides: the whole-document guard, the
-//! top-level splicer and the string walker.
+//! JSON plumbing: the one parse of a request body (`document`), the edits written back
+//! into it (`edit`), and the string walker the response side rewrites answers with.
 
-pub mod guard;
-pub mod splice;
+pub mod document;
+pub mod edit;
 pub mod strings;

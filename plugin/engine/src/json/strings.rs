@@ -1,44 +1,37 @@
-//! Rewrites string values of a JSON document in place, by JSON pointer. Every byte outside
-//! the changed strings stays as it was sent: re-serialising would reorder keys, change number
-//! formatting and turn a masked request into a diff far larger than the masking itself.
+//! Rewrites string values of a JSON document (a model's answer, a stream event) in place,
+//! by JSON pointer. Every byte outside the changed strings stays as it was sent:
+//! re-serialising would reorder keys, change number formatting and turn a masked answer
+//! into a diff far larger than the masking itself.
 
+use super::document::Document;
+use super::edit::BodyEdits;
 use crate::llm::{push_index, push_token};
 
-/// Deeper documents are refused rather than walked (serde_json's own limit is 128).
-const MAX_DEPTH: usize = 256;
-
-/// Why a document could not be walked.
+/// Why a document could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotJson;
 
-/// Walks `body` and offers every string value whose pointer `select` accepts to `change`,
-/// which returns the new text or `None` to keep it. Returns `Ok(None)` when nothing changed,
-/// so an untouched body can be forwarded as the very same bytes.
+/// Offers every string value of `body` whose pointer `select` accepts to `change`, which
+/// returns the new text or `None` to keep it. Returns `Ok(None)` when nothing changed, so
+/// an untouched body can be forwarded as the very same bytes. An answer is the upstream's
+/// JSON: a repeated key is read, not refused (serde_json reads it too).
 pub fn rewrite_strings(
     body: &[u8],
     select: &dyn Fn(&str) -> bool,
     change: &mut dyn FnMut(&str, &str) -> Option<String>,
 ) -> Result<Option<Vec<u8>>, NotJson> {
-    let mut walk = Walk {
-        bytes: body,
-        at: 0,
-        pointer: String::new(),
-        out: Vec::new(),
-        copied: 0,
-        select,
-        change,
-    };
-    walk.skip_ws();
-    walk.value(0)?;
-    walk.skip_ws();
-    if walk.at != body.len() {
-        return Err(NotJson);
+    let text = std::str::from_utf8(body).map_err(|_| NotJson)?;
+    let document = Document::parse_keeping_duplicates(text).map_err(|_| NotJson)?;
+    let mut edits = BodyEdits::default();
+    for (pointer, value) in document.string_values() {
+        if !select(&pointer) {
+            continue;
+        }
+        if let Some(new) = change(&pointer, value.as_str().unwrap_or_default()) {
+            edits.set_text(value, new);
+        }
     }
-    if walk.copied == 0 {
-        return Ok(None);
-    }
-    walk.out.extend_from_slice(&body[walk.copied..]);
-    Ok(Some(walk.out))
+    Ok(edits.splice(&document))
 }
 
 /// The string values of an already parsed document whose pointer `select` accepts, with
@@ -79,166 +72,6 @@ pub fn parsed_strings<'v>(
     let mut out = Vec::new();
     walk(value, &mut String::new(), select, &mut out);
     out
-}
-
-struct Walk<'a, 'f> {
-    bytes: &'a [u8],
-    at: usize,
-    /// Pointer of the value being read.
-    pointer: String,
-    /// The rewritten document up to `copied`.
-    out: Vec<u8>,
-    copied: usize,
-    select: &'f dyn Fn(&str) -> bool,
-    change: &'f mut dyn FnMut(&str, &str) -> Option<String>,
-}
-
-impl Walk<'_, '_> {
-    fn peek(&self) -> Result<u8, NotJson> {
-        self.bytes.get(self.at).copied().ok_or(NotJson)
-    }
-
-    fn skip_ws(&mut self) {
-        while matches!(self.bytes.get(self.at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.at += 1;
-        }
-    }
-
-    fn expect(&mut self, byte: u8) -> Result<(), NotJson> {
-        self.skip_ws();
-        if self.peek()? != byte {
-            return Err(NotJson);
-        }
-        self.at += 1;
-        Ok(())
-    }
-
-    fn value(&mut self, depth: usize) -> Result<(), NotJson> {
-        if depth > MAX_DEPTH {
-            return Err(NotJson);
-        }
-        self.skip_ws();
-        match self.peek()? {
-            b'{' => self.object(depth),
-            b'[' => self.array(depth),
-            b'"' => self.string_value(),
-            _ => {
-                let start = self.at;
-                while matches!(self.bytes.get(self.at), Some(b) if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.'))
-                {
-                    self.at += 1;
-                }
-                if self.at == start {
-                    return Err(NotJson);
-                }
-                Ok(())
-            }
-        }
-    }
-
-    fn object(&mut self, depth: usize) -> Result<(), NotJson> {
-        self.at += 1;
-        self.skip_ws();
-        if self.peek()? == b'}' {
-            self.at += 1;
-            return Ok(());
-        }
-        let base = self.pointer.len();
-        loop {
-            self.skip_ws();
-            let (start, end) = self.raw_string()?;
-            let key = decode(&self.bytes[start..end])?;
-            push_token(&mut self.pointer, &key);
-            self.expect(b':')?;
-            self.value(depth + 1)?;
-            self.pointer.truncate(base);
-            self.skip_ws();
-            match self.peek()? {
-                b',' => self.at += 1,
-                b'}' => {
-                    self.at += 1;
-                    return Ok(());
-                }
-                _ => return Err(NotJson),
-            }
-        }
-    }
-
-    fn array(&mut self, depth: usize) -> Result<(), NotJson> {
-        self.at += 1;
-        self.skip_ws();
-        if self.peek()? == b']' {
-            self.at += 1;
-            return Ok(());
-        }
-        let base = self.pointer.len();
-        let mut index = 0usize;
-        loop {
-            push_index(&mut self.pointer, index);
-            self.value(depth + 1)?;
-            self.pointer.truncate(base);
-            index += 1;
-            self.skip_ws();
-            match self.peek()? {
-                b',' => self.at += 1,
-                b']' => {
-                    self.at += 1;
-                    return Ok(());
-                }
-                _ => return Err(NotJson),
-            }
-        }
-    }
-
-    fn string_value(&mut self) -> Result<(), NotJson> {
-        let (start, end) = self.raw_string()?;
-        if !(self.select)(&self.pointer) {
-            return Ok(());
-        }
-        let text = decode(&self.bytes[start..end])?;
-        if let Some(new) = (self.change)(&self.pointer, &text) {
-            let quoted = serde_json::to_string(&new).map_err(|_| NotJson)?;
-            // Replace from the opening quote to the closing one.
-            self.out
-                .extend_from_slice(&self.bytes[self.copied..start - 1]);
-            self.out.extend_from_slice(quoted.as_bytes());
-            self.copied = end + 1;
-        }
-        Ok(())
-    }
-
-    /// The bytes between a string's quotes, escapes left as they are.
-    fn raw_string(&mut self) -> Result<(usize, usize), NotJson> {
-        if self.peek()? != b'"' {
-            return Err(NotJson);
-        }
-        self.at += 1;
-        let start = self.at;
-        loop {
-            match self.peek()? {
-                b'\\' => self.at += 2,
-                b'"' => {
-                    self.at += 1;
-                    return Ok((start, self.at - 1));
-                }
-                _ => self.at += 1,
-            }
-        }
-    }
-}
-
-/// A JSON string's text from its raw bytes, `\u0040`-style escapes included.
-fn decode(raw: &[u8]) -> Result<String, NotJson> {
-    if !raw.contains(&b'\\') {
-        return std::str::from_utf8(raw)
-            .map(str::to_string)
-            .map_err(|_| NotJson);
-    }
-    let mut quoted = Vec::with_capacity(raw.len() + 2);
-    quoted.push(b'"');
-    quoted.extend_from_slice(raw);
-    quoted.push(b'"');
-    serde_json::from_slice(&quoted).map_err(|_| NotJson)
 }
 
 #[cfg(test)]

@@ -3,23 +3,23 @@
 
 use super::openai_chat::read_tools;
 use super::{max_tokens_param, read_role, required_array, LlmRequest, Origin, Role, ShapeError};
-use serde_json::{Map, Value};
+use crate::json::document::{Json, Shape};
 
-pub(super) fn read(root: &Map<String, Value>, request: &mut LlmRequest) -> Result<(), ShapeError> {
+pub(super) fn read(root: Json<'_>, request: &mut LlmRequest) -> Result<(), ShapeError> {
     request.max_tokens = max_tokens_param(root, &["max_tokens"])?;
-    match root.get("system") {
-        None | Some(Value::Null) => {}
+    match root.get("system").filter(|s| !s.is_null()) {
+        None => {}
         Some(system) => read_blocks(system, "/system", Role::System, None, request)?,
     }
     let messages = required_array(root, "messages")?;
     request.message_count = messages.len();
-    for (index, message) in messages.iter().enumerate() {
+    for (index, message) in messages.children().enumerate() {
         let at = format!("/messages/{index}");
-        let Value::Object(object) = message else {
+        if !message.is_object() {
             return Err(ShapeError::new(at, "must be an object"));
-        };
+        }
         let role = read_role(
-            object,
+            message,
             &at,
             &[("user", Role::User), ("assistant", Role::Assistant)],
         )?;
@@ -45,30 +45,31 @@ pub(super) fn read(root: &Map<String, Value>, request: &mut LlmRequest) -> Resul
 /// A string, or an array of blocks: `text`, `tool_use` (its `input` as JSON text) and
 /// `tool_result` (whose content is a string or text blocks).
 fn read_blocks(
-    content: &Value,
+    content: Json<'_>,
     at: &str,
     role: Role,
     index: Option<usize>,
     request: &mut LlmRequest,
 ) -> Result<(), ShapeError> {
-    match content {
-        Value::String(text) => {
+    match content.shape() {
+        Shape::String(text) => {
             request.push(role, Origin::Typed, text, at.to_string(), index);
             Ok(())
         }
-        Value::Array(blocks) => {
-            for (i, block) in blocks.iter().enumerate() {
+        Shape::Array(blocks) => {
+            for (i, block) in blocks.children().enumerate() {
                 let block_at = format!("{at}/{i}");
-                let Value::Object(block) = block else {
+                if !block.is_object() {
                     return Err(ShapeError::new(
                         block_at,
                         "a content block must be an object",
                     ));
-                };
-                match block.get("type").and_then(Value::as_str) {
+                }
+                match block.get("type").and_then(Json::as_str) {
                     Some("tool_use") => {
                         if let Some(input) = block.get("input") {
-                            let text = input.to_string();
+                            // As serde_json writes it: compact, keys in order.
+                            let text = input.to_value().to_string();
                             request.push(
                                 Role::Assistant,
                                 Origin::ToolCall,
@@ -78,18 +79,18 @@ fn read_blocks(
                             );
                         }
                     }
-                    Some("tool_result") => match block.get("content") {
-                        None | Some(Value::Null) => {}
-                        Some(Value::String(text)) => request.push(
+                    Some("tool_result") => match block.get("content").map(Json::shape) {
+                        None | Some(Shape::Null) => {}
+                        Some(Shape::String(text)) => request.push(
                             Role::Tool,
                             Origin::ToolResult,
                             text,
                             format!("{block_at}/content"),
                             index,
                         ),
-                        Some(Value::Array(inner)) => {
-                            for (j, part) in inner.iter().enumerate() {
-                                if let Some(Value::String(text)) = part.get("text") {
+                        Some(Shape::Array(inner)) => {
+                            for (j, part) in inner.children().enumerate() {
+                                if let Some(text) = part.get("text").and_then(Json::as_str) {
                                     let pointer = format!("{block_at}/content/{j}/text");
                                     request.push(
                                         Role::Tool,
@@ -110,9 +111,7 @@ fn read_blocks(
                     },
                     // Documents and search results are retrieved content: indirect-injection territory.
                     Some("document" | "search_result") => {
-                        if let Some(Value::String(text)) =
-                            block.get("source").and_then(|s| s.get("data"))
-                        {
+                        if let Some(text) = block.pointer("/source/data").and_then(Json::as_str) {
                             request.push(
                                 role,
                                 Origin::ToolResult,
@@ -123,7 +122,7 @@ fn read_blocks(
                         }
                     }
                     _ => {
-                        if let Some(Value::String(text)) = block.get("text") {
+                        if let Some(text) = block.get("text").and_then(Json::as_str) {
                             request.push(
                                 role,
                                 Origin::Typed,

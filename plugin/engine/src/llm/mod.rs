@@ -4,7 +4,6 @@
 
 mod anthropic;
 mod completions;
-mod fast_chat;
 mod json_ptr;
 mod openai_chat;
 mod openai_responses;
@@ -15,7 +14,7 @@ pub mod usage;
 pub use json_ptr::{pointer_escape, push_index, push_token};
 pub use selectors::SelectorFormat;
 
-use serde_json::Value;
+use crate::json::document::{Json, Shape};
 
 /// The wire formats the filter understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,10 +106,10 @@ impl ShapeError {
 
 impl ApiFormat {
     /// Reads a parsed JSON body in this format.
-    pub fn parse(self, body: &Value) -> Result<LlmRequest, ShapeError> {
-        let Value::Object(root) = body else {
+    pub fn parse(self, root: Json<'_>) -> Result<LlmRequest, ShapeError> {
+        if !root.is_object() {
             return Err(ShapeError::new("", "the body must be a JSON object"));
-        };
+        }
         let mut request = LlmRequest::default();
         read_common(root, &mut request)?;
         match self {
@@ -120,15 +119,6 @@ impl ApiFormat {
             ApiFormat::Completions => completions::read(root, &mut request)?,
         }
         Ok(request)
-    }
-
-    /// Reads a well-formed body without building a JSON tree, when this format has such a
-    /// fast path; `None` means "use [`ApiFormat::parse`]", which names what is wrong.
-    pub fn parse_fast(self, body: &[u8]) -> Option<LlmRequest> {
-        match self {
-            ApiFormat::OpenAiChat => fast_chat::read(body),
-            _ => None,
-        }
     }
 
     /// The format usually served at `path`, for routes that do not name one.
@@ -149,23 +139,20 @@ impl ApiFormat {
 }
 
 /// Fields every format shares: `model`, `stream`, `n`.
-fn read_common(
-    root: &serde_json::Map<String, Value>,
-    request: &mut LlmRequest,
-) -> Result<(), ShapeError> {
-    match root.get("model") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(model)) => {
+fn read_common(root: Json<'_>, request: &mut LlmRequest) -> Result<(), ShapeError> {
+    match root.get("model").map(Json::shape) {
+        None | Some(Shape::Null) => {}
+        Some(Shape::String(model)) => {
             request.model = Some(Param {
-                value: model.clone(),
+                value: model.to_string(),
                 pointer: "/model".into(),
             });
         }
         Some(_) => return Err(ShapeError::new("/model", "must be a string")),
     }
-    request.stream = match root.get("stream") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(stream)) => *stream,
+    request.stream = match root.get("stream").map(Json::shape) {
+        None | Some(Shape::Null) => false,
+        Some(Shape::Bool(stream)) => stream,
         Some(_) => return Err(ShapeError::new("/stream", "must be a boolean")),
     };
     request.n = count_param(root, "n")?;
@@ -173,12 +160,9 @@ fn read_common(
 }
 
 /// A non-negative integer field, if present.
-fn count_param(
-    root: &serde_json::Map<String, Value>,
-    name: &str,
-) -> Result<Option<Param<u64>>, ShapeError> {
-    match root.get(name) {
-        None | Some(Value::Null) => Ok(None),
+fn count_param(root: Json<'_>, name: &str) -> Result<Option<Param<u64>>, ShapeError> {
+    match root.get(name).filter(|v| !v.is_null()) {
+        None => Ok(None),
         Some(value) => match value.as_u64() {
             Some(value) => Ok(Some(Param {
                 value,
@@ -193,10 +177,7 @@ fn count_param(
 }
 
 /// The first of `names` present as a token count.
-fn max_tokens_param(
-    root: &serde_json::Map<String, Value>,
-    names: &[&str],
-) -> Result<Option<Param<u64>>, ShapeError> {
+fn max_tokens_param(root: Json<'_>, names: &[&str]) -> Result<Option<Param<u64>>, ShapeError> {
     for name in names {
         if let Some(param) = count_param(root, name)? {
             return Ok(Some(param));
@@ -206,27 +187,20 @@ fn max_tokens_param(
 }
 
 /// The top-level array `name`, which the format requires.
-fn required_array<'v>(
-    root: &'v serde_json::Map<String, Value>,
-    name: &str,
-) -> Result<&'v Vec<Value>, ShapeError> {
-    match root.get(name) {
+fn required_array<'d>(root: Json<'d>, name: &str) -> Result<Json<'d>, ShapeError> {
+    match root.get(name).map(Json::shape) {
         None => Err(ShapeError::new(
             format!("/{name}"),
             "required field is missing",
         )),
-        Some(Value::Array(items)) => Ok(items),
+        Some(Shape::Array(items)) => Ok(items),
         Some(_) => Err(ShapeError::new(format!("/{name}"), "must be an array")),
     }
 }
 
 /// The `role` of the object at `at`, from the names a format accepts.
-fn read_role(
-    object: &serde_json::Map<String, Value>,
-    at: &str,
-    roles: &[(&str, Role)],
-) -> Result<Role, ShapeError> {
-    match object.get("role").and_then(Value::as_str) {
+fn read_role(object: Json<'_>, at: &str, roles: &[(&str, Role)]) -> Result<Role, ShapeError> {
+    match object.get("role").and_then(Json::as_str) {
         Some(name) => roles
             .iter()
             .find(|(known, _)| *known == name)

@@ -3,7 +3,7 @@
 
 use super::openai_chat::{read_content, read_tools};
 use super::{max_tokens_param, read_role, LlmRequest, Origin, Role, ShapeError};
-use serde_json::{Map, Value};
+use crate::json::document::{Json, Shape};
 
 const MESSAGE_ROLES: [(&str, Role); 4] = [
     ("system", Role::System),
@@ -12,11 +12,11 @@ const MESSAGE_ROLES: [(&str, Role); 4] = [
     ("assistant", Role::Assistant),
 ];
 
-pub(super) fn read(root: &Map<String, Value>, request: &mut LlmRequest) -> Result<(), ShapeError> {
+pub(super) fn read(root: Json<'_>, request: &mut LlmRequest) -> Result<(), ShapeError> {
     request.max_tokens = max_tokens_param(root, &["max_output_tokens"])?;
-    match root.get("instructions") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(text)) => request.push(
+    match root.get("instructions").map(Json::shape) {
+        None | Some(Shape::Null) => {}
+        Some(Shape::String(text)) => request.push(
             Role::System,
             Origin::Typed,
             text,
@@ -25,15 +25,15 @@ pub(super) fn read(root: &Map<String, Value>, request: &mut LlmRequest) -> Resul
         ),
         Some(_) => return Err(ShapeError::new("/instructions", "must be a string")),
     }
-    match root.get("input") {
+    match root.get("input").map(Json::shape) {
         None => return Err(ShapeError::new("/input", "required field is missing")),
-        Some(Value::String(text)) => {
+        Some(Shape::String(text)) => {
             request.message_count = 1;
             request.push(Role::User, Origin::Typed, text, "/input".into(), Some(0));
         }
-        Some(Value::Array(items)) => {
+        Some(Shape::Array(items)) => {
             request.message_count = items.len();
-            for (index, item) in items.iter().enumerate() {
+            for (index, item) in items.children().enumerate() {
                 read_item(item, index, request)?;
             }
         }
@@ -47,14 +47,14 @@ pub(super) fn read(root: &Map<String, Value>, request: &mut LlmRequest) -> Resul
     read_tools(root, request)
 }
 
-fn read_item(item: &Value, index: usize, request: &mut LlmRequest) -> Result<(), ShapeError> {
+fn read_item(item: Json<'_>, index: usize, request: &mut LlmRequest) -> Result<(), ShapeError> {
     let at = format!("/input/{index}");
-    let Value::Object(item) = item else {
+    if !item.is_object() {
         return Err(ShapeError::new(at, "must be an object"));
-    };
-    match item.get("type").and_then(Value::as_str) {
+    }
+    match item.get("type").and_then(Json::as_str) {
         Some("function_call") => {
-            if let Some(Value::String(arguments)) = item.get("arguments") {
+            if let Some(arguments) = item.get("arguments").and_then(Json::as_str) {
                 request.push(
                     Role::Assistant,
                     Origin::ToolCall,

@@ -3,7 +3,7 @@
 
 use super::json_ptr::pointer_escape;
 use super::{LlmRequest, Origin, Role};
-use serde_json::Value;
+use crate::json::document::{Json, Shape};
 
 /// Text fields picked out of a JSON body by pointer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,7 +15,7 @@ pub struct SelectorFormat {
 impl SelectorFormat {
     /// Every string the selectors reach (non-string values are skipped, so a selector
     /// that misses reads nothing rather than failing the request).
-    pub fn parse(&self, body: &Value) -> LlmRequest {
+    pub fn parse(&self, body: Json<'_>) -> LlmRequest {
         let mut request = LlmRequest::default();
         for (pattern, role) in &self.selectors {
             let tokens: Vec<&str> = pattern.split('/').skip(1).collect();
@@ -32,7 +32,7 @@ impl SelectorFormat {
 }
 
 fn walk(
-    value: &Value,
+    value: Json<'_>,
     tokens: &[&str],
     at: String,
     role: Role,
@@ -40,19 +40,22 @@ fn walk(
     out: &mut LlmRequest,
 ) {
     let Some((token, rest)) = tokens.split_first() else {
-        if let Value::String(text) = value {
+        if let Some(text) = value.as_str() {
             out.push(role, origin, text, at, None);
         }
         return;
     };
     let token = token.replace("~1", "/").replace("~0", "~");
-    match (value, token.as_str()) {
-        (Value::Array(items), "*") => {
-            for (i, item) in items.iter().enumerate() {
+    match (value.shape(), token.as_str()) {
+        (Shape::Array(items), "*") => {
+            for (i, item) in items.children().enumerate() {
                 walk(item, rest, format!("{at}/{i}"), role, origin, out);
             }
         }
-        (Value::Object(members), "*") => {
+        (Shape::Object(members), "*") => {
+            // In key order, as a sorted map has them, so the order does not follow the sender.
+            let mut members: Vec<_> = members.members().collect();
+            members.sort_by(|a, b| a.0.cmp(b.0));
             for (key, item) in members {
                 walk(
                     item,
@@ -64,12 +67,12 @@ fn walk(
                 );
             }
         }
-        (Value::Array(items), index) => {
-            if let Some(item) = index.parse::<usize>().ok().and_then(|i| items.get(i)) {
+        (Shape::Array(items), index) => {
+            if let Some(item) = index.parse::<usize>().ok().and_then(|i| items.item(i)) {
                 walk(item, rest, format!("{at}/{index}"), role, origin, out);
             }
         }
-        (Value::Object(members), key) => {
+        (Shape::Object(members), key) => {
             if let Some(item) = members.get(key) {
                 walk(
                     item,

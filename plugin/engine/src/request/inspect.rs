@@ -14,7 +14,8 @@ use crate::detect::pii::detect::Entity;
 use crate::detect::pii::masker::Masker;
 use crate::detect::pii::settings::Direction;
 use crate::detect::text::{find_hidden, strip_hidden};
-use crate::json::strings::rewrite_strings;
+use crate::json::document::Document;
+use crate::json::edit::BodyEdits;
 use crate::llm::{LlmRequest, Origin, Role, Segment};
 use crate::policy::{ClientSystem, HiddenCharacters, Route};
 use crate::rejection::Rejection;
@@ -42,14 +43,15 @@ pub struct Inspection {
     pub learned: Vec<LearnedVerdict>,
 }
 
-/// Inspects a request that passed its schema checks. `body` is the body to forward (already
-/// clamped, if it was), `changed` says whether it differs from what the client sent. In
-/// monitor mode (`enforce` false) nothing is blocked or changed, only recorded.
+/// Inspects a request that passed its schema checks. `document` is the body as sent and
+/// `edits` what earlier checks change in it (clamps, a pinned model); the steps here add
+/// theirs, and the body to forward is written once from both. In monitor mode (`enforce`
+/// false) nothing is blocked or changed, only recorded.
 pub fn inspect_text(
     route: &Route,
     mut request: LlmRequest,
-    body: &[u8],
-    changed: bool,
+    document: &Document<'_>,
+    edits: &mut BodyEdits,
     enforce: bool,
     masker: &mut Masker,
 ) -> Inspection {
@@ -78,7 +80,7 @@ pub fn inspect_text(
         return pass.out;
     }
     pass.find_pii(&request);
-    pass.forward(body, changed)
+    pass.forward(document, edits)
 }
 
 /// One request going through the steps, with what they found and the edits they ask for.
@@ -305,11 +307,15 @@ impl Pass<'_, '_> {
         }
     }
 
-    /// Strips and masks strings in place, every other byte kept; then records what masking
-    /// found, refusing the request if a `block` action fired. `None` when nothing changed.
-    fn edit_strings(&mut self, body: &[u8]) -> Result<Option<Vec<u8>>, Rejection> {
+    /// Strips and masks strings, as edits to the document; then records what masking
+    /// found, refusing the request if a `block` action fired.
+    fn edit_strings(
+        &mut self,
+        document: &Document<'_>,
+        edits: &mut BodyEdits,
+    ) -> Result<(), Rejection> {
         if self.strip.is_empty() && self.pii_targets.is_empty() {
-            return Ok(None);
+            return Ok(());
         }
         // A segment is a string, or (an Anthropic tool input) an object whose strings are
         // masked one by one.
@@ -317,29 +323,30 @@ impl Pass<'_, '_> {
             pointer == p
                 || (pointer.starts_with(p) && pointer.as_bytes().get(p.len()) == Some(&b'/'))
         };
-        let selected = |pointer: &str| {
-            self.strip.iter().any(|p| within(pointer, p))
-                || self.pii_targets.iter().any(|(p, _)| within(pointer, p))
-        };
         let settings = self.route.pii.as_ref();
-        let masker = &mut *self.masker;
-        let (strip, targets) = (&self.strip, &self.pii_targets);
-        let rewritten = rewrite_strings(body, &selected, &mut |pointer, text| {
-            let stripped = strip
-                .iter()
-                .any(|p| p == pointer)
+        for (pointer, value) in document.string_values() {
+            let selected = self.strip.iter().any(|p| within(&pointer, p))
+                || self.pii_targets.iter().any(|(p, _)| within(&pointer, p));
+            let Some(text) = value.as_str().filter(|_| selected) else {
+                continue;
+            };
+            let stripped = self
+                .strip
+                .contains(&pointer)
                 .then(|| strip_hidden(text).into_owned());
             let text = stripped.as_deref().unwrap_or(text);
             let masked = settings.and_then(|s| {
                 // The segment's own string was scanned already; a string inside an object
                 // segment was not.
-                match targets.iter().find(|(p, _)| p == pointer) {
-                    Some((_, found)) => masker.mask_found(s, Direction::Request, text, found),
-                    None => masker.mask(s, Direction::Request, text),
+                match self.pii_targets.iter().find(|(p, _)| *p == pointer) {
+                    Some((_, found)) => self.masker.mask_found(s, Direction::Request, text, found),
+                    None => self.masker.mask(s, Direction::Request, text),
                 }
             });
-            masked.or(stripped.clone())
-        });
+            if let Some(new) = masked.or(stripped) {
+                edits.set_text(value, new);
+            }
+        }
         self.record_pii();
         let blocked = self.masker.blocked(Direction::Request);
         if !blocked.is_empty() {
@@ -352,13 +359,7 @@ impl Pass<'_, '_> {
                 ),
             ));
         }
-        rewritten.map_err(|_| {
-            Rejection::new(
-                ErrorCode::InvalidRequest,
-                format!("{}.format", self.route.id),
-                "the request body could not be rewritten",
-            )
-        })
+        Ok(())
     }
 
     /// One finding per entity type the request direction acts on.
@@ -384,24 +385,23 @@ impl Pass<'_, '_> {
         }
     }
 
-    /// The body to forward: as sent, clamped, or with the steps' edits applied.
-    fn forward(mut self, body: &[u8], changed: bool) -> Inspection {
-        let edited = match self.edit_strings(body) {
-            Ok(edited) => edited,
-            Err(rejection) => {
-                self.refuse(rejection);
-                return self.out;
-            }
-        };
+    /// The body to forward, written once: as sent, or with every edit applied.
+    fn forward(mut self, document: &Document<'_>, edits: &mut BodyEdits) -> Inspection {
+        if let Err(rejection) = self.edit_strings(document, edits) {
+            self.refuse(rejection);
+            return self.out;
+        }
         if !self.enforce {
             return self.out;
         }
-        let changed = changed || edited.is_some();
-        let body = edited.as_deref().unwrap_or(body);
         self.out.verdict = if self.edits.is_empty() {
-            Verdict::Forward(changed.then(|| body.to_vec()))
+            Verdict::Forward(edits.splice(document))
         } else {
-            match rewrite(self.route.api_format(), body, &self.edits) {
+            match rewrite(
+                self.route.api_format(),
+                edits.to_value(document),
+                &self.edits,
+            ) {
                 Ok(rewritten) => Verdict::Forward(Some(rewritten)),
                 Err(reason) => Verdict::Reject(Rejection::new(
                     ErrorCode::InvalidRequest,

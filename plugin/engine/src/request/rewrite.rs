@@ -1,8 +1,8 @@
 //! Structural changes to a forwarded request body: client system messages demoted and the
 //! route's system prompt pinned (IG-5). The body is re-serialised from its JSON tree, so it
 //! stays valid JSON whatever the edits; the adapter then sets `content-length` from the new
-//! length. Edits inside strings (stripping, masking) are made in place by
-//! [`crate::json::strings`] before these.
+//! length. The tree comes from the one parse, with the value edits (clamps, stripping,
+//! masking) already made ([`crate::json::edit::BodyEdits::to_value`]).
 
 use crate::llm::ApiFormat;
 use serde_json::{json, Map, Value};
@@ -23,8 +23,11 @@ impl Edits {
 }
 
 /// `body` with `edits` applied, or why it could not be.
-pub fn rewrite(format: Option<ApiFormat>, body: &[u8], edits: &Edits) -> Result<Vec<u8>, String> {
-    let mut root: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+pub fn rewrite(
+    format: Option<ApiFormat>,
+    mut root: Value,
+    edits: &Edits,
+) -> Result<Vec<u8>, String> {
     let Value::Object(object) = &mut root else {
         return Err("the body is not a JSON object".into());
     };
@@ -129,7 +132,7 @@ mod tests {
     use super::*;
 
     fn edited(format: ApiFormat, body: Value, edits: &Edits) -> Value {
-        let bytes = rewrite(Some(format), body.to_string().as_bytes(), edits).unwrap();
+        let bytes = rewrite(Some(format), body, edits).unwrap();
         serde_json::from_slice(&bytes).unwrap()
     }
 

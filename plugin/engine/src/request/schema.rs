@@ -1,8 +1,8 @@
 //! Schema and limit checks on a request body before the model is called (PSF IG-2).
 //! Every failure is a 400 naming the JSON pointer of the offending field.
 
-use crate::json::guard::{read_document, DocumentError, StringField, MAX_DEPTH};
-use crate::json::splice::replace_top_level_number;
+use crate::json::document::{Document, DocumentError, Shape, StringField, MAX_DEPTH};
+use crate::json::edit::BodyEdits;
 use crate::llm::{ApiFormat, LlmRequest, Origin, Role, Segment};
 use crate::policy::{BodyFormat, OverCap, Route, UnknownFields};
 use crate::rejection::Rejection;
@@ -11,16 +11,24 @@ use crate::ErrorCode;
 
 /// What the checks decided about a body.
 #[derive(Debug)]
-pub enum Checked {
-    /// Forward it as it is.
-    Pass(LlmRequest),
-    /// Forward this body instead (a clamped `max_tokens`).
-    Rewrite(LlmRequest, Vec<u8>),
+pub enum Checked<'a> {
+    /// Go on with it: the request read, and the changes the limits make (a clamped
+    /// `max_tokens`).
+    Pass(Read<'a>),
     Reject(Rejection),
 }
 
+/// A body read once: its document, the request in it, and the edits to make.
+#[derive(Debug)]
+pub struct Read<'a> {
+    pub request: LlmRequest,
+    /// `None` for a route with no body format, whose body is not read.
+    pub document: Option<Document<'a>>,
+    pub edits: BodyEdits,
+}
+
 /// Reads `body` as the route's format and applies its limits.
-pub fn check_body(route: &Route, body: &[u8]) -> Checked {
+pub fn check_body<'a>(route: &Route, body: &'a [u8]) -> Checked<'a> {
     let reject = |code: ErrorCode, limit: &str, message: String, pointer: Option<&str>| {
         Checked::Reject(
             Rejection::new(code, format!("{}.{limit}", route.id), message)
@@ -28,7 +36,11 @@ pub fn check_body(route: &Route, body: &[u8]) -> Checked {
         )
     };
     let Some(format) = &route.format else {
-        return Checked::Pass(LlmRequest::default());
+        return Checked::Pass(Read {
+            request: LlmRequest::default(),
+            document: None,
+            edits: BodyEdits::default(),
+        });
     };
     let Ok(text) = std::str::from_utf8(body) else {
         return reject(
@@ -38,8 +50,8 @@ pub fn check_body(route: &Route, body: &[u8]) -> Checked {
             None,
         );
     };
-    let strings = match read_document(text, &is_request_bookkeeping) {
-        Ok(strings) => strings,
+    let document = match Document::parse(text) {
+        Ok(document) => document,
         Err(DocumentError::DuplicateKey { pointer }) => {
             return reject(
                 ErrorCode::InvalidRequest,
@@ -70,20 +82,36 @@ pub fn check_body(route: &Route, body: &[u8]) -> Checked {
                 None,
             )
         }
+        Err(DocumentError::NotJson { .. }) => {
+            return reject(
+                ErrorCode::InvalidJson,
+                "format",
+                not_json_message(body),
+                None,
+            )
+        }
     };
-    let fast = match format {
-        BodyFormat::Api(api) => api.parse_fast(body),
-        BodyFormat::Selectors(_) => None,
-    };
-    let mut request = match fast {
-        Some(request) => request,
-        None => match read_carefully(format, body) {
+    let mut request = match format {
+        BodyFormat::Api(api) => match api.parse(document.root()) {
             Ok(request) => request,
-            Err((code, message, pointer)) => {
-                return reject(code, "format", message, pointer.as_deref())
+            Err(shape) => {
+                let message = format!(
+                    "{} request: {}: {}",
+                    api_name(*api),
+                    display_pointer(&shape.pointer),
+                    shape.reason
+                );
+                return reject(
+                    ErrorCode::InvalidRequest,
+                    "format",
+                    message,
+                    Some(&shape.pointer),
+                );
             }
         },
+        BodyFormat::Selectors(selectors) => selectors.parse(document.root()),
     };
+    let strings = document.strings(&is_request_bookkeeping);
     if let BodyFormat::Api(api) = format {
         if let Err(pointer) = add_unread_strings(&mut request, strings, route.unknown_fields) {
             let message = format!(
@@ -204,13 +232,21 @@ pub fn check_body(route: &Route, body: &[u8]) -> Checked {
             );
         }
     }
+    let mut edits = BodyEdits::default();
     if let (Some(cap), Some(asked)) = (limits.max_tokens, &request.max_tokens) {
         if asked.value > cap.max {
-            if cap.over == OverCap::Clamp {
-                let key = asked.pointer.trim_start_matches('/');
-                if let Some(rewritten) = replace_top_level_number(body, key, cap.max) {
-                    return Checked::Rewrite(request, rewritten);
-                }
+            let key = asked.pointer.trim_start_matches('/');
+            let number = document
+                .root()
+                .get(key)
+                .filter(|v| matches!(v.shape(), Shape::Number(_)));
+            if let Some(number) = number.filter(|_| cap.over == OverCap::Clamp) {
+                edits.set_json(number, cap.max.to_string());
+                return Checked::Pass(Read {
+                    request,
+                    document: Some(document),
+                    edits,
+                });
             }
             let message = format!(
                 "{key} is {}, the limit is {}",
@@ -226,7 +262,11 @@ pub fn check_body(route: &Route, body: &[u8]) -> Checked {
             );
         }
     }
-    Checked::Pass(request)
+    Checked::Pass(Read {
+        request,
+        document: Some(document),
+        edits,
+    })
 }
 
 /// Keys whose string values are the protocol's own words, never text for the model: ids,
@@ -316,7 +356,7 @@ fn add_unread_strings(
         request.segments.push(Segment {
             role,
             origin,
-            text: field.text.into_owned(),
+            text: field.text.to_string(),
             pointer: field.pointer,
             message: None,
         });
@@ -324,31 +364,15 @@ fn add_unread_strings(
     Ok(())
 }
 
-/// The `Value` reader: slower, but it names the field that is wrong.
-fn read_carefully(
-    format: &BodyFormat,
-    body: &[u8],
-) -> Result<LlmRequest, (ErrorCode, String, Option<String>)> {
-    // serde_json refuses nesting deeper than 128 levels, so hostile depth is a parse error.
-    let json: serde_json::Value = serde_json::from_slice(body).map_err(|error| {
-        let message = if body.iter().all(u8::is_ascii_whitespace) {
-            "the request body is empty".to_string()
-        } else {
-            format!("the request body is not valid JSON: {error}")
-        };
-        (ErrorCode::InvalidJson, message, None)
-    })?;
-    match format {
-        BodyFormat::Api(api) => api.parse(&json).map_err(|shape| {
-            let message = format!(
-                "{} request: {}: {}",
-                api_name(*api),
-                display_pointer(&shape.pointer),
-                shape.reason
-            );
-            (ErrorCode::InvalidRequest, message, Some(shape.pointer))
-        }),
-        BodyFormat::Selectors(selectors) => Ok(selectors.parse(&json)),
+/// Why `body` is not JSON, in serde_json's words (with line and column): asked only for a
+/// body the document parser refused, so a good body is still parsed once.
+fn not_json_message(body: &[u8]) -> String {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return "the request body is empty".to_string();
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Err(error) => format!("the request body is not valid JSON: {error}"),
+        Ok(_) => "the request body is not valid JSON".to_string(),
     }
 }
 
