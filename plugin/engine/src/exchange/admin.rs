@@ -87,7 +87,7 @@ impl Exchange {
             }
             "POST" if !head.end_of_stream && head.content_length.is_none_or(|n| n <= 4096) => {
                 self.admin = true;
-                self.holding = true;
+                self.phase = Phase::Body;
                 Step::Pause
             }
             _ => self.refuse_admin(Rejection::new(ErrorCode::InvalidRequest, "incident.admin", "POST {\"mode\": …, \"route\": …, \"reason\": …} (at most 4 KiB), or GET the switches in force")),

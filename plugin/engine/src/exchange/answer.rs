@@ -71,7 +71,10 @@ impl Exchange {
     /// Headers for the model's response on a route: `x-ai-generated: true` and the
     /// disclosure text (HO-3), and the route's autonomy level (HO-1).
     pub fn response_marks(&self) -> Vec<(&'static str, String)> {
-        let Some(route) = self.current_route().filter(|_| !self.rejected) else {
+        let Some(route) = self
+            .current_route()
+            .filter(|_| self.phase != Phase::Rejected)
+        else {
             return Vec::new();
         };
         let mut marks = Vec::new();

@@ -6,7 +6,7 @@ use super::*;
 impl Exchange {
     /// `buffered_bytes` is the whole body received so far (the host's size while paused).
     pub fn on_request_body(&mut self, buffered_bytes: u64, end_of_stream: bool) -> Step {
-        if !self.holding || self.rejected {
+        if self.phase != Phase::Body {
             return Step::Continue;
         }
         self.record.request_bytes = buffered_bytes;
@@ -23,13 +23,13 @@ impl Exchange {
         {
             return Step::NeedBody;
         }
-        self.holding = false;
+        self.phase = Phase::Sent;
         Step::Continue
     }
 
     /// Checks the complete request body against the route (after [`Step::NeedBody`]).
     pub fn inspect_request_body(&mut self, body: &[u8]) -> Step {
-        self.holding = false;
+        self.phase = Phase::Sent;
         if self.admin {
             return self.admin_switch(body);
         }
@@ -274,8 +274,7 @@ impl Exchange {
                         None => sent.to_string(),
                     })
                     .collect();
-                self.moderating = true;
-                self.holding = true;
+                self.phase = Phase::Moderation;
                 Step::Consult {
                     call: settings.call(&texts),
                     body: forward,
@@ -288,10 +287,10 @@ impl Exchange {
     /// The moderation service answered (`status` is `None` when the call failed or timed
     /// out): `Continue` to send the held request on, or `Reject`.
     pub fn on_moderation(&mut self, status: Option<u16>, body: &[u8]) -> Step {
-        if !std::mem::take(&mut self.moderating) {
+        if self.phase != Phase::Moderation {
             return Step::Continue;
         }
-        self.holding = false;
+        self.phase = Phase::Sent;
         let policy = Rc::clone(&self.policy);
         let Some(route) = self.route.and_then(|i| policy.routes.get(i)) else {
             return Step::Continue;

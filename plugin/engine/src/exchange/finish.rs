@@ -98,7 +98,7 @@ impl Exchange {
         // A request the filter refused never reached the model: it used nothing. Only a body
         // the filter read has tokens to count.
         let read = self.record.prompt_sha256.is_some();
-        let used = (!self.rejected && read).then(|| {
+        let used = (self.phase != Phase::Rejected && read).then(|| {
             let prompt = usage.prompt.unwrap_or(self.reserved.prompt);
             let completion = usage
                 .completion

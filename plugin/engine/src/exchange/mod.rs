@@ -98,6 +98,21 @@ pub struct RequestHead<'a> {
     pub end_of_stream: bool,
 }
 
+/// Where a request is on its way to the upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Its headers are read and nothing is held: a body, if any, streams on.
+    Headers,
+    /// Held until its body has been measured or read.
+    Body,
+    /// Held until the moderation service answers about it.
+    Moderation,
+    /// Sent on (or about to be), its body read or not needed.
+    Sent,
+    /// Refused: the filter answers it itself.
+    Rejected,
+}
+
 /// Per-stream state. Create one per HTTP request.
 #[derive(Debug)]
 pub struct Exchange {
@@ -105,9 +120,8 @@ pub struct Exchange {
     record: DecisionRecord,
     /// Index of the route that applies, if any.
     route: Option<usize>,
-    /// Whether headers are held until the body has been measured or read.
-    holding: bool,
-    rejected: bool,
+    /// Where the request is: held for its body or a moderation answer, sent, or refused.
+    phase: Phase,
     /// Codes of findings that flag the request (`x-psf-flags`).
     flags: Vec<&'static str>,
     /// Masks and their originals: per stream, never logged, dropped with the exchange.
@@ -116,8 +130,6 @@ pub struct Exchange {
     response: ResponseRead,
     /// Content categories the output side flagged (recorded, not blocked).
     flagged: Vec<String>,
-    /// A moderation call is out; the request is held until it answers.
-    moderating: bool,
     /// What the answer does once the moderation service has said it is clear.
     pending_answer: Option<ResponseStep>,
     /// What the output checks that span a whole answer have seen so far.
@@ -227,13 +239,11 @@ impl Exchange {
             policy,
             record: DecisionRecord::default(),
             route: None,
-            holding: false,
-            rejected: false,
+            phase: Phase::Headers,
             flags: Vec::new(),
             masker: Masker::default(),
             response: ResponseRead::None,
             flagged: Vec::new(),
-            moderating: false,
             pending_answer: None,
             watch: OutputWatch::default(),
             refusal: None,
@@ -330,7 +340,7 @@ impl Exchange {
     /// the moment it left for the upstream, unless the request was refused.
     pub fn callback_done(&mut self, response: bool, micros: u64, continued: bool) {
         self.add_filter_time(response, micros);
-        if !response && continued && !self.rejected {
+        if !response && continued && self.phase != Phase::Rejected {
             self.mark_forwarded();
         }
     }
@@ -365,7 +375,7 @@ impl Exchange {
     }
 
     pub fn rejected(&self) -> bool {
-        self.rejected
+        self.phase == Phase::Rejected
     }
 
     fn current_route(&self) -> Option<&Route> {

@@ -82,8 +82,7 @@ impl Exchange {
     }
 
     pub(super) fn reject(&mut self, rejection: Rejection) -> Step {
-        self.rejected = true;
-        self.holding = false;
+        self.phase = Phase::Rejected;
         self.record.decision = Decision::Block;
         self.record.status = Some(rejection.status());
         Step::Reject(rejection)

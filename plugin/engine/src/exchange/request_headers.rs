@@ -160,7 +160,7 @@ impl Exchange {
             }
         }
         if inspects_body || (head.content_length.is_none() && self.has_body_size_rules()) {
-            self.holding = true;
+            self.phase = Phase::Body;
             return Step::Pause;
         }
         // The codec enforces content-length framing, so the body cannot outgrow it.

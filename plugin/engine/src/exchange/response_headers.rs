@@ -50,7 +50,7 @@ impl Exchange {
         let Some(route) = self
             .route
             .and_then(|i| policy.routes.get(i))
-            .filter(|r| !self.rejected && r.reads_responses())
+            .filter(|r| self.phase != Phase::Rejected && r.reads_responses())
         else {
             return ResponsePlan::PassThrough;
         };
