@@ -50,6 +50,7 @@ mod body;
 mod deliver;
 pub use deliver::{AnswerEffects, Delivery};
 mod finish;
+pub mod header_hold;
 pub use finish::Concluded;
 mod outcome;
 mod request_body;
