@@ -75,29 +75,11 @@ fn every_edit_at_once_is_still_one_parse_and_one_write() {
             "system_prompt": {"pinned": "Be brief.", "client_messages": "demote"}}],
         "rate_limits": {"limits": [{"id": "tokens", "key": ["client_ip"], "total_tokens": 100000}]}});
     let policy = Rc::new(Policy::from_json(document.to_string().as_bytes()).unwrap());
-    let store: Rc<dyn SharedStore> = Rc::new(MemoryStore::new(1_700_000_000_000));
     let body = json!({"model": "m", "stream": true, "max_tokens": 9000, "messages": [
         {"role": "system", "content": "You are helpful."},
         {"role": "user", "content": "Mail ada@example.org\u{200b} today."}]});
-    let bytes = body.to_string().into_bytes();
-    let before = parses();
-    let mut exchange = Exchange::with_store(Rc::clone(&policy), store);
-    exchange.set_client(&|_| None, Some("192.0.2.10:5555"));
-    let step = exchange.on_request_headers(RequestHead {
-        method: "POST",
-        path: "/v1/chat/completions",
-        request_id: "r",
-        content_length: Some(bytes.len() as u64),
-        content_type: Some("application/json"),
-        end_of_stream: false,
-    });
-    assert_eq!(step, Step::Pause);
-    assert_eq!(
-        exchange.on_request_body(bytes.len() as u64, true),
-        Step::NeedBody
-    );
-    let step = exchange.inspect_request_body(&bytes);
-    assert_eq!(parses() - before, 1, "{step:?}");
+    let (step, count) = parses_of(&policy, "/v1/chat/completions", &body);
+    assert_eq!(count, 1, "{step:?}");
     let sent = forwarded(&step);
     assert_eq!(sent["model"], "m-1", "{sent}");
     assert_eq!(sent["max_tokens"], 500, "{sent}");
