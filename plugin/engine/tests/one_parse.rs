@@ -4,10 +4,8 @@
 //! of a document on this thread in a debug build (tests run in one).
 
 use crate::guards::play_bytes;
-use psf_engine::controls::ratelimit::store::SharedStore;
-use psf_engine::controls::ratelimit::MemoryStore;
 use psf_engine::json::document::parses;
-use psf_engine::{Exchange, Policy, RequestHead, Step};
+use psf_engine::{Policy, Step};
 use serde_json::{json, Value};
 use std::rc::Rc;
 
