@@ -265,13 +265,14 @@ impl Exchange {
         match (moderation, moderated) {
             (Some(settings), Some(pointers)) => {
                 // What the model will read, so masked PII never reaches the service.
-                let root = document.root();
-                let texts: Vec<String> = pointers
-                    .iter()
-                    .filter_map(|p| Some((p, root.pointer(p)?.as_str()?)))
-                    .map(|(p, sent)| match forward {
-                        Some(_) => edits.text_at(p, sent).to_string(),
-                        None => sent.to_string(),
+                // One pass over the strings: a pointer lookup per segment would walk long
+                // arrays once for each of their elements.
+                let texts: Vec<String> = document
+                    .string_values()
+                    .filter(|(p, _)| pointers.contains(p))
+                    .map(|(_, value)| match forward {
+                        Some(_) => edits.text_of(value).to_string(),
+                        None => value.as_str().unwrap_or_default().to_string(),
                     })
                     .collect();
                 self.phase = Phase::Moderation;

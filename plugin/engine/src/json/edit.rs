@@ -7,20 +7,22 @@
 
 use super::document::{Document, Json};
 use serde_json::Value;
-use std::ops::Range;
+use std::collections::BTreeMap;
 
 /// The changes to one document.
 #[derive(Debug, Default)]
 pub struct BodyEdits {
-    /// Values replaced, by span; a later change to the same value replaces the earlier.
-    replaced: Vec<Replaced>,
+    /// Values replaced, by where they start; a later change to the same value replaces the
+    /// earlier. Ordered, so the body is written front to back, and a request with
+    /// thousands of masked strings costs thousands of steps, not their square.
+    replaced: BTreeMap<usize, Replaced>,
     /// Top-level members added, each in front of the ones added before it.
     added: Vec<(String, String)>,
 }
 
 #[derive(Debug)]
 struct Replaced {
-    span: Range<usize>,
+    end: usize,
     pointer: String,
     new: New,
 }
@@ -57,13 +59,16 @@ impl BodyEdits {
 
     fn set(&mut self, value: Json<'_>, new: New) {
         let span = value.span();
-        match self.replaced.iter_mut().find(|r| r.span == span) {
+        match self.replaced.get_mut(&span.start) {
             Some(existing) => existing.new = new,
-            None => self.replaced.push(Replaced {
-                span,
-                pointer: value.location(),
-                new,
-            }),
+            None => {
+                let replaced = Replaced {
+                    end: span.end,
+                    pointer: value.location(),
+                    new,
+                };
+                self.replaced.insert(span.start, replaced);
+            }
         }
     }
 
@@ -73,14 +78,14 @@ impl BodyEdits {
         self.added.push((key.to_string(), json));
     }
 
-    /// The text the string at `pointer` will have: its replacement, else `original`.
-    pub fn text_at<'t>(&'t self, pointer: &str, original: &'t str) -> &'t str {
-        match self.replaced.iter().find(|r| r.pointer == pointer) {
+    /// The text the string `value` will have: its replacement, else its own.
+    pub fn text_of<'t>(&'t self, value: Json<'t>) -> &'t str {
+        match self.replaced.get(&value.span().start) {
             Some(Replaced {
                 new: New::Text(text),
                 ..
             }) => text,
-            _ => original,
+            _ => value.as_str().unwrap_or_default(),
         }
     }
 
@@ -91,8 +96,6 @@ impl BodyEdits {
             return None;
         }
         let text = document.text().as_bytes();
-        let mut replaced: Vec<&Replaced> = self.replaced.iter().collect();
-        replaced.sort_by_key(|r| r.span.start);
         let mut out = Vec::with_capacity(text.len() + 64);
         let mut copied = 0;
         if !self.added.is_empty() {
@@ -112,10 +115,10 @@ impl BodyEdits {
             }
             copied = open;
         }
-        for change in replaced {
-            out.extend_from_slice(&text[copied..change.span.start]);
+        for (&start, change) in &self.replaced {
+            out.extend_from_slice(&text[copied..start]);
             out.extend_from_slice(change.new.json().as_bytes());
-            copied = change.span.end;
+            copied = change.end;
         }
         out.extend_from_slice(&text[copied..]);
         Some(out)
@@ -125,7 +128,7 @@ impl BodyEdits {
     /// edits that re-serialise it.
     pub fn to_value(&self, document: &Document<'_>) -> Value {
         let mut value = document.root().to_value();
-        for change in &self.replaced {
+        for change in self.replaced.values() {
             let new = match &change.new {
                 New::Text(text) => Value::String(text.clone()),
                 New::Json(json) => serde_json::from_str(json).unwrap_or(Value::Null),
@@ -167,8 +170,8 @@ mod tests {
             out,
             r#"{"n":1,"stream_options":{"include_usage":true}, "model" : "b\"q", "max_tokens": 100, "messages":[{"content":"[EMAIL]"}]}"#
         );
-        assert_eq!(edits.text_at("/messages/0/content", "x é"), "[EMAIL]");
-        assert_eq!(edits.text_at("/other", "kept"), "kept");
+        assert_eq!(edits.text_of(content), "[EMAIL]");
+        assert_eq!(BodyEdits::default().text_of(content), "x é");
         let value = edits.to_value(&document);
         assert_eq!(value, serde_json::from_str::<Value>(&out).unwrap());
     }
