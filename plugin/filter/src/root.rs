@@ -25,46 +25,61 @@ pub struct GuardRoot {
     policy: Option<Rc<Policy>>,
     /// The next slot of the shared table to sweep.
     sweep_from: u32,
-    /// Webhook posts in flight: the alert and its attempt.
-    webhook_calls: HashMap<u32, (String, u8)>,
-    /// Audit batches in flight to the collector: how many records each holds.
-    collector_calls: HashMap<u32, usize>,
-    /// Review-queue posts in flight.
-    review_calls: Vec<u32>,
+    /// The root's own calls in flight, by token.
+    calls: HashMap<u32, Post>,
     /// When the root last did its own tick work.
     last_work_ns: u64,
 }
 
+/// What a root-context call carries, so its failure goes back where it came from.
+enum Post {
+    /// A held tool call for a review queue.
+    Review,
+    /// A batch of this many audit records for the collector.
+    Audit(usize),
+    /// An alert for the webhook, and its attempt.
+    Alert(String, u8),
+}
+
+impl Post {
+    /// The call failed (`why`): the record of it, or the retry, goes where it belongs.
+    fn failed(self, why: &str) {
+        match self {
+            Post::Review => outbox::failed(why),
+            Post::Audit(records) => audit::batch_failed(records, why),
+            Post::Alert(body, attempt) => alerts::failed(body, attempt, why),
+        }
+    }
+
+    /// Who answered, for a failure's reason.
+    fn peer(&self) -> &'static str {
+        match self {
+            Post::Review => "review queue",
+            Post::Audit(_) => "collector",
+            Post::Alert(..) => "webhook",
+        }
+    }
+}
+
 impl Context for GuardRoot {
     fn on_http_call_response(&mut self, token: u32, headers: usize, _: usize, _: usize) {
+        let Some(post) = self.calls.remove(&token) else {
+            return;
+        };
         let status = (headers > 0)
             .then(|| host::header(MapType::HttpCallResponseHeaders, ":status"))
             .flatten()
             .and_then(|s| s.parse::<u16>().ok());
-        if let Some(at) = self.review_calls.iter().position(|t| *t == token) {
-            self.review_calls.swap_remove(at);
-            if !matches!(status, Some(200..=299)) {
-                outbox::failed(&format!("review queue answered {status:?}"));
-            }
-            return;
-        }
-        if let Some(records) = self.collector_calls.remove(&token) {
-            match status {
-                Some(200..=299) => {}
-                Some(status) => {
-                    audit::batch_failed(records, &format!("collector answered {status}"))
-                }
-                None => audit::batch_failed(records, "collector call failed or timed out"),
-            }
-            return;
-        }
-        let Some((body, attempt)) = self.webhook_calls.remove(&token) else {
-            return;
-        };
         match status {
             Some(200..=299) => {}
-            Some(status) => alerts::failed(body, attempt, &format!("webhook answered {status}")),
-            None => alerts::failed(body, attempt, "webhook call failed or timed out"),
+            Some(status) => {
+                let why = format!("{} answered {status}", post.peer());
+                post.failed(&why);
+            }
+            None => {
+                let why = format!("{} call failed or timed out", post.peer());
+                post.failed(&why);
+            }
         }
     }
 }
@@ -92,9 +107,9 @@ impl GuardRoot {
         self.policy = Some(Rc::new(policy));
     }
 
-    /// POSTs `body` to `cluster`: the call's token, or why the host refused it (logged by
-    /// the caller, with its own counter).
-    fn post(&self, target: Target<'_>, content_type: &str, body: &str) -> Result<u32, String> {
+    /// POSTs `body` to `target` and tracks the call as `post`; a call the host refuses
+    /// fails at once.
+    fn post(&mut self, target: Target<'_>, content_type: &str, body: &str, post: Post) {
         let headers = vec![
             (":method", "POST"),
             (":path", target.path),
@@ -102,14 +117,22 @@ impl GuardRoot {
             ("content-type", content_type),
         ];
         let timeout = Duration::from_millis(target.timeout_ms);
-        self.dispatch_http_call(
+        let sent = self.dispatch_http_call(
             target.cluster,
             headers,
             Some(body.as_bytes()),
             vec![],
             timeout,
-        )
-        .map_err(|status| format!("could not call cluster {:?}: {status:?}", target.cluster))
+        );
+        match sent {
+            Ok(token) => {
+                self.calls.insert(token, post);
+            }
+            Err(status) => post.failed(&format!(
+                "could not call cluster {:?}: {status:?}",
+                target.cluster
+            )),
+        }
     }
 
     /// Posts held tool calls to their review queues.
@@ -121,10 +144,7 @@ impl GuardRoot {
                 authority: &queue.authority,
                 timeout_ms: 5000,
             };
-            match self.post(target, "application/json", &body) {
-                Ok(token) => self.review_calls.push(token),
-                Err(why) => outbox::failed(&why),
-            }
+            self.post(target, "application/json", &body, Post::Review);
         }
     }
 
@@ -140,12 +160,7 @@ impl GuardRoot {
                 authority: &collector.authority,
                 timeout_ms: collector.timeout_ms,
             };
-            match self.post(target, "application/x-ndjson", &body) {
-                Ok(token) => {
-                    self.collector_calls.insert(token, records);
-                }
-                Err(why) => audit::batch_failed(records, &why),
-            }
+            self.post(target, "application/x-ndjson", &body, Post::Audit(records));
         }
     }
 
@@ -166,12 +181,8 @@ impl GuardRoot {
                 authority: &hook.authority,
                 timeout_ms: hook.timeout_ms,
             };
-            match self.post(target, "application/json", &body) {
-                Ok(token) => {
-                    self.webhook_calls.insert(token, (body, attempt));
-                }
-                Err(why) => alerts::failed(body, attempt, &why),
-            }
+            let post = Post::Alert(body.clone(), attempt);
+            self.post(target, "application/json", &body, post);
         }
     }
 }
