@@ -98,8 +98,9 @@ impl BodyEdits {
         let text = document.text().as_bytes();
         let mut out = Vec::with_capacity(text.len() + 64);
         let mut copied = 0;
-        if !self.added.is_empty() {
-            let root = document.root();
+        let root = document.root();
+        // Members go into an object only (the callers add them to objects alone).
+        if !self.added.is_empty() && root.is_object() {
             let open = root.span().start + 1;
             out.extend_from_slice(&text[..open]);
             for (i, (key, json)) in self.added.iter().rev().enumerate() {
@@ -174,6 +175,14 @@ mod tests {
         assert_eq!(BodyEdits::default().text_of(content), "x é");
         let value = edits.to_value(&document);
         assert_eq!(value, serde_json::from_str::<Value>(&out).unwrap());
+    }
+
+    #[test]
+    fn members_are_never_spliced_into_anything_but_an_object() {
+        let document = Document::parse(r#"["a"]"#).unwrap();
+        let mut edits = BodyEdits::default();
+        edits.add_member("a", "1".into());
+        assert_eq!(edits.splice(&document).unwrap(), br#"["a"]"#);
     }
 
     #[test]
