@@ -37,6 +37,7 @@ mod exchange;
 pub mod json;
 pub mod llm;
 pub mod policy;
+pub mod proxy;
 pub mod psf;
 mod rejection;
 pub mod request;

@@ -1,165 +1,233 @@
-//! Host calls that cannot fail the filter: the SDK's helpers panic on unexpected
-//! statuses, so every call here maps a failure to `None` or a logged no-op.
+//! The host side of [`psf_engine::proxy`]: what the engine reads, and the interpreter of the
+//! effects it returns. The SDK's helpers panic on unexpected statuses, so every call here
+//! maps a failure to an empty read or a logged no-op.
 
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{BufferType, LogLevel, MapType};
+use proxy_wasm::types::{Action, BufferType, LogLevel, MapType, MetricType};
+use psf_engine::proxy::FILTER_STATE_DROPPED;
+use psf_engine::proxy::{event_line, Effect, Effects, Flow, HostReads, Level, Part, Report, Side};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::{Duration, UNIX_EPOCH};
 
-pub fn log(level: LogLevel, message: &str) {
-    let _ = hostcalls::log(level, message);
-}
+/// The engine's reads, from the current context.
+pub struct Host;
 
-/// Logs one structured line, `psf.log {"level":…,"event":…,…}`: every line the filter writes
-/// is one JSON object behind a fixed prefix (audit records and alerts have their own). The
-/// fields never hold request text.
-pub fn event(level: LogLevel, event: &str, fields: serde_json::Value) {
-    let name = match level {
-        LogLevel::Trace => "trace",
-        LogLevel::Debug => "debug",
-        LogLevel::Info => "info",
-        LogLevel::Warn => "warn",
-        LogLevel::Error => "error",
-        LogLevel::Critical => "critical",
-    };
-    let mut line = serde_json::json!({"level": name, "event": event});
-    if let (Some(line), serde_json::Value::Object(fields)) = (line.as_object_mut(), fields) {
-        line.extend(fields);
+impl HostReads for Host {
+    fn headers(&self, part: Part) -> Vec<(String, String)> {
+        let map = match part {
+            Part::Request => MapType::HttpRequestHeaders,
+            Part::Response => MapType::HttpResponseHeaders,
+            Part::CallAnswer => MapType::HttpCallResponseHeaders,
+        };
+        hostcalls::get_map(map).unwrap_or_default()
     }
-    log(level, &format!("psf.log {line}"));
-}
 
-/// Asks Envoy to pick the route again after a request header changed.
-pub fn clear_route_cache() {
-    if hostcalls::call_foreign_function("clear_route_cache", None).is_err() {
-        event(
-            LogLevel::Warn,
-            "clear_route_cache_failed",
-            serde_json::json!({}),
-        );
+    fn body(&self, part: Part, size: usize) -> Vec<u8> {
+        let buffer = match part {
+            Part::Request => BufferType::HttpRequestBody,
+            Part::Response => BufferType::HttpResponseBody,
+            Part::CallAnswer => BufferType::HttpCallResponseBody,
+        };
+        hostcalls::get_buffer(buffer, 0, size)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
     }
-}
 
-/// The host's clock in nanoseconds (Unix time), 0 if unreadable.
-pub fn now_ns() -> u64 {
-    hostcalls::get_current_time()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as u64)
-}
+    fn property(&self, path: &[&str]) -> Option<Vec<u8>> {
+        hostcalls::get_property(path.to_vec()).ok().flatten()
+    }
 
-/// A request or response header value, `None` when absent or unreadable.
-pub fn header(map: MapType, name: &str) -> Option<String> {
-    hostcalls::get_map_value(map, name).ok().flatten()
-}
-
-/// Every header of `map` (names are lower-case), empty when unreadable.
-pub fn headers(map: MapType) -> Vec<(String, String)> {
-    hostcalls::get_map(map).unwrap_or_default()
-}
-
-/// A string property such as `request.id`.
-pub fn property(path: &[&str]) -> Option<String> {
-    let bytes = hostcalls::get_property(path.to_vec()).ok().flatten()?;
-    String::from_utf8(bytes).ok()
-}
-
-/// An integer property such as `response.code` (Envoy serialises integers as 8 bytes,
-/// little-endian).
-pub fn property_u64(path: &[&str]) -> Option<u64> {
-    let bytes = hostcalls::get_property(path.to_vec()).ok().flatten()?;
-    Some(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?))
-}
-
-/// Answers the client locally. Envoy defers the reply until the current callback
-/// returns, then passes it through this filter's own response callbacks.
-pub fn send_local_response(status: u16, headers: &[(&str, &str)], body: &[u8]) {
-    if let Err(status_code) =
-        hostcalls::send_http_response(u32::from(status), headers.to_vec(), Some(body))
-    {
-        event(
-            LogLevel::Error,
-            "local_reply_failed",
-            serde_json::json!({"status": status, "host_status": format!("{status_code:?}")}),
-        );
+    fn now_ns(&self) -> u64 {
+        hostcalls::get_current_time()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as u64)
     }
 }
 
-/// The buffered request body (`size` bytes, the host's cumulative size).
-pub fn request_body(size: usize) -> Vec<u8> {
-    hostcalls::get_buffer(BufferType::HttpRequestBody, 0, size)
-        .ok()
-        .flatten()
-        .unwrap_or_default()
+/// Carries out `effects` in order; what the host has to report goes to `report`, whose
+/// effects are carried out in turn. Returns the flow for the current callback.
+pub fn carry_out(effects: Effects, report: &mut dyn FnMut(Report) -> Effects) -> Action {
+    let mut flow = effects.flow;
+    for effect in effects.list {
+        let reported = match effect {
+            Effect::Header(side, name, value) => {
+                set_header(map(side), &name, value.as_deref());
+                None
+            }
+            Effect::Body {
+                side,
+                size,
+                bytes,
+                set_length,
+            } => {
+                replace_body(side, size, &bytes, set_length);
+                None
+            }
+            Effect::ClearRouteCache => {
+                if hostcalls::call_foreign_function("clear_route_cache", None).is_err() {
+                    log(
+                        Level::Warn,
+                        "clear_route_cache_failed",
+                        serde_json::json!({}),
+                    );
+                }
+                None
+            }
+            Effect::Reply(reply) => {
+                let headers: Vec<(&str, &str)> = reply
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (*n, v.as_str()))
+                    .collect();
+                let sent = hostcalls::send_http_response(
+                    u32::from(reply.status),
+                    headers,
+                    Some(&reply.body),
+                );
+                if let Err(status) = sent {
+                    let fields = serde_json::json!({"status": reply.status, "host_status": format!("{status:?}")});
+                    log(Level::Error, "local_reply_failed", fields);
+                }
+                None
+            }
+            Effect::Call(call) => {
+                let headers = call
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect();
+                let timeout = Duration::from_millis(call.timeout_ms);
+                let sent = hostcalls::dispatch_http_call(
+                    &call.cluster,
+                    headers,
+                    Some(&call.body),
+                    vec![],
+                    timeout,
+                );
+                Some(Report::Sent(sent.map_err(|status| format!("{status:?}"))))
+            }
+            Effect::Resume(Side::Request) => {
+                let _ = hostcalls::resume_http_request();
+                None
+            }
+            Effect::Resume(Side::Response) => {
+                let _ = hostcalls::resume_http_response();
+                None
+            }
+            Effect::Release { context, remove } => {
+                let released = hostcalls::set_effective_context(context).is_ok() && {
+                    for name in remove {
+                        let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None);
+                    }
+                    hostcalls::resume_http_request().is_ok()
+                };
+                (!released).then_some(Report::Gone(context))
+            }
+            Effect::Log(level, line) => {
+                let _ = hostcalls::log(log_level(level), &line);
+                None
+            }
+            Effect::Count(name, by) => {
+                count(&name, by);
+                None
+            }
+            Effect::Observe(name, value) => {
+                if let Some(id) = metric(&name, MetricType::Histogram) {
+                    let _ = hostcalls::record_metric(id, value);
+                }
+                None
+            }
+            Effect::FilterState(name, value) => {
+                if hostcalls::set_property(vec![name], Some(value.as_bytes())).is_err() {
+                    count(FILTER_STATE_DROPPED, 1);
+                }
+                None
+            }
+            Effect::Tick(ms) => {
+                let _ = hostcalls::set_tick_period(Duration::from_millis(ms));
+                None
+            }
+        };
+        if let Some(reported) = reported {
+            flow = match carry_out(report(reported), report) {
+                Action::Continue => Flow::Continue,
+                _ => Flow::Pause,
+            };
+        }
+    }
+    match flow {
+        Flow::Continue => Action::Continue,
+        Flow::Pause => Action::Pause,
+    }
 }
 
-/// Replaces the whole buffered request body; with `set_length`, `content-length` is set
-/// to match (only while the headers are held).
-pub fn replace_request_body(old_size: usize, body: &[u8], set_length: bool) {
-    if hostcalls::set_buffer(BufferType::HttpRequestBody, 0, old_size, body).is_err() {
-        event(
-            LogLevel::Error,
-            "request_body_replace_failed",
-            serde_json::json!({}),
-        );
-        return;
-    }
-    if !set_length {
-        return;
-    }
-    let length = body.len().to_string();
-    if hostcalls::set_map_value(MapType::HttpRequestHeaders, "content-length", Some(&length))
-        .is_err()
-    {
-        event(
-            LogLevel::Error,
-            "header_set_failed",
-            serde_json::json!({"header": "content-length"}),
-        );
+/// Logs one structured line (the engine's [`event_line`]).
+pub fn log(level: Level, event: &str, fields: serde_json::Value) {
+    let _ = hostcalls::log(log_level(level), &event_line(level, event, fields));
+}
+
+fn log_level(level: Level) -> LogLevel {
+    match level {
+        Level::Info => LogLevel::Info,
+        Level::Warn => LogLevel::Warn,
+        Level::Error => LogLevel::Error,
+        Level::Critical => LogLevel::Critical,
     }
 }
 
-/// The body of an `http_call`'s answer (`size` bytes).
-pub fn call_response_body(size: usize) -> Vec<u8> {
-    hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, size)
-        .ok()
-        .flatten()
-        .unwrap_or_default()
-}
-
-/// The response body buffered so far (`size` bytes).
-pub fn response_body(size: usize) -> Vec<u8> {
-    hostcalls::get_buffer(BufferType::HttpResponseBody, 0, size)
-        .ok()
-        .flatten()
-        .unwrap_or_default()
-}
-
-/// Replaces the buffered response body (or the current chunk of a stream); with
-/// `set_length`, `content-length` is set to match (only while the headers are held).
-pub fn replace_response_body(old_size: usize, body: &[u8], set_length: bool) {
-    if hostcalls::set_buffer(BufferType::HttpResponseBody, 0, old_size, body).is_err() {
-        event(
-            LogLevel::Error,
-            "response_body_replace_failed",
-            serde_json::json!({}),
-        );
-        return;
-    }
-    if set_length {
-        set_header(
-            MapType::HttpResponseHeaders,
-            "content-length",
-            Some(&body.len().to_string()),
-        );
+fn map(side: Side) -> MapType {
+    match side {
+        Side::Request => MapType::HttpRequestHeaders,
+        Side::Response => MapType::HttpResponseHeaders,
     }
 }
 
 /// Sets a header, replacing any value the client sent, or removes it when `value` is `None`.
-pub fn set_header(map: MapType, name: &str, value: Option<&str>) {
+fn set_header(map: MapType, name: &str, value: Option<&str>) {
     if hostcalls::set_map_value(map, name, value).is_err() {
-        event(
-            LogLevel::Error,
+        log(
+            Level::Error,
             "header_set_failed",
             serde_json::json!({"header": name}),
         );
     }
+}
+
+/// Replaces `side`'s first `size` body bytes; with `set_length`, then sets `content-length`.
+fn replace_body(side: Side, size: usize, bytes: &[u8], set_length: bool) {
+    let (buffer, failed) = match side {
+        Side::Request => (BufferType::HttpRequestBody, "request_body_replace_failed"),
+        Side::Response => (BufferType::HttpResponseBody, "response_body_replace_failed"),
+    };
+    if hostcalls::set_buffer(buffer, 0, size, bytes).is_err() {
+        log(Level::Error, failed, serde_json::json!({}));
+    } else if set_length {
+        set_header(map(side), "content-length", Some(&bytes.len().to_string()));
+    }
+}
+
+thread_local! {
+    static METRICS: RefCell<HashMap<String, u32>> = RefCell::new(HashMap::new());
+}
+
+fn count(name: &str, by: i64) {
+    if let Some(id) = metric(name, MetricType::Counter) {
+        let _ = hostcalls::increment_metric(id, by);
+    }
+}
+
+/// The host's id of metric `name`, defined on first use.
+fn metric(name: &str, kind: MetricType) -> Option<u32> {
+    METRICS.with(|ids| {
+        let mut ids = ids.borrow_mut();
+        if let Some(id) = ids.get(name) {
+            return Some(*id);
+        }
+        let id = hostcalls::define_metric(kind, name).ok()?;
+        ids.insert(name.to_string(), id);
+        Some(id)
+    })
 }

@@ -1,25 +1,21 @@
 //! psf-guard: the proxy-wasm adapter. It only translates host events into `psf_engine`
 //! calls and carries out the engine's steps; every decision lives in the engine.
 
-mod alerts;
-mod audit;
-mod header_hold;
 mod host;
-mod metrics;
-mod outbox;
 mod root;
 mod shared;
 mod stream;
 
 use proxy_wasm::types::LogLevel;
+use psf_engine::proxy::Level;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
     // Replaces the SDK's hook, which unwraps the log status: a panic must always reach
     // the proxy's log at critical level, and then aborts the VM (panic = "abort").
     std::panic::set_hook(Box::new(|info| {
-        host::event(
-            LogLevel::Critical,
+        host::log(
+            Level::Critical,
             "panic",
             serde_json::json!({"message": info.to_string()}),
         );
