@@ -45,7 +45,6 @@ pub mod response;
 
 pub use audit::record::{Decision, DecisionRecord, Finding, FindingAction};
 pub use code::ErrorCode;
-pub use exchange::header_hold::{HeaderHold, Hold, Leaving};
 pub use exchange::{
     AnswerEffects, Concluded, Delivery, Exchange, RequestBodyEffects, RequestFacts, RequestHead,
     RequestHeadEffects, ResponseHeadEffects, ResponsePlan, ResponseStep, Step,

@@ -22,6 +22,7 @@ mod output_schema;
 mod pii;
 mod policy_docs;
 mod policy_parsing;
+mod proxy;
 mod ratelimit;
 mod request_body;
 mod request_head;

@@ -50,72 +50,24 @@ impl HostReads for Host {
 /// Carries out `effects` in order; what the host has to report goes to `report`, whose
 /// effects are carried out in turn. Returns the flow for the current callback.
 pub fn carry_out(effects: Effects, report: &mut dyn FnMut(Report) -> Effects) -> Action {
-    let mut flow = effects.flow;
+    let mut flow = match effects.flow {
+        Flow::Continue => Action::Continue,
+        Flow::Pause => Action::Pause,
+    };
     for effect in effects.list {
         let reported = match effect {
-            Effect::Header(side, name, value) => {
-                set_header(map(side), &name, value.as_deref());
-                None
-            }
-            Effect::Body {
-                side,
-                size,
-                bytes,
-                set_length,
-            } => {
-                replace_body(side, size, &bytes, set_length);
-                None
-            }
-            Effect::ClearRouteCache => {
-                if hostcalls::call_foreign_function("clear_route_cache", None).is_err() {
-                    log(
-                        Level::Warn,
-                        "clear_route_cache_failed",
-                        serde_json::json!({}),
-                    );
-                }
-                None
-            }
-            Effect::Reply(reply) => {
-                let headers: Vec<(&str, &str)> = reply
-                    .headers
-                    .iter()
-                    .map(|(n, v)| (*n, v.as_str()))
-                    .collect();
-                let sent = hostcalls::send_http_response(
-                    u32::from(reply.status),
-                    headers,
-                    Some(&reply.body),
-                );
-                if let Err(status) = sent {
-                    let fields = serde_json::json!({"status": reply.status, "host_status": format!("{status:?}")});
-                    log(Level::Error, "local_reply_failed", fields);
-                }
-                None
-            }
             Effect::Call(call) => {
-                let headers = call
-                    .headers
-                    .iter()
-                    .map(|(n, v)| (n.as_str(), v.as_str()))
-                    .collect();
+                let headers = call.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
                 let timeout = Duration::from_millis(call.timeout_ms);
+                let body = Some(call.body.as_slice());
                 let sent = hostcalls::dispatch_http_call(
                     &call.cluster,
-                    headers,
-                    Some(&call.body),
+                    headers.collect(),
+                    body,
                     vec![],
                     timeout,
                 );
-                Some(Report::Sent(sent.map_err(|status| format!("{status:?}"))))
-            }
-            Effect::Resume(Side::Request) => {
-                let _ = hostcalls::resume_http_request();
-                None
-            }
-            Effect::Resume(Side::Response) => {
-                let _ = hostcalls::resume_http_response();
-                None
+                Report::Sent(sent.map_err(|status| format!("{status:?}")))
             }
             Effect::Release { context, remove } => {
                 let released = hostcalls::set_effective_context(context).is_ok() && {
@@ -124,43 +76,69 @@ pub fn carry_out(effects: Effects, report: &mut dyn FnMut(Report) -> Effects) ->
                     }
                     hostcalls::resume_http_request().is_ok()
                 };
-                (!released).then_some(Report::Gone(context))
-            }
-            Effect::Log(level, line) => {
-                let _ = hostcalls::log(log_level(level), &line);
-                None
-            }
-            Effect::Count(name, by) => {
-                count(&name, by);
-                None
-            }
-            Effect::Observe(name, value) => {
-                if let Some(id) = metric(&name, MetricType::Histogram) {
-                    let _ = hostcalls::record_metric(id, value);
+                if released {
+                    continue;
                 }
-                None
+                Report::Gone(context)
             }
-            Effect::FilterState(name, value) => {
-                if hostcalls::set_property(vec![name], Some(value.as_bytes())).is_err() {
-                    count(FILTER_STATE_DROPPED, 1);
-                }
-                None
-            }
-            Effect::Tick(ms) => {
-                let _ = hostcalls::set_tick_period(Duration::from_millis(ms));
-                None
+            other => {
+                apply(other);
+                continue;
             }
         };
-        if let Some(reported) = reported {
-            flow = match carry_out(report(reported), report) {
-                Action::Continue => Flow::Continue,
-                _ => Flow::Pause,
-            };
-        }
+        flow = carry_out(report(reported), report);
     }
-    match flow {
-        Flow::Continue => Action::Continue,
-        Flow::Pause => Action::Pause,
+    flow
+}
+
+/// Carries out an effect the host has nothing to report about.
+fn apply(effect: Effect) {
+    match effect {
+        Effect::Header(side, name, value) => set_header(map(side), &name, value.as_deref()),
+        Effect::Body {
+            side,
+            size,
+            bytes,
+            set_length,
+        } => replace_body(side, size, &bytes, set_length),
+        Effect::ClearRouteCache => {
+            if hostcalls::call_foreign_function("clear_route_cache", None).is_err() {
+                log(
+                    Level::Warn,
+                    "clear_route_cache_failed",
+                    serde_json::json!({}),
+                );
+            }
+        }
+        Effect::Reply(reply) => {
+            let headers = reply
+                .headers
+                .iter()
+                .map(|(n, v)| (*n, v.as_str()))
+                .collect();
+            let sent =
+                hostcalls::send_http_response(u32::from(reply.status), headers, Some(&reply.body));
+            if let Err(status) = sent {
+                let fields = serde_json::json!({"status": reply.status, "host_status": format!("{status:?}")});
+                log(Level::Error, "local_reply_failed", fields);
+            }
+        }
+        Effect::Resume(Side::Request) => drop(hostcalls::resume_http_request()),
+        Effect::Resume(Side::Response) => drop(hostcalls::resume_http_response()),
+        Effect::Log(level, line) => drop(hostcalls::log(log_level(level), &line)),
+        Effect::Count(name, by) => count(&name, by),
+        Effect::Observe(name, value) => {
+            if let Some(id) = metric(&name, MetricType::Histogram) {
+                let _ = hostcalls::record_metric(id, value);
+            }
+        }
+        Effect::FilterState(name, value) => {
+            if hostcalls::set_property(vec![name], Some(value.as_bytes())).is_err() {
+                count(FILTER_STATE_DROPPED, 1);
+            }
+        }
+        Effect::Tick(ms) => drop(hostcalls::set_tick_period(Duration::from_millis(ms))),
+        Effect::Call(_) | Effect::Release { .. } => {}
     }
 }
 

@@ -50,7 +50,7 @@ mod body;
 mod deliver;
 pub use deliver::{AnswerEffects, Delivery};
 mod finish;
-pub mod header_hold;
+pub(crate) mod header_hold;
 pub use finish::Concluded;
 mod outcome;
 mod request_body;

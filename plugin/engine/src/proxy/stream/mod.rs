@@ -29,7 +29,7 @@ pub struct Stream {
     request_encoded: bool,
     response_encoded: bool,
     /// Headers that left before their body was inspected, because the host does not hold
-    /// them ([`crate::HeaderHold`]): they can no longer change.
+    /// them ([`crate::exchange::header_hold`]): they can no longer change.
     request_headers_left: bool,
     response_headers_left: bool,
     /// This stream holds its request headers to learn whether the host holds them.
