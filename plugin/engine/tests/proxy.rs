@@ -119,7 +119,7 @@ fn logs(effects: &Effects) -> Vec<&str> {
         .collect()
 }
 
-fn counted<'e>(effects: &'e Effects, name: &str) -> Option<i64> {
+fn counted(effects: &Effects, name: &str) -> Option<i64> {
     effects.list.iter().find_map(|e| match e {
         Effect::Count(n, by) if n == name => Some(*by),
         _ => None,
