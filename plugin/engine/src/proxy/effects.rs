@@ -59,8 +59,7 @@ pub enum Effect {
     Count(String, i64),
     /// Records a value in a histogram, defining it on first use.
     Observe(String, u64),
-    /// Sets a filter-state property for access-log formatters; if the host refuses, it
-    /// counts [`FILTER_STATE_DROPPED`].
+    /// Sets a filter-state property for access-log formatters.
     FilterState(&'static str, String),
     /// Sets the root context's tick period, in ms.
     Tick(u64),
@@ -76,8 +75,54 @@ pub enum Report {
     Gone(u32),
 }
 
-/// The counter a refused [`Effect::FilterState`] adds to.
-pub const FILTER_STATE_DROPPED: &str = "psf_audit_dropped_total.reason.filter_state";
+impl Effect {
+    /// What the host does instead when it refuses this effect with `host_status`: log it,
+    /// or count a record that missed filter state. Nothing for the rest (a log line or a
+    /// metric the host refuses has nowhere else to go).
+    pub fn refused(&self, host_status: &str) -> Option<Effect> {
+        let error = |event: &str, fields| {
+            Effect::Log(Level::Error, event_line(Level::Error, event, fields))
+        };
+        Some(match self {
+            Effect::Header(_, name, _) => {
+                error("header_set_failed", serde_json::json!({"header": name}))
+            }
+            Effect::Body {
+                side: Side::Request,
+                ..
+            } => error("request_body_replace_failed", serde_json::json!({})),
+            Effect::Body {
+                side: Side::Response,
+                ..
+            } => error("response_body_replace_failed", serde_json::json!({})),
+            Effect::Reply(reply) => error(
+                "local_reply_failed",
+                serde_json::json!({"status": reply.status, "host_status": host_status}),
+            ),
+            Effect::ClearRouteCache => {
+                let line = event_line(
+                    Level::Warn,
+                    "clear_route_cache_failed",
+                    serde_json::json!({}),
+                );
+                Effect::Log(Level::Warn, line)
+            }
+            Effect::FilterState(..) => {
+                Effect::Count("psf_audit_dropped_total.reason.filter_state".into(), 1)
+            }
+            _ => return None,
+        })
+    }
+}
+
+impl From<Side> for crate::proxy::Part {
+    fn from(side: Side) -> Self {
+        match side {
+            Side::Request => Self::Request,
+            Side::Response => Self::Response,
+        }
+    }
+}
 
 /// Whether the current phase of the stream goes on or waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -162,4 +207,33 @@ pub fn event_line(level: Level, event: &str, fields: serde_json::Value) -> Strin
         line.extend(fields);
     }
     format!("psf.log {line}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_effect_is_logged_or_counted_and_a_refused_log_is_not_retried() {
+        let header = Effect::Header(Side::Request, "x-psf-flags".into(), None);
+        let Some(Effect::Log(Level::Error, line)) = header.refused("BadArgument") else {
+            panic!("not logged")
+        };
+        assert!(line.starts_with("psf.log {") && line.contains("\"header\":\"x-psf-flags\""));
+        let state = Effect::FilterState("psf_audit", "{}".into());
+        assert_eq!(
+            state.refused("NotFound"),
+            Some(Effect::Count("psf_audit_dropped_total.reason.filter_state".into(), 1))
+        );
+        for fallback in [Effect::Log(Level::Info, "x".into()), Effect::Count("c".into(), 1)] {
+            assert_eq!(fallback.refused("BadArgument"), None);
+        }
+    }
+
+    #[test]
+    fn an_event_line_is_one_json_object_behind_the_prefix() {
+        let line = event_line(Level::Warn, "e", serde_json::json!({"n": 1}));
+        let json: serde_json::Value = serde_json::from_str(&line["psf.log ".len()..]).unwrap();
+        assert_eq!(json, serde_json::json!({"level": "warn", "event": "e", "n": 1}));
+    }
 }

@@ -11,9 +11,7 @@ mod reads;
 mod stream;
 mod vm;
 
-pub use effects::{
-    event_line, Call, Effect, Effects, Flow, Level, Report, Side, FILTER_STATE_DROPPED,
-};
+pub use effects::{event_line, Call, Effect, Effects, Flow, Level, Report, Side};
 pub use reads::{HostReads, Part};
 pub use stream::Stream;
 pub use vm::{Vm, TICK_MS};
