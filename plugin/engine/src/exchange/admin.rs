@@ -19,8 +19,7 @@ impl Exchange {
     /// Answers a request on a route whose breaker is open with the degrade message.
     pub(super) fn degraded(&mut self, route: &Route) -> Step {
         let rejection = self.degrade_rejection(route);
-        self.record_block(&rejection, true);
-        self.reject(rejection)
+        self.refuse_always(rejection)
     }
 
     /// What `degrade`, `isolate` and `off` do with a routed request, before any check.
@@ -44,8 +43,7 @@ impl Exchange {
             .as_ref()
             .map_or(fallback.to_string(), |t| t.message.clone());
         let rejection = Rejection::new(code, format!("mode.{}", self.mode.as_str()), message);
-        self.record_block(&rejection, true);
-        Some(self.reject(rejection))
+        Some(self.refuse_always(rejection))
     }
 
     /// A request to the admin path: refused without the token from an allowed source; `GET`
@@ -68,8 +66,7 @@ impl Exchange {
                 "incident.admin",
                 "switching modes needs the admin token, from an allowed source",
             );
-            self.record_block(&rejection, true);
-            return self.reject(rejection);
+            return self.refuse_always(rejection);
         }
         match head.method {
             "GET" => {
@@ -97,8 +94,7 @@ impl Exchange {
     /// A bad admin request is refused whatever the mode: the admin path never reaches the
     /// upstream.
     pub(super) fn refuse_admin(&mut self, rejection: Rejection) -> Step {
-        self.record_block(&rejection, true);
-        self.reject(rejection)
+        self.refuse_always(rejection)
     }
 
     /// The body of an admin `POST`: `{"mode": "isolate"|…|"policy", "route"?, "reason"?}`.
@@ -142,7 +138,7 @@ impl Exchange {
         let previous = match kill_switch::switch(self.store.as_ref(), route, new.clone()) {
             Ok(previous) => previous,
             Err(_) => {
-                return self.reject(Rejection::new(
+                return self.end(Rejection::new(
                     ErrorCode::PolicyUnavailable,
                     "incident.admin",
                     "the mode switch could not be written; nothing changed",

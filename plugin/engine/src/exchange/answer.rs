@@ -29,7 +29,7 @@ impl Exchange {
                 match crate::controls::review::check_approval(&review.key, &ticket, presented, now)
                 {
                     Ok(()) => {
-                        self.note(rule, ErrorCode::PendingHumanReview, FindingAction::Log);
+                        self.found(rule, ErrorCode::PendingHumanReview, FindingAction::Log);
                         return None;
                     }
                     Err(why) => Rejection::new(
@@ -57,7 +57,8 @@ impl Exchange {
                     )).at(ticket)
             }
         };
-        self.judge_answer(StateAction::Replace, rejection)
+        self.answer_state(StateAction::Replace, rejection)
+            .map(ResponseStep::Reject)
     }
 
     /// The held tool call and the route's review queue to post it to, once; `None` when
@@ -95,27 +96,6 @@ impl Exchange {
         &self.flags
     }
 
-    /// A failure state of the output (OV-5) handled as the route says: recorded, and with
-    /// `replace` in enforce mode, answered with `rejection` (see [`Exchange::take_refusal`]).
-    pub(super) fn output_state(
-        &mut self,
-        action: StateAction,
-        rejection: Rejection,
-    ) -> ResponsePlan {
-        let recorded = match action {
-            StateAction::Replace => FindingAction::Block,
-            StateAction::Flag => FindingAction::Flag,
-            StateAction::Pass => FindingAction::Log,
-        };
-        if !self.note(rejection.rule.clone(), rejection.code, recorded) {
-            return ResponsePlan::PassThrough;
-        }
-        self.record.decision = Decision::Block;
-        self.record.status = Some(rejection.status());
-        self.refusal = Some(rejection);
-        ResponsePlan::Refuse
-    }
-
     /// OV-4: records the answer's log-probabilities and applies the route's threshold. A
     /// rejection comes back only for `block`, in enforce mode, while the answer can still be
     /// replaced (`replaceable`; a stream has gone out by its end, so it is only flagged).
@@ -140,20 +120,8 @@ impl Exchange {
             LowConfidence::Block if replaceable => StateAction::Replace,
             LowConfidence::Block | LowConfidence::Flag => StateAction::Flag,
         };
-        self.judge_answer(action, rejection)
-    }
-
-    /// A state of a complete answer: the rejection that replaces it, when the route says
-    /// `replace` in enforce mode (see [`Exchange::output_state`]).
-    pub(super) fn judge_answer(
-        &mut self,
-        action: StateAction,
-        rejection: Rejection,
-    ) -> Option<ResponseStep> {
-        match self.output_state(action, rejection) {
-            ResponsePlan::Refuse => self.take_refusal().map(ResponseStep::Reject),
-            _ => None,
-        }
+        self.answer_state(action, rejection)
+            .map(ResponseStep::Reject)
     }
 
     /// `x-psf-low-confidence` for an answer under its route's threshold.
@@ -193,12 +161,9 @@ impl Exchange {
                         format!("{}.encoded_bodies", route.id),
                         decode_message(&error, "model's response"),
                     );
-                    self.record_block(&rejection, enforce);
-                    if enforce {
-                        self.record.status = Some(rejection.status());
-                        return ResponseStep::Reject(rejection);
-                    }
-                    return ResponseStep::Continue;
+                    return self
+                        .answer_state(StateAction::Replace, rejection)
+                        .map_or(ResponseStep::Continue, ResponseStep::Reject);
                 }
             }
         };
@@ -213,8 +178,8 @@ impl Exchange {
                 "the model provider's answer is not valid JSON",
             );
             return self
-                .judge_answer(route.output_errors.malformed_output, rejection)
-                .unwrap_or(ResponseStep::Continue);
+                .answer_state(route.output_errors.malformed_output, rejection)
+                .map_or(ResponseStep::Continue, ResponseStep::Reject);
         }
         self.record.response_sha256 = Some(sha256_hex(body));
         if let Ok(answer) = &parsed {
@@ -239,8 +204,8 @@ impl Exchange {
             }
             for state in answer_states(answer) {
                 let action = route.output_errors.for_state(state);
-                if let Some(step) = self.judge_answer(action, state.rejection(&route.id)) {
-                    return step;
+                if let Some(refusal) = self.answer_state(action, state.rejection(&route.id)) {
+                    return ResponseStep::Reject(refusal);
                 }
             }
         }
@@ -251,8 +216,8 @@ impl Exchange {
                     SchemaAction::Block => StateAction::Replace,
                     SchemaAction::Flag => StateAction::Flag,
                 };
-                if let Some(step) = self.judge_answer(action, rejection) {
-                    return step;
+                if let Some(refusal) = self.answer_state(action, rejection) {
+                    return ResponseStep::Reject(refusal);
                 }
             }
         }

@@ -11,7 +11,7 @@ impl Exchange {
         }
         self.record.request_bytes = buffered_bytes;
         if let Some(rejection) = self.check_body_size(buffered_bytes, false) {
-            return self.reject(rejection);
+            return self.end(rejection);
         }
         if !end_of_stream {
             return Step::Pause;
@@ -45,7 +45,7 @@ impl Exchange {
                     Ok(bytes) => {
                         decoded = bytes;
                         if let Some(rejection) = self.check_body_size(decoded.len() as u64, true) {
-                            return self.reject(rejection);
+                            return self.end(rejection);
                         }
                         decoded.as_slice()
                     }
@@ -54,7 +54,7 @@ impl Exchange {
                             DecodeError::TooLarge(_) => ErrorCode::RequestTooLarge,
                             _ => ErrorCode::InvalidRequest,
                         };
-                        return self.violation(Rejection::new(
+                        return self.refuse(Rejection::new(
                             code,
                             format!("{}.encoded_bodies", route.id),
                             decode_message(&error, "request body"),
@@ -70,7 +70,7 @@ impl Exchange {
             mut edits,
         } = match check_body(route, body) {
             Checked::Pass(read) => read,
-            Checked::Reject(rejection) => return self.violation(rejection),
+            Checked::Reject(rejection) => return self.refuse(rejection),
         };
         let Some(document) = document else {
             return Step::Continue;
@@ -78,7 +78,7 @@ impl Exchange {
         if !edits.is_empty() {
             // The route's own cap clamped max_tokens.
             let rule = format!("{}.max_tokens", route.id);
-            self.note(rule, ErrorCode::MaxTokensExceeded, FindingAction::Clamp);
+            self.found(rule, ErrorCode::MaxTokensExceeded, FindingAction::Clamp);
         }
         self.record.model = request.model.as_ref().map(|m| m.value.clone());
         if let Some(approved) = &route.approved_models {
@@ -92,7 +92,7 @@ impl Exchange {
                     ),
                     None => "the request names no model".into(),
                 };
-                return self.violation(
+                return self.refuse(
                     Rejection::new(
                         ErrorCode::ModelNotApproved,
                         format!("{}.approved_models", route.id),
@@ -163,7 +163,7 @@ impl Exchange {
         {
             Ok(clamp) => clamp,
             Err(rejection) => {
-                let step = self.violation(rejection);
+                let step = self.refuse(rejection);
                 return if step == Step::Continue {
                     Ok(())
                 } else {
@@ -175,7 +175,7 @@ impl Exchange {
         let root = document.root();
         if let Some(max) = clamp {
             self.reserved.completion = max;
-            self.note(
+            self.found(
                 "rate_limits.max_tokens",
                 ErrorCode::RateLimitExceeded,
                 FindingAction::Clamp,
@@ -253,7 +253,7 @@ impl Exchange {
         self.record.learned = inspection.learned;
         self.flags = inspection.flags;
         let forward = match inspection.verdict {
-            Verdict::Reject(rejection) => return self.reject(rejection),
+            Verdict::Reject(rejection) => return self.end(rejection),
             Verdict::Forward(Some(rewritten)) => {
                 self.record.decision = Decision::Modify;
                 self.record.request_bytes = rewritten.len() as u64;
@@ -301,9 +301,9 @@ impl Exchange {
         };
         match settings.judge(status, body, &route.id, Subject::Prompt) {
             Judgement::Clear => Step::Continue,
-            Judgement::Refuse(rejection) => self.violation(rejection),
+            Judgement::Refuse(rejection) => self.refuse(rejection),
             Judgement::Flag(rejection) => {
-                self.note(rejection.rule, rejection.code, FindingAction::Flag);
+                self.found(rejection.rule, rejection.code, FindingAction::Flag);
                 if !self.flags.contains(&rejection.code.as_str()) {
                     self.flags.push(rejection.code.as_str());
                 }
@@ -367,7 +367,7 @@ impl Exchange {
             if bytes <= max_bytes || self.record.findings.iter().any(|f| f.rule == rule.id) {
                 continue;
             }
-            let enforced = self.note(
+            let enforced = self.found(
                 rule.id.clone(),
                 ErrorCode::RequestTooLarge,
                 rule.action.into(),

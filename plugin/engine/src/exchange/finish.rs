@@ -157,30 +157,23 @@ impl Exchange {
     /// Records what the output side found.
     pub(super) fn finish_response(&mut self, route: &Route, refused: Option<&Rejection>) {
         self.record.entities = self.masker.tallies().to_vec();
-        let enforced = self.mode == Mode::Enforce;
         // Notes are flags and logs: never enforced.
         for (note, action) in std::mem::take(&mut self.watch.notes) {
-            self.note(note.rule, note.code, action);
+            self.found(note.rule, note.code, action);
         }
         if self.watch.off_scope.take().is_some() {
             let rule = format!("{}.content_filter.scope", route.id);
-            self.note(rule, ErrorCode::OutOfScope, FindingAction::Flag);
+            self.found(rule, ErrorCode::OutOfScope, FindingAction::Flag);
         }
         if let Some(action) = self.watch.links.take() {
-            // The guard strips links only when it enforces, so a strip is always enforced.
+            // The guard strips links only when it enforces, so a strip is enforced.
             let rule = format!("{}.links", route.id);
-            let enforced = action == FindingAction::Strip;
-            self.record.findings.push(Finding::new(
-                rule,
-                ErrorCode::ContentFiltered,
-                action,
-                enforced,
-            ));
+            self.found(rule, ErrorCode::ContentFiltered, action);
         }
         for category in std::mem::take(&mut self.flagged) {
             let rule = format!("{}.content_filter.{category}", route.id);
             if !self.record.findings.iter().any(|f| f.rule == rule) {
-                self.note(rule, ErrorCode::ContentFiltered, FindingAction::Flag);
+                self.found(rule, ErrorCode::ContentFiltered, FindingAction::Flag);
             }
         }
         // Collected first: the masker's tallies are borrowed while the findings grow.
@@ -211,13 +204,10 @@ impl Exchange {
             pii_findings.push((rule, action));
         }
         for (rule, action) in pii_findings {
-            self.note(rule, ErrorCode::PiiInOutput, action);
+            self.found(rule, ErrorCode::PiiInOutput, action);
         }
         if let Some(rejection) = refused {
-            self.record_block(rejection, enforced);
-            if enforced {
-                self.record.status = Some(rejection.status());
-            }
+            self.answer_state(StateAction::Replace, rejection.clone());
         } else if self
             .record
             .findings

@@ -1,4 +1,5 @@
-//! One way to end or record an outcome: a violation, a block, a rejection, its reply.
+//! How an exchange records what its checks found, ends with a refusal, and words the
+//! filter's own replies.
 
 use super::*;
 
@@ -41,47 +42,73 @@ impl Exchange {
         }
     }
 
-    /// A route check failed: reject in enforce mode, record and continue in monitor mode.
-    pub(super) fn violation(&mut self, rejection: Rejection) -> Step {
-        let enforced = self.mode == Mode::Enforce;
-        self.record_block(&rejection, enforced);
-        if enforced {
-            self.reject(rejection)
-        } else {
-            Step::Continue
-        }
-    }
-
-    /// Records a finding, enforced when the policy enforces and the action changes
-    /// something (see [`FindingAction::changes`]); returns whether it is.
-    pub(super) fn note(
+    /// The one way a check's result is recorded: a finding of `rule` and `code` with
+    /// `action`, enforced when the policy enforces and the action changes something (see
+    /// [`FindingAction::changes`]). Returns whether it is enforced. Every other outcome
+    /// below is this plus what the enforced result does.
+    pub(super) fn found(
         &mut self,
         rule: impl Into<String>,
         code: ErrorCode,
         action: FindingAction,
     ) -> bool {
         let enforced = self.mode == Mode::Enforce && action.changes();
-        self.record
-            .findings
-            .push(Finding::new(rule, code, action, enforced));
+        self.push_finding(rule.into(), code, action, enforced);
         enforced
     }
 
-    /// Records a blocking finding; an enforced one makes the decision a block.
-    pub(super) fn record_block(&mut self, rejection: &Rejection, enforced: bool) {
-        let finding = Finding::new(
-            rejection.rule.clone(),
-            rejection.code,
-            FindingAction::Block,
-            enforced,
-        );
-        self.record.findings.push(finding);
-        if enforced {
-            self.record.decision = Decision::Block;
+    /// A request check refused `rejection`: recorded as a block, and in enforce mode the
+    /// end of the exchange; in monitor mode the request goes on.
+    pub(super) fn refuse(&mut self, rejection: Rejection) -> Step {
+        if self.found(rejection.rule.clone(), rejection.code, FindingAction::Block) {
+            self.end(rejection)
+        } else {
+            Step::Continue
         }
     }
 
-    pub(super) fn reject(&mut self, rejection: Rejection) -> Step {
+    /// A refusal whatever the mode: the filter's own (a path or header it cannot route
+    /// safely, the admin path, an incident mode, an open breaker).
+    pub(super) fn refuse_always(&mut self, rejection: Rejection) -> Step {
+        let (rule, code) = (rejection.rule.clone(), rejection.code);
+        self.push_finding(rule, code, FindingAction::Block, true);
+        self.end(rejection)
+    }
+
+    /// A state of the answer (OV-5) handled as the route says: recorded, and with `replace`
+    /// in enforce mode, the rejection that replaces the answer.
+    pub(super) fn answer_state(
+        &mut self,
+        action: StateAction,
+        rejection: Rejection,
+    ) -> Option<Rejection> {
+        let recorded = match action {
+            StateAction::Replace => FindingAction::Block,
+            StateAction::Flag => FindingAction::Flag,
+            StateAction::Pass => FindingAction::Log,
+        };
+        if !self.found(rejection.rule.clone(), rejection.code, recorded) {
+            return None;
+        }
+        self.record.decision = Decision::Block;
+        self.record.status = Some(rejection.status());
+        Some(rejection)
+    }
+
+    fn push_finding(
+        &mut self,
+        rule: String,
+        code: ErrorCode,
+        action: FindingAction,
+        enforced: bool,
+    ) {
+        let finding = Finding::new(rule, code, action, enforced);
+        self.record.findings.push(finding);
+    }
+
+    /// Ends the exchange with `rejection`, which the check that found it has recorded: the
+    /// filter answers the client itself.
+    pub(super) fn end(&mut self, rejection: Rejection) -> Step {
         self.phase = Phase::Rejected;
         self.record.decision = Decision::Block;
         self.record.status = Some(rejection.status());

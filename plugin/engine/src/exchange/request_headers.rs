@@ -20,8 +20,7 @@ impl Exchange {
                 format!("the {name} header must be sent once"),
             )
             .at(name);
-            self.record_block(&rejection, true);
-            return self.reject(rejection);
+            return self.refuse_always(rejection);
         }
         if policy.accountability.endpoint
             && path.canonical == crate::policy::ACCOUNTABILITY_ENDPOINT
@@ -41,8 +40,7 @@ impl Exchange {
                 // A variant of the admin path is never forwarded: it carries the admin token.
                 self.record.route = Some("psf-admin".into());
                 let rejection = non_canonical_path(&admin.path, "incident.admin.path");
-                self.record_block(&rejection, true);
-                return self.reject(rejection);
+                return self.refuse_always(rejection);
             }
         }
         if let Some(route) = policy.routes.iter().find(|r| r.may_match(&path)) {
@@ -52,8 +50,7 @@ impl Exchange {
                 self.record.route = Some(route.id.clone());
                 let rejection =
                     non_canonical_path(route.path.as_str(), &format!("{}.path", route.id));
-                self.record_block(&rejection, true);
-                return self.reject(rejection);
+                return self.refuse_always(rejection);
             }
         }
         let matched = policy.route_for(head.method, &path.canonical);
@@ -78,7 +75,7 @@ impl Exchange {
                     format!("{}.methods", route.id),
                     format!("method {} is not allowed here; use {allowed}", head.method),
                 );
-                let step = self.violation(rejection);
+                let step = self.refuse(rejection);
                 if step != Step::Continue {
                     return step;
                 }
@@ -104,14 +101,14 @@ impl Exchange {
                             allowed.join(" or ")
                         ),
                     );
-                    let step = self.violation(rejection);
+                    let step = self.refuse(rejection);
                     if step != Step::Continue {
                         return step;
                     }
                 }
                 if route.inspects_body() {
                     if let Some(rejection) = self.unreadable_request_coding(route) {
-                        let step = self.violation(rejection);
+                        let step = self.refuse(rejection);
                         if step != Step::Continue {
                             return step;
                         }
@@ -129,7 +126,7 @@ impl Exchange {
                 self.rate
                     .check_suspension(&policy, store.as_ref(), head.request_id)
             {
-                let step = self.violation(rejection);
+                let step = self.refuse(rejection);
                 if step != Step::Continue {
                     return step;
                 }
@@ -139,7 +136,7 @@ impl Exchange {
                     self.rate
                         .admit(&policy, store.as_ref(), None, None, head.request_id)
                 {
-                    let step = self.violation(rejection);
+                    let step = self.refuse(rejection);
                     if step != Step::Continue {
                         return step;
                     }
@@ -156,7 +153,7 @@ impl Exchange {
         if let Some(length) = head.content_length {
             self.record.request_bytes = length;
             if let Some(rejection) = self.check_body_size(length, true) {
-                return self.reject(rejection);
+                return self.end(rejection);
             }
         }
         if inspects_body || (head.content_length.is_none() && self.has_body_size_rules()) {
@@ -199,7 +196,7 @@ impl Exchange {
             // DG-5: AI traffic never leaves the allowed regions.
             if let Some(why) = residency.refusal(self.upstream_cluster.as_deref()) {
                 self.record.route = Some(route.id.clone());
-                let step = self.violation(Rejection::new(
+                let step = self.refuse(Rejection::new(
                     ErrorCode::DataResidencyViolation,
                     "residency",
                     format!("this request would leave the allowed regions: {why}"),

@@ -21,12 +21,12 @@ impl Exchange {
             Judgement::Clear => return pending,
             Judgement::Refuse(rejection) => rejection,
             Judgement::Flag(rejection) => {
-                self.output_state(StateAction::Flag, rejection);
+                self.answer_state(StateAction::Flag, rejection);
                 return pending;
             }
         };
-        self.judge_answer(StateAction::Replace, rejection)
-            .unwrap_or(pending)
+        self.answer_state(StateAction::Replace, rejection)
+            .map_or(pending, ResponseStep::Reject)
     }
 
     /// Whether the upstream should be asked for an uncompressed body (the adapter then
@@ -62,7 +62,8 @@ impl Exchange {
             if fallback.action == FallbackAction::Degrade && self.mode == Mode::Enforce {
                 self.record.fallback = Some("degrade");
                 let rejection = self.degrade_rejection(route);
-                return self.output_state(StateAction::Replace, rejection);
+                let refusal = self.answer_state(StateAction::Replace, rejection);
+                return self.refused_plan(refusal);
             }
         }
         if status == 504 || status == 408 {
@@ -73,7 +74,8 @@ impl Exchange {
                 format!("{}.output_errors.upstream_timeout", route.id),
                 format!("the model provider did not answer in time ({status})"),
             );
-            return self.output_state(route.output_errors.upstream_timeout, rejection);
+            let refusal = self.answer_state(route.output_errors.upstream_timeout, rejection);
+            return self.refused_plan(refusal);
         }
         if status >= 500 {
             let rejection = Rejection::new(
@@ -81,7 +83,8 @@ impl Exchange {
                 format!("{}.output_errors.upstream_error", route.id),
                 format!("the model provider answered {status}, so there is no answer"),
             );
-            return self.output_state(route.output_errors.upstream_error, rejection);
+            let refusal = self.answer_state(route.output_errors.upstream_error, rejection);
+            return self.refused_plan(refusal);
         }
         let media = content_type
             .and_then(|c| c.split(';').next())
@@ -110,7 +113,8 @@ impl Exchange {
                 format!("{}.response", route.id),
                 "the model's response is compressed, so it could not be checked",
             );
-            return self.output_state(StateAction::Replace, rejection);
+            let refusal = self.answer_state(StateAction::Replace, rejection);
+            return self.refused_plan(refusal);
         }
         self.response = match plan {
             ResponsePlan::Stream => {
@@ -128,6 +132,17 @@ impl Exchange {
             _ => ResponseRead::Buffer,
         };
         plan
+    }
+}
+
+impl Exchange {
+    /// The plan for an answer a state of it may replace ([`Exchange::answer_state`]).
+    fn refused_plan(&mut self, refusal: Option<Rejection>) -> ResponsePlan {
+        let Some(rejection) = refusal else {
+            return ResponsePlan::PassThrough;
+        };
+        self.refusal = Some(rejection);
+        ResponsePlan::Refuse
     }
 }
 

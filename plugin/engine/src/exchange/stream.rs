@@ -35,7 +35,7 @@ impl Exchange {
             Vec::new()
         };
         if truncated && !replace_truncated {
-            self.output_state(
+            self.answer_state(
                 route.output_errors.truncated_stream,
                 truncated_stream(route),
             );
@@ -69,7 +69,7 @@ impl Exchange {
         let policy = Rc::clone(&self.policy);
         if let Some(route) = self.route.and_then(|i| policy.routes.get(i)) {
             let rejection = truncated_stream(route);
-            self.note(rejection.rule, rejection.code, FindingAction::Log);
+            self.found(rejection.rule, rejection.code, FindingAction::Log);
         }
     }
 }

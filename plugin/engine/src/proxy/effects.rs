@@ -223,9 +223,15 @@ mod tests {
         let state = Effect::FilterState("psf_audit", "{}".into());
         assert_eq!(
             state.refused("NotFound"),
-            Some(Effect::Count("psf_audit_dropped_total.reason.filter_state".into(), 1))
+            Some(Effect::Count(
+                "psf_audit_dropped_total.reason.filter_state".into(),
+                1
+            ))
         );
-        for fallback in [Effect::Log(Level::Info, "x".into()), Effect::Count("c".into(), 1)] {
+        for fallback in [
+            Effect::Log(Level::Info, "x".into()),
+            Effect::Count("c".into(), 1),
+        ] {
             assert_eq!(fallback.refused("BadArgument"), None);
         }
     }
@@ -234,6 +240,9 @@ mod tests {
     fn an_event_line_is_one_json_object_behind_the_prefix() {
         let line = event_line(Level::Warn, "e", serde_json::json!({"n": 1}));
         let json: serde_json::Value = serde_json::from_str(&line["psf.log ".len()..]).unwrap();
-        assert_eq!(json, serde_json::json!({"level": "warn", "event": "e", "n": 1}));
+        assert_eq!(
+            json,
+            serde_json::json!({"level": "warn", "event": "e", "n": 1})
+        );
     }
 }
