@@ -171,6 +171,18 @@ impl Effects {
         }
     }
 
+    /// Replaces `side`'s first `size` body bytes with `bytes`, when there are any.
+    pub fn body(&mut self, side: Side, size: usize, bytes: Option<Vec<u8>>, set_length: bool) {
+        if let Some(bytes) = bytes {
+            self.push(Effect::Body {
+                side,
+                size,
+                bytes,
+                set_length,
+            });
+        }
+    }
+
     /// Logs one structured line (see [`event_line`]).
     pub fn event(&mut self, level: Level, event: &str, fields: serde_json::Value) {
         self.push(Effect::Log(level, event_line(level, event, fields)));

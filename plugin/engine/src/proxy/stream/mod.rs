@@ -207,12 +207,5 @@ fn set_response_headers(effects: &mut Effects, answer: &AnswerEffects) {
 /// Carries out what the engine decided for a complete answer of `size` bytes.
 fn carry_out(effects: &mut Effects, answer: AnswerEffects, size: usize) {
     set_response_headers(effects, &answer);
-    if let Some(bytes) = answer.body {
-        effects.push(Effect::Body {
-            side: Side::Response,
-            size,
-            bytes,
-            set_length: answer.set_length,
-        });
-    }
+    effects.body(Side::Response, size, answer.body, answer.set_length);
 }

@@ -135,14 +135,7 @@ impl Stream {
         );
         effects.remove_headers(Side::Request, read.remove_headers.iter().copied());
         effects.set_headers(Side::Request, read.set_headers);
-        if let Some(bytes) = read.body {
-            effects.push(Effect::Body {
-                side: Side::Request,
-                size,
-                bytes,
-                set_length: read.set_length,
-            });
-        }
+        effects.body(Side::Request, size, read.body, read.set_length);
         let Some(call) = read.consult else {
             return self.apply(effects, read.step);
         };

@@ -125,14 +125,8 @@ impl Stream {
             ResponsePlan::Stream => {
                 let chunk = reads.body(Part::Response, size);
                 let out = exchange.on_response_chunk(&chunk, end_of_stream);
-                if out != chunk {
-                    effects.push(Effect::Body {
-                        side: Side::Response,
-                        size,
-                        bytes: out,
-                        set_length: false,
-                    });
-                }
+                let changed = (out != chunk).then_some(out);
+                effects.body(Side::Response, size, changed, false);
             }
         }
         effects
