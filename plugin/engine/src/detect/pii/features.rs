@@ -29,6 +29,9 @@ pub struct Features {
     /// Whether a birth word stands shortly before a run of four or more digits (dates only
     /// count as dates of birth with one).
     pub birth_word: bool,
+    /// A `Q~` (an Azure AD client secret carries one after its fourth character, and its
+    /// letter runs are short).
+    pub q_tilde: bool,
     /// What opened the window (see [`super::window::seed`]).
     pub seeds: u32,
 }
@@ -78,6 +81,7 @@ pub fn features(text: &str, w: &Window) -> Features {
     let mut birth_checked_to = 0;
     for (at, &b) in bytes.iter().enumerate() {
         let kind = KINDS[usize::from(b)];
+        f.q_tilde |= b == b'~' && at > 0 && bytes[at - 1] == b'Q';
         if kind == DIGIT {
             f.digits += 1;
             if gap > 2 {

@@ -24,8 +24,9 @@ pub mod seed {
 
 /// The published prefixes of other providers' tokens that end in `_` or `-`, where the
 /// scan stops; the others hold digits or open with `A`, which open a window anyway.
-pub const PROVIDER_PREFIXES: [&[u8]; 44] = [
+pub const PROVIDER_PREFIXES: [&[u8]; 45] = [
     b"hf_",
+    b"A3-",
     b"api_org_",
     b"npm_",
     b"pypi-",

@@ -68,6 +68,29 @@ fn finds_other_providers_tokens_and_leaves_placeholders() {
         format!("shpat_{}", body(hex, 32)),
         format!("xkeysib-{}-{}", body(hex, 64), body(alnum, 16)),
         format!("123456789:AA{}", body(alnum, 33)),
+        format!("sntrys_eyJ{}_{}", body(alnum, 80), body(alnum, 43)),
+        format!("2Vq7Q~{}", body(alnum, 31)),
+        format!("~Gg8Q~{}", body(alnum, 34)),
+        format!("EAAM9G{}", body(alnum, 160)),
+        format!("1308742762612587|{}", body(alnum, 27)),
+        format!("FlyV1 fm2_{}", body(alnum, 240)),
+        format!(
+            "A3-{}-{}-{}-{}-{}",
+            body("ABCDEFGHJKLMNPQRSTVWXYZ23456789", 6),
+            body("ABCDEFGHJKLMNPQRSTVWXYZ23456789", 11),
+            body("ABCDEFGHJKLMNPQRSTVWXYZ23456789", 5),
+            body("ABCDEFGHJKLMNPQRSTVWXYZ2345678", 5),
+            body("ABCDEFGHJKLMNPQRSTVWXYZ234567", 5)
+        ),
+        format!("s-s4t2ud-{}", body(hex, 64)),
+        format!("v1.0-{}-{}", body(hex, 24), body(hex, 146)),
+        format!("4b1d{}", body(alnum, 38)),
+        format!("{}_{}_mmk", body(alnum, 6), body(alnum, 29)),
+        // The short-lived Bedrock key is a presigned URL to bedrock.amazonaws.com, in base64.
+        format!(
+            "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t{}",
+            body(alnum, 60)
+        ),
     ];
     for token in &tokens {
         let text = format!("config: {token} (rotate it)");
@@ -82,6 +105,10 @@ fn finds_other_providers_tokens_and_leaves_placeholders() {
         "npm_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         "the secret_sauce_recipe_is_in_the_wiki_page_today_ok",
         "my_hf_token_goes_here",
+        "A3-AAAAAA-AAAAAAAAAAA-AAAAA-AAAAA-AAAAA",
+        "EAAxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "a Q~ in prose, and see 2Vq7Q~ alone",
+        "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29x",
     ] {
         assert!(found(text, EntityType::ProviderToken).is_empty(), "{text}");
     }
