@@ -54,6 +54,15 @@ pub const WORDS: Words = Words::new(&[
     "phone number",
 ]);
 
+/// Words that name some number just before it ("my number is 09-7625400"): weaker than a
+/// phone word, so only a layout that is already plausible becomes a phone number with one.
+const NUMBER_WORDS: Words = Words::new(&[
+    "number", "numero", "número", "numéro", "nummer", "no.", "nr.",
+]);
+
+/// How far before a candidate a number word counts.
+const NUMBER_WORD_REACH: usize = 16;
+
 /// Digit groups and separators of a candidate.
 struct Shape {
     plus: bool,
@@ -155,6 +164,10 @@ fn layout_score(shape: &Shape) -> Option<f32> {
     if (10..=17).contains(&n) && d[0] == 0 && d[1] == 0 && d[2] != 0 && g.len() >= 3 {
         return Some(0.6);
     }
+    // Chinese mobile: 1, then 3 to 9, then nine digits, bare or as 3-4-4.
+    if n == 11 && d[0] == 1 && d[1] >= 3 && matches!(g.as_slice(), [11] | [3, 4, 4]) {
+        return Some(0.4);
+    }
     let nanp = |a: usize| d[a] >= 2 && d[a + 3] >= 2 && !(d[a + 1] == 1 && d[a + 2] == 1);
     if (n == 10 && nanp(0)) || (n == 11 && d[0] == 1 && nanp(1)) {
         let layout = matches!(g.as_slice(), [3, 3, 4] | [1, 3, 3, 4]);
@@ -182,6 +195,7 @@ fn layout_score(shape: &Shape) -> Option<f32> {
     if n == 10 && d[0] >= 6 {
         return Some(0.35); // Indian mobile
     }
+
     (7..=12).contains(&n).then_some(0.25)
 }
 
@@ -207,6 +221,10 @@ pub fn phone(hit: Hit<'_>) -> Option<Found> {
     let base = layout_score(&shape)?;
     let boost = if context::around(hit.text, hit.start, hit.end, &WORDS) {
         0.35
+    } else if context::before(hit.text, hit.start, NUMBER_WORD_REACH, &NUMBER_WORDS) {
+        // Enough for a layout at 0.4 (a trunk 0 with groups, a Chinese mobile), not for
+        // a bare ten digits.
+        0.12
     } else {
         0.0
     };
@@ -255,10 +273,29 @@ mod tests {
             "555-0132",
             "9876543210",
             "02121234567",
+            "13812345678",
         ] {
             assert!(score(number, number) < 0.5, "{number}");
             let text = format!("call me on {number}");
             assert!(score(&text, number) >= 0.5, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_number_word_lifts_only_a_plausible_layout() {
+        for (text, number) in [
+            ("My Israeli number is 09-7625400", "09-7625400"),
+            ("My CN number is 13812345678", "13812345678"),
+        ] {
+            assert!(score(text, number) >= 0.5, "{text}");
+        }
+        for (text, number) in [
+            ("order number 12345678", "12345678"),
+            ("invoice no. 4417 2031", "4417 2031"),
+            ("the number 1234567 is prime", "1234567"),
+            ("Numero: 9171234567", "9171234567"),
+        ] {
+            assert!(score(text, number) < 0.5, "{text}");
         }
     }
 
