@@ -43,11 +43,18 @@ fn prefixed(hit: Hit<'_>, prefix_len: usize, score: f32) -> Option<Found> {
         .flatten()
 }
 
+/// The longest provider token: the open-ended formats (Fly.io macaroons, presigned Bedrock
+/// keys) run to a few KB; a longer run of that alphabet is data, not a key.
+const MAX_PROVIDER_TOKEN: usize = 4096;
+
 /// Another provider's token (see `specs::PROVIDER_TOKEN`): alone, with a random body after
 /// its prefix (up to the first `_`, `-`, `.` or `~` in the first 16 characters, else the
 /// first 4).
 pub fn provider(hit: Hit<'_>) -> Option<Found> {
     let text = hit.as_str();
+    if text.len() > MAX_PROVIDER_TOKEN {
+        return None;
+    }
     let prefix = text
         .bytes()
         .take(16)

@@ -325,3 +325,23 @@ fn adversarial_text_is_bounded_and_safe() {
     // Generous, for unoptimised builds on a busy machine: the point is no blow-up.
     assert!(start.elapsed().as_secs() < 120);
 }
+
+/// Open-ended token bodies (Fly.io, Facebook, Bedrock) on a body far longer than any window:
+/// no run longer than any real token is claimed as one.
+#[test]
+fn long_open_ended_tokens_stay_bounded() {
+    for prefix in [
+        "FlyV1 fm2_",
+        "EAAM9G",
+        "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t",
+    ] {
+        let text = format!("token: {prefix}{}", "aB3dE5fG7h".repeat(20_000));
+        let entities = find_entities(&text);
+        let long: Vec<_> = entities
+            .iter()
+            .filter(|e| e.end - e.start > 4096)
+            .map(|e| (e.kind, e.start, e.end))
+            .collect();
+        assert!(long.is_empty(), "{prefix}: {long:?}");
+    }
+}
