@@ -48,10 +48,9 @@ enum Waiting {
         cluster: String,
         request_id: String,
     },
-    /// The held answer: its buffered size and bytes.
+    /// The held answer, of this buffered size: the host keeps its bytes meanwhile.
     Answer {
         size: usize,
-        body: Vec<u8>,
     },
 }
 
@@ -93,7 +92,8 @@ impl Stream {
                 self.took(reads, started, Side::Request, effects.flow);
                 effects
             }
-            Some(Waiting::Answer { size, body }) => {
+            Some(Waiting::Answer { size }) => {
+                let body = reads.body(Part::Response, size);
                 let mut effects = self.answer_moderated(None, &[], size, &body);
                 self.took(reads, started, Side::Response, Flow::Pause);
                 self.conclude(&mut effects);
@@ -124,8 +124,9 @@ impl Stream {
                 }
                 effects
             }
-            Some(Waiting::Answer { size: held, body }) => {
+            Some(Waiting::Answer { size: held }) => {
                 let verdict = reads.body(Part::CallAnswer, size);
+                let body = reads.body(Part::Response, held);
                 let mut effects = self.answer_moderated(status, &verdict, held, &body);
                 effects.push(Effect::Resume(Side::Response));
                 self.conclude(&mut effects);

@@ -115,7 +115,7 @@ impl Stream {
                 let body = reads.body(Part::Response, size);
                 match exchange.on_response_body(&body) {
                     ResponseStep::Consult(call) => {
-                        self.waiting = Some(Waiting::Answer { size, body });
+                        self.waiting = Some(Waiting::Answer { size });
                         effects.push(Effect::Call(call));
                         return effects.paused();
                     }
