@@ -5,7 +5,7 @@
 //! Dates, dotted quads, card-length runs and glued-on neighbours are refused.
 
 use super::context::{self, Words};
-use super::hit::{in_block, Found, Hit};
+use super::hit::{in_block, is_word, Found, Hit};
 
 /// Words that mark a number as a phone number, in the languages of the national formats.
 pub const WORDS: Words = Words::new(&[
@@ -209,7 +209,9 @@ pub fn phone(hit: Hit<'_>) -> Option<Found> {
         return None;
     }
     let continues = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_digit());
+    let extension = extension_len(&hit);
     match hit.after(0) {
+        _ if extension > 0 => {}
         Some(b) if b.is_ascii_alphanumeric() || b == b'_' => return None,
         Some(b'.' | b'-' | b'/' | b':') if continues(hit.after(1)) => return None,
         _ => {}
@@ -228,7 +230,33 @@ pub fn phone(hit: Hit<'_>) -> Option<Found> {
     } else {
         0.0
     };
-    hit.found((base + boost).min(1.0))
+    let mut found = hit.found((base + boost).min(1.0))?;
+    found.end += extension;
+    Some(found)
+}
+
+/// The length of an extension written right after a number ("x123", " ext. 45", " x 6789"),
+/// which belongs to it, or 0. Only digits that end there count: "555-0132xyz" is no number.
+fn extension_len(hit: &Hit<'_>) -> usize {
+    let rest = hit.text.as_bytes().get(hit.end..).unwrap_or_default();
+    let spaced = usize::from(rest.first() == Some(&b' '));
+    let after_space = &rest[spaced..];
+    let marker = [&b"ext."[..], b"ext", b"x", b"X", b"Ext."]
+        .iter()
+        .find(|m| after_space.starts_with(m))
+        .map_or(0, |m| m.len());
+    if marker == 0 {
+        return 0;
+    }
+    let mut at = spaced + marker;
+    at += usize::from(rest.get(at) == Some(&b' '));
+    let digits = rest[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let ends = !rest.get(at + digits).is_some_and(|&b| is_word(b));
+    if (1..=6).contains(&digits) && ends {
+        at + digits
+    } else {
+        0
+    }
 }
 
 #[cfg(test)]
@@ -279,6 +307,45 @@ mod tests {
             let text = format!("call me on {number}");
             assert!(score(&text, number) >= 0.5, "{text}");
         }
+    }
+
+    #[test]
+    fn an_extension_belongs_to_the_number() {
+        let found = |text: &str, number: &str| {
+            let start = text.find(number).unwrap_or(0);
+            phone(Hit {
+                text,
+                start,
+                end: start + number.len(),
+            })
+            .and_then(|f| text.get(f.start..f.end))
+            .unwrap_or_default()
+            .to_owned()
+        };
+        for (text, number, whole) in [
+            ("212-555-0187x4567", "212-555-0187", "212-555-0187x4567"),
+            (
+                "001-212-555-0187x123 ok",
+                "001-212-555-0187",
+                "001-212-555-0187x123",
+            ),
+            (
+                "+1-212-555-0187 ext. 89",
+                "+1-212-555-0187",
+                "+1-212-555-0187 ext. 89",
+            ),
+            ("(212)555-0187 x 12.", "(212)555-0187", "(212)555-0187 x 12"),
+        ] {
+            assert_eq!(found(text, number), whole, "{text}");
+        }
+        // Letters or too many digits after the marker: not an extension, and still glued.
+        for (text, number) in [
+            ("212-555-0187xyz", "212-555-0187"),
+            ("212-555-0187x12345678", "212-555-0187"),
+        ] {
+            assert_eq!(found(text, number), "", "{text}");
+        }
+        assert_eq!(found("212-555-0187 extra", "212-555-0187"), "212-555-0187");
     }
 
     #[test]

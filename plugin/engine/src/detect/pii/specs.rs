@@ -112,7 +112,8 @@ pub const SPECS: [Spec; 31] = [
         pattern: r"\+?\(?\d[\d ().\-]{5,24}\d",
         gate: |f| f.cluster >= 7,
         judge: phone::phone,
-        max_len: 32,
+        // The pattern's 28 bytes and an extension (" ext. 123456").
+        max_len: 40,
     },
     Spec {
         kind: EntityType::Ipv4,
