@@ -39,10 +39,11 @@ pub const SPECS: [Spec; 31] = [
     },
     Spec {
         kind: EntityType::PaymentCard,
-        pattern: r"\b(?:\d[ .-]?){11,18}\d\b",
+        // Groups joined by one space, dot, dash, slash or underscore, or by " - ".
+        pattern: r"\b(?:\d(?:[ ./_-]| - )?){11,18}\d\b",
         gate: |f| f.cluster >= 12 || f.digits >= 12,
         judge: payment_card,
-        max_len: 23,
+        max_len: 35,
     },
     Spec {
         kind: EntityType::Iban,
@@ -354,8 +355,15 @@ fn email(hit: Hit<'_>) -> Option<Found> {
     (!bad_local).then(|| hit.found(0.9)).flatten()
 }
 
+/// A card number whose groups are all joined the same way.
 fn payment_card(hit: Hit<'_>) -> Option<Found> {
-    (validate::payment_card(hit.as_str()) && one_separator(hit.as_str()).is_some())
+    let text = hit.as_str();
+    let joined: std::borrow::Cow<'_, str> = if text.contains(" - ") {
+        text.replace(" - ", "-").into()
+    } else {
+        text.into()
+    };
+    (validate::payment_card(&joined) && one_separator(&joined).is_some())
         .then(|| hit.found(0.95))
         .flatten()
 }

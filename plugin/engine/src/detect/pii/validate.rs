@@ -8,7 +8,7 @@ fn digits(text: &str) -> Option<Vec<u8>> {
     for byte in text.bytes() {
         match byte {
             b'0'..=b'9' => out.push(byte - b'0'),
-            b' ' | b'-' | b'.' => {}
+            b' ' | b'-' | b'.' | b'/' | b'_' => {}
             _ => return None,
         }
     }

@@ -92,6 +92,11 @@ fn is_digit_separator(b: u8) -> bool {
     matches!(b, b' ' | b'-' | b'.' | b'(' | b')' | b'+' | b'/' | b':')
 }
 
+/// Whether the byte at `j`, after `gap` separators, closes a " - " between two groups.
+fn spaced_dash(bytes: &[u8], j: usize, gap: usize) -> bool {
+    gap == 2 && j >= 2 && &bytes[j - 2..=j] == b" - "
+}
+
 /// The scan's state: windows so far, and how far the last key token reached.
 struct Scan<'b> {
     text: &'b str,
@@ -182,7 +187,8 @@ impl Scan<'_> {
         if alone && resume - i < MIN_DIGITS_SHORT {
             return resume;
         }
-        // The whole run: digits joined by at most two separators. Separators only count
+        // The whole run: digits joined by at most two separators, or by " - " (a card read
+        // out in groups). Separators only count
         // once a digit follows them (a sentence's full stop after a year is not a date's).
         let (mut j, mut count, mut gap, mut last) = (resume, resume - i, 0, resume);
         let (mut dots, mut date_separator, mut pending_dot, mut pending_date) =
@@ -196,7 +202,7 @@ impl Scan<'_> {
                 date_separator |= pending_date;
                 pending_dot = false;
                 pending_date = false;
-            } else if gap < 2 && is_digit_separator(b) {
+            } else if is_digit_separator(b) && (gap < 2 || spaced_dash(bytes, j, gap)) {
                 gap += 1;
                 pending_dot |= b == b'.' && gap == 1;
                 pending_date |= matches!(b, b'/' | b'-' | b'.');

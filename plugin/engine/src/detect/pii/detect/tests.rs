@@ -114,8 +114,8 @@ fn finds_other_providers_tokens_and_leaves_placeholders() {
     }
 }
 
-/// Cards with spaces, dashes, dots or nothing between digit groups; mixed separators
-/// are not one number.
+/// Cards with spaces, dashes, dots, slashes, underscores, " - " or nothing between digit
+/// groups; mixed separators are not one number.
 #[test]
 fn finds_cards_with_any_separator() {
     for card in [
@@ -124,6 +124,10 @@ fn finds_cards_with_any_separator() {
         "4111.1111.1111.1111",
         "4111111111111111",
         "3782 822463 10005",
+        "4111/1111/1111/1111",
+        "4111_1111_1111_1111",
+        "4111 - 1111 - 1111 - 1111",
+        "5500 - 0000 - 0000 - 0004",
     ] {
         let text = format!("pay with {card} today");
         assert_eq!(found(&text, EntityType::PaymentCard), vec![card], "{card}");
@@ -134,6 +138,7 @@ fn finds_cards_with_any_separator() {
     )
     .is_empty());
     assert!(found("version 4111.1111.1111.1112", EntityType::PaymentCard).is_empty());
+    assert!(found("path 4111/1111-1111_1111 here", EntityType::PaymentCard).is_empty());
 }
 
 #[test]
