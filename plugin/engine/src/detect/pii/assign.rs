@@ -34,6 +34,19 @@ const NAME_WORDS: &[&str] = &[
 /// count only as words of their own.
 const NAME_SHORT_WORDS: &[&str] = &["pass", "pwd", "pw", "auth"];
 
+/// Words that make the next word `key` a credential (`DD_APP_KEY`, `AccountKey`,
+/// `signingKey`); matched as whole words, so `master-keying` is not one.
+const KEY_QUALIFIERS: &[&str] = &[
+    "app",
+    "account",
+    "master",
+    "signing",
+    "encryption",
+    "license",
+    "hmac",
+    "shared",
+];
+
 /// Names that contain a credential word but name something that is not a secret.
 const NOT_SECRET_NAMES: &[&str] = &[
     "public",
@@ -192,7 +205,14 @@ pub fn is_secret_name(name: &str) -> bool {
     {
         return false;
     }
-    words.iter().any(|w| NAME_SHORT_WORDS.contains(&w.as_str()))
+    let qualified_key = words.windows(2).any(|pair| {
+        KEY_QUALIFIERS.contains(&pair[0].as_str()) && matches!(pair[1].as_str(), "key" | "keys")
+    }) || words.iter().any(|w| {
+        w.strip_suffix("key")
+            .is_some_and(|qualifier| KEY_QUALIFIERS.contains(&qualifier))
+    });
+    qualified_key
+        || words.iter().any(|w| NAME_SHORT_WORDS.contains(&w.as_str()))
         || NAME_WORDS.iter().any(|w| joined.contains(w))
 }
 
@@ -276,7 +296,14 @@ pub fn is_secret_value(value: &str, quoted: bool) -> bool {
             .bytes()
             .next()
             .is_some_and(|b| b.is_ascii_alphabetic());
-    !identifier && !dotted_path
+    // A dotted value with a long random part is a token (`s.ZC9Ecf4M5g9o34Q6RkzGsj0z`).
+    let random_part = value.split('.').any(|p| {
+        p.len() >= 16
+            && p.bytes().any(|b| b.is_ascii_digit())
+            && p.bytes().any(|b| b.is_ascii_uppercase())
+            && p.bytes().any(|b| b.is_ascii_lowercase())
+    });
+    !identifier && (!dotted_path || random_part)
 }
 
 /// Judges `name = value`: the entity is the value.
@@ -361,6 +388,9 @@ mod tests {
             "aws_secret_access_key",
             "user_auth",
             "apikey",
+            "DD_APP_KEY",
+            "AccountKey",
+            "signingKey",
         ] {
             assert!(is_secret_name(name), "{name}");
         }
@@ -375,6 +405,8 @@ mod tests {
             "author",
             "sequenceKey",
             "monkey",
+            "minisat-master-keying",
+            "primary_key",
         ] {
             assert!(!is_secret_name(name), "{name}");
         }
@@ -408,6 +440,11 @@ mod tests {
             values("client-secret: \"t028Q~-aLbmQuinnZtzbgtlEAYstnBWEmGPAoBm\""),
             vec!["t028Q~-aLbmQuinnZtzbgtlEAYstnBWEmGPAoBm"]
         );
+        // A dotted value with a long random part is a token, not a setting's path.
+        assert_eq!(
+            values("VAULT_TOKEN=s.ZC9Ecf4M5g9o34Q6RkzGsj0z"),
+            vec!["s.ZC9Ecf4M5g9o34Q6RkzGsj0z"]
+        );
     }
 
     #[test]
@@ -424,6 +461,7 @@ mod tests {
             "token_url='https://github.com/login/oauth/access_token'",
             r#"password = "somefakekey""#,
             "SUMO_ACCESS_KEY={SumoAccessKey}",
+            "signing_key = config.signing.secret_key_path",
         ] {
             assert!(values(text).is_empty(), "{text}");
         }

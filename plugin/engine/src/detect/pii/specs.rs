@@ -32,7 +32,7 @@ pub const SPECS: [Spec; 31] = [
     },
     Spec {
         kind: EntityType::UrlCredentials,
-        pattern: r"(?i)\b[a-z][a-z0-9+.-]{1,15}://[a-z0-9._~%!$&*+,;=-]{1,128}:[a-z0-9._~%!$&*+,;=@-]{1,128}@[a-z0-9][a-z0-9.-]{0,252}",
+        pattern: r"(?i)\b[a-z][a-z0-9+.-]{1,15}://[a-z0-9._~%!$&*+,;=-]{0,128}:[a-z0-9._~%!$&*+,;=@-]{1,128}@[a-z0-9][a-z0-9.-]{0,252}",
         gate: |f| f.at > 0 && f.colons >= 2,
         judge: userinfo::url_credentials,
         max_len: 280,
@@ -251,21 +251,26 @@ pub const SPECS: [Spec; 31] = [
 /// still wants the body random and the token alone.
 pub const PROVIDER_TOKEN: &str = concat!(
     r"\b(?:",
-    // AI APIs: Hugging Face, Replicate, Groq, Perplexity, xAI.
+    // AI APIs: Hugging Face, Replicate, Groq, Perplexity, xAI, OpenRouter, DeepSeek,
+    // LangSmith, Pinecone.
     r"hf_[A-Za-z]{34}|api_org_[A-Za-z]{34}|r8_[A-Za-z0-9]{37}|gsk_[A-Za-z0-9]{52}",
-    r"|pplx-[A-Za-z0-9]{48}|xai-[A-Za-z0-9]{80}",
+    r"|pplx-[A-Za-z0-9]{48}|xai-[A-Za-z0-9]{80}|sk-or-v1-[a-f0-9]{64}|sk-[a-f0-9]{32}",
+    r"|lsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{10}|pcsk_[A-Za-z0-9]{4,8}_[A-Za-z0-9]{40,80}",
     // Package registries: npm, PyPI, RubyGems, Clojars, NuGet.
-    r"|npm_[A-Za-z0-9]{36}|pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}|rubygems_[a-f0-9]{48}",
+    r"|npm_[A-Za-z0-9]{36}|pypi-AgE(?:IcHlwaS5vcmc|NdGVzdC5weXBpLm9yZw)[A-Za-z0-9_-]{50,}|rubygems_[a-f0-9]{48}",
     r"|CLOJARS_[a-z0-9]{60}|oy2[a-z0-9]{43}",
-    // Messaging and mail: SendGrid, Twilio, Telegram, Discord, Mailgun, Mailchimp, Brevo.
+    // Messaging and mail: SendGrid, Twilio, Telegram, Discord, Mailgun, Mailchimp, Brevo,
+    // Firebase Cloud Messaging.
     r"|SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|SK[0-9a-f]{32}|\d{8,10}:AA[A-Za-z0-9_-]{33}",
     r"|[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}",
-    r"|key-[0-9a-f]{32}|[0-9a-f]{32}-us\d{1,2}|xkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16}",
+    r"|key-[0-9a-z]{32}|[0-9a-f]{32}-us\d{1,2}|xkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16}",
     // Social: Facebook user, page and app tokens.
     r"|EAA[A-Za-z0-9]{90,}|\d{15,16}\|[A-Za-z0-9_-]{27}",
-    // Payments and commerce: Square, Shopify, Stripe webhooks, Shippo.
+    r"|AAAA[A-Za-z0-9_-]{7}:APA91b[A-Za-z0-9_-]{134}",
+    // Payments and commerce: Square, Shopify, Stripe webhooks, Shippo, Braintree.
     r"|sq0atp-[A-Za-z0-9_-]{22}|sq0csp-[A-Za-z0-9_-]{43}|EAAA[A-Za-z0-9_-]{60}",
     r"|shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}|whsec_[A-Za-z0-9]{32,}|shippo_(?:live|test)_[a-f0-9]{40}",
+    r"|access_token\$production\$[0-9a-z]{16}\$[0-9a-f]{32}",
     // Cloud: DigitalOcean, Alibaba, Tencent, Azure AD secrets, Google OAuth, Bedrock, Fly.io,
     // Heroku, Supabase, Databricks, Doppler, Dynatrace, HashiCorp Vault and Terraform Cloud.
     r"|do[opr]_v1_[a-f0-9]{64}|LTAI[A-Za-z0-9]{20}|AKID[A-Za-z0-9]{32}",
@@ -273,7 +278,7 @@ pub const PROVIDER_TOKEN: &str = concat!(
     r"|ABSK[A-Za-z0-9+/]{109,269}={0,2}|bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t[A-Za-z0-9+/]*={0,2}",
     r"|fo1_[A-Za-z0-9_-]{43}|FlyV1 fm\d[a-z]?_[A-Za-z0-9+/=_-]{100,}|HRKU-AA[A-Za-z0-9_-]{58}",
     r"|v1\.0-[a-f0-9]{24}-[a-f0-9]{146}|4b1d[A-Za-z0-9]{38}",
-    r"|sbp_[a-f0-9]{40}|dapi[a-f0-9]{32}(?:-\d)?|dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,44}",
+    r"|sbp_[a-f0-9]{40}|dapi[a-f0-9]{32}(?:-\d)?|dp\.(?:pt|st|sa|ct|scim|audit)\.(?:[a-z0-9_-]{2,35}\.)?[A-Za-z0-9]{40,44}",
     r"|dt0c01\.[A-Z0-9]{24}\.[A-Z0-9]{64}|hv[sbr]\.[A-Za-z0-9_-]{24,}",
     r"|[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,70}",
     // Developer tools: Atlassian, Bitbucket, Linear, Notion, Postman, Figma, Grafana,
@@ -283,7 +288,7 @@ pub const PROVIDER_TOKEN: &str = concat!(
     r"|ATATT3[A-Za-z0-9_=-]{100,300}|ATBB[A-Za-z0-9]{32}|lin_api_[A-Za-z0-9]{40}",
     r"|secret_[A-Za-z0-9]{43}|ntn_[A-Za-z0-9]{46}|PMAK-[a-f0-9]{24}-[a-f0-9]{34}|figd_[A-Za-z0-9_-]{40}",
     r"|glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|pul-[a-f0-9]{40}",
-    r"|sntry[su]_[A-Za-z0-9_=+/.-]{40,}|sgp_(?:[a-fA-F0-9]{16}|local)_[a-fA-F0-9]{40}",
+    r"|sntry[su]_[A-Za-z0-9_=+/.-]{40,}|sgp_(?:(?:[a-fA-F0-9]{16}|local)_)?[a-fA-F0-9]{40}",
     r"|ops_eyJ[A-Za-z0-9+/]{250,}={0,3}|pscale_tkn_[A-Za-z0-9_.=-]{32,64}|NRAK-[A-Z0-9]{27}",
     r"|sq[pua]_[a-f0-9]{40}|CFPAT-[A-Za-z0-9_-]{43}|tfp_[A-Za-z0-9_.=-]{59}|pnu_[A-Za-z0-9]{36}",
     r"|ico-[A-Za-z0-9]{32}|tk-us-[A-Za-z0-9_-]{48}|sha256~[A-Za-z0-9_-]{43}|AKCp[A-Za-z0-9]{69}",

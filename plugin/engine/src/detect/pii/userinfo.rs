@@ -8,7 +8,10 @@ use super::hit::{Found, Hit};
 /// `curl -u user:password` (or `--user`): the value after the flag.
 pub const CURL_USER_PATTERN: &str = concat!(
     r#"(?:-u|--user)[ \t=]+"#,
-    r#"(?:"(?u:[^"\n]){1,200}"|'(?u:[^'\n]){1,200}'|[A-Za-z0-9_.~+/=!@#$%^&*?:-]{1,200})"#,
+    r#"(?:"(?u:[^"\n]){1,200}"|'(?u:[^'\n]){1,200}'"#,
+    // A bare user with a quoted password (`kevin:'pRf7…'`).
+    r#"|[A-Za-z0-9_.~+/=!@#$%^&*?-]{1,100}:(?:"(?u:[^"\n]){1,200}"|'(?u:[^'\n]){1,200}')"#,
+    r#"|[A-Za-z0-9_.~+/=!@#$%^&*?:-]{1,200})"#,
 );
 
 /// Judges `curl -u user:password`: on a curl command line, a literal `user:password` whose
@@ -29,6 +32,10 @@ pub fn curl_user(hit: Hit<'_>) -> Option<Found> {
         (offset, value)
     };
     let (user, password) = value.split_once(':')?;
+    let password = password
+        .strip_prefix(['"', '\''])
+        .and_then(|p| p.strip_suffix(['"', '\'']))
+        .unwrap_or(password);
     let secret = if password.is_empty() { user } else { password };
     let template = |part: &str| part.starts_with(['$', '{', '<', '[', '%']);
     if template(user) || template(password) || !is_secret_value(secret, true) {
@@ -69,8 +76,9 @@ pub fn url_credentials(hit: Hit<'_>) -> Option<Found> {
     let userinfo = text.get(scheme_end..at)?;
     let (user, password) = userinfo.split_once(':')?;
     let lower = password.to_ascii_lowercase();
+    // An empty user is fine (`redis://:password@host`) when the password looks real.
     let placeholder = password.is_empty()
-        || user.is_empty()
+        || (user.is_empty() && !is_secret_value(password, true))
         || password.starts_with('$')
         || ["${", "{{", "<", ">", "****", "xxxx", "%s"]
             .iter()

@@ -350,3 +350,60 @@ fn long_open_ended_tokens_stay_bounded() {
         assert!(long.is_empty(), "{prefix}: {long:?}");
     }
 }
+
+/// Formats of AI, tooling and cloud providers a gateway's traffic carries, and
+/// credentials given in connection strings and URLs without a user.
+#[test]
+fn finds_more_providers_and_connection_secrets() {
+    for (text, kind, secret) in [
+        (
+            "key 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 ok",
+            EntityType::ProviderToken,
+            "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",
+        ),
+        (
+            "DEEPSEEK=sk-adb59261ff2d3c425c8d99d19bdd0b6c",
+            EntityType::ProviderToken,
+            "sk-adb59261ff2d3c425c8d99d19bdd0b6c",
+        ),
+        (
+            "LANGSMITH_API_KEY 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",
+            EntityType::ProviderToken,
+            "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",
+        ),
+        (
+            "token sgp_0D697F54cb24238EefB29af05Abf1b505E90950F",
+            EntityType::ProviderToken,
+            "sgp_0D697F54cb24238EefB29af05Abf1b505E90950F",
+        ),
+        (
+            "MAILGUN=key-3ax6xnjp29jd6fds4gc373sgvjxteol0",
+            EntityType::ProviderToken,
+            "key-3ax6xnjp29jd6fds4gc373sgvjxteol0",
+        ),
+        (
+            "AccountName=foo;AccountKey=lJzRc1YdHaAA2KCNJJ1tkYwF/+mKK6Ygw0NGe170Xu592euJv2wYUtBlV8z+qnlcNQSnIYVTkLWntUO1F8j8rQ==;EndpointSuffix=core.windows.net",
+            EntityType::PasswordAssignment,
+            "lJzRc1YdHaAA2KCNJJ1tkYwF/+mKK6Ygw0NGe170Xu592euJv2wYUtBlV8z+qnlcNQSnIYVTkLWntUO1F8j8rQ==",
+        ),
+        (
+            "redis://:V3AyAVHnyrvWdFrK9xiR@cache:6379/0",
+            EntityType::UrlCredentials,
+            ":V3AyAVHnyrvWdFrK9xiR",
+        ),
+        (
+            "curl --user kevin:'pRf7vG2h1L8nQkW9' -iX PATCH https://api.example.com",
+            EntityType::PasswordAssignment,
+            "kevin:'pRf7vG2h1L8nQkW9'",
+        ),
+    ] {
+        assert_eq!(found(text, kind), vec![secret], "{text}");
+    }
+    for text in [
+        "minisat-master-keying:x64-uwp=fail",
+        "redis://:password@cache:6379/0",
+        "key-value store with key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    ] {
+        assert!(kinds(text).is_empty(), "{text}: {:?}", kinds(text));
+    }
+}
