@@ -11,7 +11,7 @@
 //! broader rules that catch more and misfire more.
 
 /// The rule set's version, reported in every decision record that ran detection.
-pub const RULESET_VERSION: &str = "psf-pi-2026.12.1";
+pub const RULESET_VERSION: &str = "psf-pi-2026.12.2";
 
 /// What kind of attack a rule looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,13 +89,13 @@ pub const TAG_SMUGGLING: &str = "PI-5002";
 pub const RULES: &[RuleDef] = &[
     // 1xxx instruction override
     rule("PI-1001", InstructionOverride, 1, 5,
-        "\\b(?:ignore|ignoring|disregard|disregarding|forget|forgetting|skip|bypass|override|overlook|neglect|discard|abandon|ditch|erase|delete|cancel|nullify|void|set aside|throw out|put aside) (?:[a-z']+ ){0,4}?(?:previous|prior|above|earlier|preceding|initial|original|old|former|foregoing|all|any|every|your|these|those|existing|default|system|safety|other|openai's|openai|chatgpt's|anthropic's) (?:[a-z']+ ){0,2}?(?:instructions?|prompts?|directives?|guidelines?|rules?|commands?|orders|context|programming|guidance|constraints?|restrictions?|polic(?:y|ies)|training|filters?|conditioning|directions?|prompting)\\b",
+        "\\b(?:ignore|ignoring|disregard|disregarding|forget|forgetting|skip|bypass|override|overlook|neglect|omit|pay no attention to|discard|abandon|ditch|erase|delete|cancel|nullify|void|set aside|throw out|put aside) (?:[a-z']+ ){0,4}?(?:previous|prior|above|earlier|preceding|initial|original|old|former|foregoing|all|any|every|your|these|those|existing|default|system|safety|other|openai's|openai|chatgpt's|anthropic's) (?:[a-z']+ ){0,2}?(?:instructions?|prompts?|directives?|guidelines?|rules?|commands?|orders|context|programming|guidance|constraints?|restrictions?|polic(?:y|ies)|training|filters?|conditioning|directions?|prompting)\\b",
         "tells the model to drop its earlier instructions"),
     rule("PI-1002", InstructionOverride, 1, 5,
         "\\b(?:new|updated|revised|real|true|actual|secret|hidden|override|overriding|additional) (?:system )?(?:instructions?|directives?|orders|task|rules)(?: for you)? ?(?:[:=#-]|are|is as follows|as follows|to (?:the )?(?:chat )?(?:assistant|ai|model|bot))",
         "announces replacement instructions"),
     rule("PI-1003", InstructionOverride, 1, 5,
-        "\\b(?:do not|don't|dont|never|no longer|stop|cease to|refuse to) (?:ever )?(?:follow|following|obey|obeying|listen to|adhere to|comply with|abide by|respect) (?:any |all |the |your |its |these |those |previous |prior |original |initial |system |safety |default |openai's |openai |anthropic's )*(?:instructions|rules|guidelines|programming|policies|directives|prompt|system prompt|restrictions|guardrails)\\b",
+        "\\b(?:do not|don't|dont|never|no longer|stop|cease to|refuse to) (?:ever )?(?:follow|following|obey|obeying|listen to|adhere to|comply with|abide by|respect) (?:any |all |the |your |its |these |those |previous |prior |preceding |earlier |above |foregoing |original |initial |system |safety |default |openai's |openai |anthropic's )*(?:instructions?|rules|guidelines|programming|policies|directives?|commands?|orders|prompt|system prompt|restrictions|guardrails)\\b",
         "tells the model to stop following its rules"),
     rule("PI-1004", InstructionOverride, 1, 5,
         "\\b(?:previous|prior|above|earlier|initial|original|old|all|your|system|these|those) ?(?:instructions|rules|guidelines|prompt|directives) (?:[a-z]+ ){0,3}?(?:are|is|were|was|have been|has been) (?:now )?(?:void|null|invalid|obsolete|cancell?ed|revoked|lifted|suspended|disabled|deactivated|overridden|replaced|false|fake|wrong|outdated|out of date|superseded|no longer (?:valid|apply|in effect|active))\\b",
@@ -125,7 +125,7 @@ pub const RULES: &[RuleDef] = &[
         "\\b(?:safe|safety|restricted|filter|filtered|censor|censored|content filter|ethics|moderation) mode (?:is )?(?:off|disabled|deactivated)\\b|\\b(?:disable|turn off|deactivate|switch off) (?:the |your )?(?:safety|filters?|content filters?|moderation|ethics|guardrails)\\b",
         "turns safety off"),
     rule("PI-1013", InstructionOverride, 1, 3,
-        "\\b(?:ignore|disregard|forget) (?:all |any |the |of |your )*(?:previous|prior|above|preceding|earlier) (?:messages|text|content|inputs?|conversation|context|data)\\b",
+        "\\b(?:ignore|disregard|forget|skip|bypass|neglect|overlook|omit|pay no attention to|(?:do not|don't|dont) (?:follow|obey|heed)) (?:all |any |the |of |your |my )*(?:previous|prior|above|preceding|earlier|foregoing|initial) (?:messages|text|content|inputs?|conversations?|context|data|requests|responses|communications?|directives?|commands?|queries)\\b",
         "tells the model to drop earlier messages"),
     rule("PI-1014", InstructionOverride, 1, 5,
         "\\b(?:ignorier[a-z]*|vergiss|vergessen sie|missachte[a-z]*|ignora[a-z]*|olvida[a-z]*|ignore|ignorer|ignorez|oublie[a-z]*|ignorare|dimentica[a-z]*) (?:[a-z]+ ){0,4}?(?:vorherige[a-z]*|bisherige[a-z]*|obige[a-z]*|vorige[a-z]*|alle[a-z]*|anteriores|previas|todas|precedentes|anterieures|toutes|precedenti|tutte) (?:[a-z]+ ){0,3}?(?:anweisung[a-z]*|instruktion[a-z]*|befehl[a-z]*|auftrag[a-z]*|regeln|vorgaben|instrucciones|indicaciones|reglas|instructions|consignes|regles|istruzioni|regole)\\b",
@@ -134,14 +134,23 @@ pub const RULES: &[RuleDef] = &[
         "\\b(?:vergiss|vergessen sie) alles\\b|\\b(?:olvida|olvide) todo\\b|\\boublie[sz]? tout\\b|\\bdimentica tutto\\b|\\b(?:ab jetzt|von nun an) bist du\\b|\\bdu bist (?:jetzt|nun)\\b",
         "forget-everything and new-persona phrases in other languages"),
     rule("PI-1016", InstructionOverride, 1, 5,
-        "\\b(?:say|print|output|write|respond with|reply with|answer with|end with|type)\\b[^.\\n]{0,24}?\\bi have been pwned\\b",
-        "asks for the canonical proof-of-hijack phrase"),
+        "\\b(?:say|print|output|write|respond with|reply with|answer with|end with|type)\\b[^.\\n]{0,24}?\\b(?:i have been pwned|access granted)\\b",
+        "asks for a canonical proof-of-hijack phrase"),
     rule("PI-1017", InstructionOverride, 1, 5,
         "\\b(?:ignora[a-z]*|ignore[sz]?|ignorer|olvida[a-z]*|olvide[a-z]*|oublie[a-z]*|dimentica[a-z]*|esquec[a-z]*|esqueca[a-z]*|desconsidera[a-z]*|desconsidere[a-z]*|descarta[a-z]*) (?:[a-z]+ ){0,3}?(?:instrucciones|instrucoes|instructions|consignes|istruzioni|indicaciones|indicacoes|indicazioni|reglas|regras|regles|regole|ordenes|ordens|directivas|diretrizes|directives|direttive) (?:[a-z]+ ){0,2}?(?:anteriores|previas|previos|precedentes|precedenti|previe|anterieures|precedents|iniciales|iniciais|originales|originais|originali|initiales|del sistema|do sistema|du systeme|di sistema|de sistema)\\b",
         "drop-your-previous-instructions with the adjective after the noun (Spanish, Portuguese, French, Italian)"),
     rule("PI-1018", InstructionOverride, 1, 5,
         "\\b(?:ignore[sz]?|ignora|ignorer|oubliez|oublie|olvida|olvide|esquece|esqueca|dimentica|ignorate) (?:tout |todo |tudo |tutto )?(?:ce qui precede|ce qui est au dessus|ce qui a ete dit|lo anterior|lo de arriba|lo que se dijo|o anterior|o que foi dito|acima|quanto sopra|cio che precede|quello che precede)\\b",
         "ignore-what-precedes in French, Spanish, Portuguese or Italian"),
+    rule("PI-1019", InstructionOverride, 1, 2,
+        "\\b(?:start|begin) (?:anew|afresh|over|from scratch)\\b|\\blisten to me instead\\b",
+        "asks for a fresh start, which completes dropping what came before"),
+    rule("PI-1020", InstructionOverride, 1, 3,
+        "\\b(?:ignore|disregard|forget|skip|bypass|neglect|overlook|omit|pay no attention to|(?:do not|don't|dont) (?:follow|obey|heed)) (?:the |all |any |your )?(?:instructions?|directives?|commands?|inputs?|requests|responses|communications?) (?:and |then )?(?:start|begin) (?:anew|afresh|over|from scratch)\\b",
+        "drop what came before and start over, with no word for which part"),
+    rule("PI-1021", InstructionOverride, 1, 2,
+        "\\b(?:return|reveal|show me|give me|print|output|disclose) (?:the |all |your |every )?(?:user |users' |admin )?(?:secret code|secret key|access code|passwords|password list)\\b",
+        "asks for a secret or the users' passwords"),
     // 2xxx jailbreak and persona
     rule("PI-2001", Jailbreak, 1, 5,
         "\\b(?:do anything now|dan mode|stan mode|dude mode|developer mode (?:enabled|output|response)|jailbreak(?:ed)? (?:mode|version|prompt)|jailbroken|anti-?dan|betterdan|mongo tom|evil confidant|chaos mode|aim stands for|always intelligent and machiavellian)\\b",
