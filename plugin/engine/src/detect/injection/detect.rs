@@ -4,7 +4,9 @@
 
 use super::decode::{payloads, rot13};
 use super::rules::{ENCODED_PAYLOAD, RULES, TAG_SMUGGLING};
-use super::ruleset::{rule_by_id, Hits, RuleSet, ENCODED_HINT, LEET_HINT, ROT13_HINT, RULE_BITS};
+use super::ruleset::{
+    rule_by_id, Hits, RuleSet, ENCODED_HINT, LEET_HINT, REVERSED_HINT, ROT13_HINT, RULE_BITS,
+};
 use crate::detect::text::{fold_leetspeak, normalize, normalize_into};
 use crate::llm::{Origin, Role, Segment};
 
@@ -185,6 +187,10 @@ fn scan<'s>(
     }
     if first & ROT13_HINT != 0 {
         hidden_hits |= read(&rot13(&document)) & RULE_BITS;
+    }
+    if first & REVERSED_HINT != 0 {
+        let reversed: String = document.chars().rev().collect();
+        hidden_hits |= read(&reversed) & RULE_BITS;
     }
     if hidden_hits != 0 {
         hits |= hidden_hits | bit(ENCODED_PAYLOAD);

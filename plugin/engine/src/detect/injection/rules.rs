@@ -385,7 +385,7 @@ pub const RULES: &[RuleDef] = &[
 
 /// Marks tokens that suggest a rot13 payload: the word itself, or common injection words
 /// rotated ("vtaber" is "ignore").
-pub const ROT13_HINTS: [&str; 8] = [
+pub const ROT13_HINTS: [&str; 12] = [
     "rot13",
     "rot-13",
     "rot 13",
@@ -394,6 +394,25 @@ pub const ROT13_HINTS: [&str; 8] = [
     "cerivbhf",
     "vafgehpgvbaf",
     "flfgrz cebzcg",
+    // "password", "your", " the ", "what does this mean" answers are often rot13 asks.
+    "cnffjbeq",
+    " lbhe ",
+    " gur ",
+    "cebzcg",
+];
+
+/// Marks text written backwards: the word "reversed", or common words reversed ("eht" is
+/// "the", "tpmorp" is "prompt").
+pub const REVERSED_HINTS: [&str; 9] = [
+    "reversed",
+    "backwards",
+    " eht ",
+    " ruoy ",
+    "tpmorp",
+    "snoitcurtsni",
+    "drowssap",
+    "erongi",
+    " uoy ",
 ];
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The rule set compiled once into one automaton: every pattern runs in a single pass over
 //! the text (`regex::bytes::RegexSet`), whatever the number of rules.
 
-use super::rules::{RuleDef, ROT13_HINTS, RULES};
+use super::rules::{RuleDef, REVERSED_HINTS, ROT13_HINTS, RULES};
 use regex::bytes::{RegexSet, RegexSetBuilder};
 use std::sync::OnceLock;
 
@@ -11,18 +11,22 @@ pub type Hits = u128;
 /// Hints matched in the same pass as the rules, so finding out which other readings of a
 /// text are worth trying costs no extra pass. A rot13 payload (see [`ROT13_HINTS`]):
 pub const ROT13_HINT: Hits = 1 << (Hits::BITS - 1);
-/// An encoded run: 16 base64 or hex characters, a `%xx` or `\xNN` escape, or Morse code.
+/// An encoded run: 16 base64, base32 or hex characters, a `%xx` or `\xNN` escape, Morse
+/// code or bytes in binary.
 pub const ENCODED_HINT: Hits = 1 << (Hits::BITS - 2);
 /// A digit or `@`/`$` against a letter, which leetspeak folding may turn into a word.
 pub const LEET_HINT: Hits = 1 << (Hits::BITS - 3);
+/// Text written backwards (see [`REVERSED_HINTS`]).
+pub const REVERSED_HINT: Hits = 1 << (Hits::BITS - 4);
 /// Every bit that stands for a rule.
-pub const RULE_BITS: Hits = !(ROT13_HINT | ENCODED_HINT | LEET_HINT);
+pub const RULE_BITS: Hits = !(ROT13_HINT | ENCODED_HINT | LEET_HINT | REVERSED_HINT);
 
 /// The hint patterns, with their bits. Patterns run on lower-cased text.
-const HINTS: [(&str, Hits); 3] = [
-    ("", ROT13_HINT), // filled from ROT13_HINTS
+const HINTS: [(&str, Hits); 4] = [
+    ("", ROT13_HINT),    // filled from ROT13_HINTS
+    ("", REVERSED_HINT), // filled from REVERSED_HINTS
     (
-        "[a-z0-9+/=_\\\\-]{16}|%[0-9a-f]{2}|0x[0-9a-f]{2}|(?:[.-]{1,5} ){8}",
+        "[a-z0-9+/=_\\\\-]{16}|%[0-9a-f]{2}|0x[0-9a-f]{2}|(?:[.-]{1,5} ){8}|(?:[01]{8} ){4}",
         ENCODED_HINT,
     ),
     ("[a-z][0-9@$]|[0-9@$][a-z]", LEET_HINT),
@@ -47,7 +51,7 @@ impl RuleSet {
     }
 
     fn compile() -> Result<RuleSet, String> {
-        const _: () = assert!(RULES.len() < Hits::BITS as usize);
+        const _: () = assert!(RULES.len() + HINTS.len() <= Hits::BITS as usize);
         let mut patterns = Vec::new();
         let mut rule_of = Vec::new();
         for (index, rule) in RULES.iter().enumerate() {
@@ -57,10 +61,10 @@ impl RuleSet {
             }
         }
         for (pattern, bit) in HINTS {
-            let pattern = if bit == ROT13_HINT {
-                expand(&ROT13_HINTS.join("|"))
-            } else {
-                pattern.to_string()
+            let pattern = match bit {
+                ROT13_HINT => expand(&ROT13_HINTS.join("|")),
+                REVERSED_HINT => expand(&REVERSED_HINTS.join("|")),
+                _ => pattern.to_string(),
             };
             patterns.push(pattern);
             rule_of.push(bit.trailing_zeros() as usize);
