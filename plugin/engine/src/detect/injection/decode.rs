@@ -379,6 +379,22 @@ mod tests {
         assert!(decoded("CONFIDENTIALINFORMATIONHERE 01100001 01100010").is_empty());
     }
 
+    /// Base32 and binary of bytes that are not text, huge runs and stray padding decode to
+    /// nothing or to a bounded amount, without panicking.
+    #[test]
+    fn hostile_base32_and_binary_are_bounded() {
+        let noise_base32 = "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ==== AAAAAAAAAAAAAAAA";
+        assert!(decoded(noise_base32).is_empty());
+        let ones = "11111111 ".repeat(10_000);
+        let mut out = Vec::new();
+        payloads(&ones, &mut out);
+        assert!(out.iter().map(String::len).sum::<usize>() <= ones.len() * BUDGET_PER_BYTE);
+        let huge = "A".repeat(200_000);
+        let mut out = Vec::new();
+        payloads(&huge, &mut out);
+        assert!(out.iter().map(String::len).sum::<usize>() <= huge.len() * BUDGET_PER_BYTE);
+    }
+
     #[test]
     fn decodes_morse() {
         let ignore_all = ".. --. -. --- .-. .  .- .-.. .-..  .--. .-. . ...- .. --- ..- ...";
