@@ -52,7 +52,14 @@ const MAX_PROVIDER_TOKEN: usize = 4096;
 /// first 4).
 pub fn provider(hit: Hit<'_>) -> Option<Found> {
     let text = hit.as_str();
-    if text.len() > MAX_PROVIDER_TOKEN {
+    // A piece of a dotted name (`video_box.ico-7a38….png`) is a file or host name.
+    let dotted = |dot: Option<u8>, next: Option<u8>| {
+        dot == Some(b'.') && next.is_some_and(|b| b.is_ascii_alphanumeric())
+    };
+    if text.len() > MAX_PROVIDER_TOKEN
+        || dotted(hit.before(1), hit.before(2))
+        || dotted(hit.after(0), hit.after(1))
+    {
         return None;
     }
     let prefix = text

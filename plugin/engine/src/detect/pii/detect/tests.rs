@@ -403,6 +403,7 @@ fn finds_more_providers_and_connection_secrets() {
         "minisat-master-keying:x64-uwp=fail",
         "redis://:password@cache:6379/0",
         "key-value store with key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "assets/media/video_box.ico-7a388b69018576d24b59331fd60aab0c.png",
     ] {
         assert!(kinds(text).is_empty(), "{text}: {:?}", kinds(text));
     }
