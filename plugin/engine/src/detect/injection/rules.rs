@@ -151,6 +151,37 @@ pub const RULES: &[RuleDef] = &[
     rule("PI-1021", InstructionOverride, 1, 2,
         "\\b(?:return|reveal|show me|give me|print|output|disclose) (?:the |all |your |every )?(?:user |users' |admin )?(?:secret code|secret key|access code|passwords|password list)\\b",
         "asks for a secret or the users' passwords"),
+    // Other scripts and languages, in their detection form: Cyrillic look-alikes are folded
+    // to Latin ("игнорируйте" reads "игhopиpyйte"), Thai sara am is decomposed. No spaces
+    // in non-Latin patterns: a space stands for any run of non-ASCII bytes.
+    rule("PI-1022", InstructionOverride, 1, 5,
+        concat!(
+            "(?:忽略|无视|忽视|不要理会|不理会|忘记|忘掉).{0,18}?(?:指令|指示|说明|提示|规则|命令)",
+            "|(?:指示|命令|ルール|指令|プロンプト).{0,18}?(?:無視|忘れ)",
+            "|(?:지시|지침|명령|규칙|프롬프트).{0,24}?무시",
+            "|(?:निर्देश|आदेश|नियम).{0,60}?(?:अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल\\s*जा)",
+            "|(?:নির্দেশ|আদেশ).{0,60}?(?:উপেক্ষা|ভুলে\\s*যা)",
+            "|(?:игhopиpy|зaбyдb).{0,40}?(?:пpeдыдyщ|пpeжh|иhctpykци|ykaзahи|пpabилa)",
+            "|تجاهل.{0,40}?(?:التعليمات|الإرشادات|الأوامر|التوجيهات)",
+            "|(?:เพิกเฉย|ไม่ต้องสนใจ|ละเว้น|ลืม).{0,60}?(?:คําแนะนํา|คำแนะนำ|คําสั่ง|คำสั่ง)",
+            "|\\bbo qua (?:[a-z]+ ){0,3}?(?:huong dan|chi dan|chi thi|lenh|quy tac) (?:[a-z]+ ){0,2}?(?:truoc|tren|cu)\\b",
+            "|\\b(?:onceki|yukaridaki|tum) (?:[a-z]+ ){0,2}?(?:talimat|komut|yonerge|kural)[a-z]* (?:[a-z]+ )?(?:yok say|gormezden gel|unut)",
+            "|\\babaikan (?:[a-z]+ ){0,3}?(?:instruksi|petunjuk|perintah|arahan)\\b",
+        ),
+        "drop-your-instructions in Chinese, Japanese, Korean, Hindi, Bengali, Russian, Arabic, Thai, Vietnamese, Turkish or Indonesian"),
+    rule("PI-1023", InstructionOverride, 1, 4,
+        concat!(
+            "(?:忽略|无视|忽视|不要理会|忘记)掉?(?:上述|以上|上面|前面|之前)",
+            "|(?:上記|以上|これまで)(?:の内容)?を?(?:すべて|全て)?無視",
+            "|(?:위의?|이전의?|앞의?)\\s*(?:내용|것|모든\\s*것)?(?:을|를)?\\s*무시",
+            "|ऊपर.{0,30}?(?:अनदेखा|नज़रअंदाज़|नजरअंदाज)",
+            "|(?:উপরের|আগের).{0,40}?উপেক্ষা",
+            "|(?:игhopиp|зaбyдb).{0,12}?(?:bышe|bce)",
+            "|تجاهل\\s*(?:كل\\s*)?ما\\s*(?:سبق|ورد|قيل|أعلاه)",
+            "|\\b(?:yukaridaki|onceki)[a-z]* (?:[a-z]+ )?(?:yok say|gormezden gel|unut)",
+            "|\\babaikan (?:yang |yg )?(?:di ?atas|sebelumnya)\\b",
+        ),
+        "ignore-the-above in the same languages"),
     // 2xxx jailbreak and persona
     rule("PI-2001", Jailbreak, 1, 5,
         "\\b(?:do anything now|dan mode|stan mode|dude mode|developer mode (?:enabled|output|response)|jailbreak(?:ed)? (?:mode|version|prompt)|jailbroken|anti-?dan|betterdan|mongo tom|evil confidant|chaos mode|aim stands for|always intelligent and machiavellian)\\b",
