@@ -188,8 +188,8 @@ impl Scan<'_> {
             return resume;
         }
         // The whole run: digits joined by at most two separators, or by " - " (a card read
-        // out in groups). Separators only count
-        // once a digit follows them (a sentence's full stop after a year is not a date's).
+        // out in groups). Separators only count once a digit follows them (a sentence's full
+        // stop after a year is not a date's).
         let (mut j, mut count, mut gap, mut last) = (resume, resume - i, 0, resume);
         let (mut dots, mut date_separator, mut pending_dot, mut pending_date) =
             (0, false, false, false);
