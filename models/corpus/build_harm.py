@@ -295,12 +295,15 @@ def xstest_refusal():
         if kind is None:
             continue
         paths.add(path)
-        rows.append(row(r["completion"], "refusal" if kind == "refusal" else "benign", "assistant",
+        # A partial refusal declines the request before (or instead of) answering part of
+        # it: a refusal, as the XSTest paper and the dev set count it.
+        label = "benign" if kind == "compliance" else "refusal"
+        rows.append(row(r["completion"], label, "assistant",
                         model=model, type=r["type"], xstest_label=kind))
     return write_source("refusal", "xstest_mistral", src(
         XSTEST, sorted(paths), "CC-BY-4.0 AND Apache-2.0", 
-        "XSTest (prompts CC-BY-4.0; Mistral-7B-Instruct completions, Apache-2.0 model) by human final_label: 2_full_refusal = refusal; 1_full_compliance and "
-        "3_partial_refusal (answers at least in part) = benign (meta.xstest_label keeps the original)."), rows, CAP)
+        "XSTest (prompts CC-BY-4.0; Mistral-7B-Instruct completions, Apache-2.0 model) by human final_label: 2_full_refusal and "
+        "3_partial_refusal (declines before answering in part) = refusal; 1_full_compliance = benign (meta.xstest_label keeps the original)."), rows, CAP)
 
 
 # ------------------------------------------------------------------ MedQuAD
