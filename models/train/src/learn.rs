@@ -45,11 +45,12 @@ pub fn params(scorer: Scorer) -> Params {
         epochs: tuned("PSF_TRAIN_EPOCHS", PARAMS.epochs as f32) as usize,
         ..PARAMS
     };
-    let bits = match scorer {
+    let bits: u8 = match scorer {
         Scorer::Injection | Scorer::InstructionInData => 15,
         Scorer::Harm => 14,
         Scorer::HarmfulRequest | Scorer::Refusal => 13,
     };
+    let bits = tuned("PSF_TRAIN_BITS", f32::from(bits)) as u8;
     Params { bits, ..base }
 }
 
