@@ -201,10 +201,12 @@ fn layout_score(shape: &Shape) -> Option<f32> {
 
 /// Judges a phone-number candidate.
 pub fn phone(hit: Hit<'_>) -> Option<Found> {
-    // Glued to a word, an amount, a path or a longer number: not a phone number.
+    // Glued to a word, an amount, a path or a longer number: not a phone number. A
+    // `tel:` link (`href="tel:+14155550132"`) is a number written for dialling.
     if hit
         .before(1)
         .is_some_and(|b| b.is_ascii_alphanumeric() || b"._/#$%&*@:=+-".contains(&b))
+        && !tel_link(&hit)
     {
         return None;
     }
@@ -233,6 +235,16 @@ pub fn phone(hit: Hit<'_>) -> Option<Found> {
     let mut found = hit.found((base + boost).min(1.0))?;
     found.end += extension;
     Some(found)
+}
+
+/// Whether the number follows a `tel:` or `sms:` scheme that starts a word.
+fn tel_link(hit: &Hit<'_>) -> bool {
+    let head = &hit.text.as_bytes()[..hit.start];
+    [b"tel:".as_slice(), b"sms:"].iter().any(|scheme| {
+        head.len() >= scheme.len()
+            && head[head.len() - scheme.len()..].eq_ignore_ascii_case(scheme)
+            && (head.len() == scheme.len() || !head[head.len() - scheme.len() - 1].is_ascii_alphanumeric())
+    })
 }
 
 /// The length of an extension written right after a number ("x123", " ext. 45", " x 6789"),
@@ -364,6 +376,14 @@ mod tests {
         ] {
             assert!(score(text, number) < 0.5, "{text}");
         }
+    }
+
+    #[test]
+    fn a_tel_link_is_a_number_but_a_glued_word_is_not() {
+        assert!(score("<a href=\"tel:+14155550132\">", "+14155550132") >= 0.5);
+        assert!(score("SMS:+44 20 7946 0958", "+44 20 7946 0958") >= 0.5);
+        assert!(score("hotel:+14155550132", "+14155550132") < 0.5);
+        assert!(score("id:+14155550132", "+14155550132") < 0.5);
     }
 
     #[test]
