@@ -24,7 +24,7 @@ pub mod seed {
 
 /// The published prefixes of other providers' tokens that end in `_` or `-`, where the
 /// scan stops; the others hold digits or open with `A`, which open a window anyway.
-pub const PROVIDER_PREFIXES: [&[u8]; 45] = [
+pub const PROVIDER_PREFIXES: [&[u8]; 54] = [
     b"hf_",
     b"A3-",
     b"api_org_",
@@ -70,6 +70,15 @@ pub const PROVIDER_PREFIXES: [&[u8]; 45] = [
     b"dop_v1_",
     b"PMAK-",
     b"pscale_tkn_",
+    b"nvapi-",
+    b"csk-",
+    b"tvly-",
+    b"sk-lf-",
+    b"rzp_live_",
+    b"rzp_test_",
+    b"access-sandbox-",
+    b"access-development-",
+    b"access-production-",
 ];
 
 /// Whether the token that ends at the separator `i` (inclusive) is a provider prefix.

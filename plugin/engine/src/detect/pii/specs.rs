@@ -251,11 +251,13 @@ pub const SPECS: [Spec; 31] = [
 /// still wants the body random and the token alone.
 pub const PROVIDER_TOKEN: &str = concat!(
     r"\b(?:",
-    // AI APIs: Hugging Face, Replicate, Groq, Perplexity, xAI, OpenRouter, DeepSeek,
-    // LangSmith, Pinecone.
+    // AI APIs and the tools around them: Hugging Face, Replicate, Groq, Perplexity, xAI,
+    // OpenRouter, DeepSeek, LangSmith, Pinecone, NVIDIA, Cerebras, Langfuse, Tavily.
     r"hf_[A-Za-z]{34}|api_org_[A-Za-z]{34}|r8_[A-Za-z0-9]{37}|gsk_[A-Za-z0-9]{52}",
     r"|pplx-[A-Za-z0-9]{48}|xai-[A-Za-z0-9]{80}|sk-or-v1-[a-f0-9]{64}|sk-[a-f0-9]{32}",
     r"|lsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{10}|pcsk_[A-Za-z0-9]{4,8}_[A-Za-z0-9]{40,80}",
+    r"|nvapi-[A-Za-z0-9_-]{64}|csk-[a-z0-9]{48}|tvly-(?:dev-|prod-)?[A-Za-z0-9]{32}",
+    r"|sk-lf-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}",
     // Package registries: npm, PyPI, RubyGems, Clojars, NuGet.
     r"|npm_[A-Za-z0-9]{36}|pypi-AgE(?:IcHlwaS5vcmc|NdGVzdC5weXBpLm9yZw)[A-Za-z0-9_-]{50,}|rubygems_[a-f0-9]{48}",
     r"|CLOJARS_[a-z0-9]{60}|oy2[a-z0-9]{43}",
@@ -264,12 +266,16 @@ pub const PROVIDER_TOKEN: &str = concat!(
     r"|SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|SK[0-9a-f]{32}|\d{8,10}:AA[A-Za-z0-9_-]{33}",
     r"|[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}",
     r"|key-[0-9a-z]{32}|[0-9a-f]{32}-us\d{1,2}|xkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16}",
-    // Social: Facebook user, page and app tokens.
+    // Social: Facebook user, page and app tokens; Discord webhooks.
     r"|EAA[A-Za-z0-9]{90,}|\d{15,16}\|[A-Za-z0-9_-]{27}",
+    r"|(?:https?://)?(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d{17,20}/[A-Za-z0-9_-]{60,68}",
     r"|AAAA[A-Za-z0-9_-]{7}:APA91b[A-Za-z0-9_-]{134}",
-    // Payments and commerce: Square, Shopify, Stripe webhooks, Shippo, Braintree.
+    // Payments and commerce: Square, Shopify, Stripe webhooks, Shippo, Plaid, Razorpay,
+    // Braintree.
     r"|sq0atp-[A-Za-z0-9_-]{22}|sq0csp-[A-Za-z0-9_-]{43}|EAAA[A-Za-z0-9_-]{60}",
     r"|shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}|whsec_[A-Za-z0-9]{32,}|shippo_(?:live|test)_[a-f0-9]{40}",
+    r"|access-(?:sandbox|development|production)-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}",
+    r"|rzp_(?:live|test)_[A-Za-z0-9]{14}",
     r"|access_token\$production\$[0-9a-z]{16}\$[0-9a-f]{32}",
     // Cloud: DigitalOcean, Alibaba, Tencent, Azure AD secrets, Google OAuth, Bedrock, Fly.io,
     // Heroku, Supabase, Databricks, Doppler, Dynatrace, HashiCorp Vault and Terraform Cloud.

@@ -86,6 +86,24 @@ fn finds_other_providers_tokens_and_leaves_placeholders() {
         format!("v1.0-{}-{}", body(hex, 24), body(hex, 146)),
         format!("4b1d{}", body(alnum, 38)),
         format!("{}_{}_mmk", body(alnum, 6), body(alnum, 29)),
+        format!("nvapi-{}", body(alnum, 64)),
+        format!("csk-{}", body("abcdefghijklmnopqrstuvwxyz0123456789", 48)),
+        format!("tvly-{}", body(alnum, 32)),
+        format!("tvly-dev-{}", body(alnum, 32)),
+        format!(
+            "sk-lf-{}-{}-{}-{}-{}",
+            body(hex, 8),
+            body(hex, 4),
+            body(hex, 4),
+            body(hex, 4),
+            body(hex, 12)
+        ),
+        "access-sandbox-5cd6e1b1-1b5b-459d-9284-366e2da89755".to_string(),
+        format!("rzp_live_{}", body(alnum, 14)),
+        format!(
+            "https://discord.com/api/webhooks/1187245372341899264/{}",
+            body(alnum, 68)
+        ),
         // The short-lived Bedrock key is a presigned URL to bedrock.amazonaws.com, in base64.
         format!(
             "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t{}",
@@ -109,6 +127,11 @@ fn finds_other_providers_tokens_and_leaves_placeholders() {
         "EAAxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
         "a Q~ in prose, and see 2Vq7Q~ alone",
         "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29x",
+        "tvly-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "nvapi-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "sk-lf-00000000-0000-0000-0000-000000000000",
+        "https://discord.com/api/webhooks/123456789012345678/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "the csk-related-fields-are-documented-in-the-readme-of-the-project-ok",
     ] {
         assert!(found(text, EntityType::ProviderToken).is_empty(), "{text}");
     }
