@@ -11,7 +11,7 @@
 //! broader rules that catch more and misfire more.
 
 /// The rule set's version, reported in every decision record that ran detection.
-pub const RULESET_VERSION: &str = "psf-pi-2026.12.2";
+pub const RULESET_VERSION: &str = "psf-pi-2026.12.3";
 
 /// What kind of attack a rule looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -349,6 +349,14 @@ pub const RULES: &[RuleDef] = &[
     rule("PI-3013", PromptExtraction, 1, 2,
         "\\b(?:your|the model's|the assistant's) (?:system prompt|system instructions|initial instructions|initial prompt|hidden instructions|original instructions|hidden prompt|system message|secret instructions)\\b",
         "refers to the model's own instructions"),
+    // Asked at the start of a sentence (not "never reveal your password"), and ending
+    // there: "what is your password?", not "your password policy".
+    rule("PI-3014", PromptExtraction, 1, 5,
+        "(?:^|[.!?:;]\\s*|\\b(?:please|can you|could you|would you|will you|you to|you must|you should|now|then|just|so|ok|okay),?\\s+)(?:what(?:'s| is| was)|tell me|share|give me|reveal|disclose|spell(?: out)?|type|print|output|confirm|provide|send me|write(?: down| out)?|show me|repeat|say)\\b(?: me)?(?: what)? your (?:password|passcode|passphrase|secret (?:key|code|word|phrase|password)|access code|pin code|api key)(?: is)?(?:\\s*[?.!,:;)\"']|\\s*$| with me| to me| now| again| backwards| in )",
+        "asks the model for its own password or secret key"),
+    rule("PI-3015", PromptExtraction, 1, 3,
+        "(?:^|[.!?:;]\\s*|\\b(?:please|can you|could you|would you|will you|you to|you must|you should|now|then|just|so|ok|okay),?\\s+)(?:what(?:'s| is| was)|tell me|share|give me|reveal|disclose|spell(?: out)?|type|print|output|confirm|provide|send me|write(?: down| out)?|show me|repeat|say)\\b(?: me)?(?: what)? the (?:password|passcode|passphrase|secret (?:key|code|word|phrase|password)|access code)(?: is)?(?:\\s*[?.!,:;)\"']|\\s*$| with me| to me| now| again| backwards| in | as | using | letter)",
+        "asks the model to say or spell out the password it guards"),
     // 4xxx delimiter and role-marker spoofing
     rule("PI-4001", RoleMarkerSpoofing, 1, 5,
         "<\\|(?:im_start|im_end|im_sep|endoftext|system|user|assistant|eot_id|start_header_id|end_header_id|begin_of_text|end_of_text|endofprompt|fim_prefix)\\|>",
