@@ -243,7 +243,8 @@ fn tel_link(hit: &Hit<'_>) -> bool {
     [b"tel:".as_slice(), b"sms:"].iter().any(|scheme| {
         head.len() >= scheme.len()
             && head[head.len() - scheme.len()..].eq_ignore_ascii_case(scheme)
-            && (head.len() == scheme.len() || !head[head.len() - scheme.len() - 1].is_ascii_alphanumeric())
+            && (head.len() == scheme.len()
+                || !head[head.len() - scheme.len() - 1].is_ascii_alphanumeric())
     })
 }
 
