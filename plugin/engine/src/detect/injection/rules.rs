@@ -11,7 +11,7 @@
 //! broader rules that catch more and misfire more.
 
 /// The rule set's version, reported in every decision record that ran detection.
-pub const RULESET_VERSION: &str = "psf-pi-2026.12.3";
+pub const RULESET_VERSION: &str = "psf-pi-2026.12.4";
 
 /// What kind of attack a rule looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -371,8 +371,8 @@ pub const RULES: &[RuleDef] = &[
         "</s>|\\n\\n(?:human|assistant|h|a): |(?:^|\\n)### (?:instruction|response|input|human|assistant)s?:",
         "prompt-format delimiters of base models"),
     rule("PI-4005", RoleMarkerSpoofing, 1, 3,
-        "</?(?:system|system_prompt|sys|instructions?|admin|developer|im_start|prompt)>",
-        "XML-style role tags"),
+        "</?(?:system|system_prompt|sys|instructions?|admin|developer|im_start|prompt)>|\\[/?(?:system|sys|admin|developer)\\]",
+        "XML-style or bracketed role tags"),
     rule("PI-4006", RoleMarkerSpoofing, 1, 3,
         "[-=#%*<>|\\[\\]]{2,} ?(?:end|begin|start|beginning|ending) (?:of )?(?:[a-z]+ ){0,4}?(?:prompt|instructions|context|input|document|message)s?\\b",
         "fake end-of-prompt boundary"),
@@ -400,6 +400,12 @@ pub const RULES: &[RuleDef] = &[
     rule("PI-6004", IndirectInjection, 2, 3,
         "\\b(?:instead|rather),? (?:you (?:must|should|will|shall) )?(?:say|respond|reply|output|tell the user|print|write)\\b",
         "redirects the model's answer"),
+    rule("PI-6005", IndirectInjection, 1, 4,
+        "\\b(?:ignore|disregard|skip|forget|discard) (?:the rest of|the remainder of|everything else in|all other) (?:this|the|these) (?:data|document|documents|text|input|file|article|content|page|email|message|context|results?|snippets?|sources?)\\b|\\b(?:ignore|disregard|skip|forget|discard) (?:them|these|those|the rest|the others|the other (?:snippets|documents|results|sources)) and (?:instead )?(?:focus|concentrate|rely) (?:exclusively |only |solely |just )?on\\b",
+        "tells the model to ignore the rest of the document it reads"),
+    rule("PI-6006", IndirectInjection, 1, 4,
+        "\\b(?:to|for) (?:the |any |all )?automated (?:analysis|screening|review|reviewing|hiring|resume|recruiting|grading|evaluation|scoring) (?:software|systems?|tools?|agents?)\\b",
+        "a note to the automated system that screens the document"),
     // 7xxx refusal suppression
     rule("PI-7001", RefusalSuppression, 1, 3,
         "\\b(?:never|not|don't|do not|won't|will not|cannot|can't|must not|mustn't|shouldn't|should not|unable to|can never) (?:ever )?(?:refuse|decline|deny|reject|say no)\\b",
