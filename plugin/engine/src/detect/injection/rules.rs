@@ -11,7 +11,7 @@
 //! broader rules that catch more and misfire more.
 
 /// The rule set's version, reported in every decision record that ran detection.
-pub const RULESET_VERSION: &str = "psf-pi-2026.12.4";
+pub const RULESET_VERSION: &str = "psf-pi-2026.12.5";
 
 /// What kind of attack a rule looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,7 +162,7 @@ pub const RULES: &[RuleDef] = &[
             "|(?:निर्देश|आदेश|नियम).{0,60}?(?:अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल\\s*जा)",
             "|(?:নির্দেশ|আদেশ).{0,60}?(?:উপেক্ষা|ভুলে\\s*যা)",
             "|(?:игhopиpy|зaбyдb).{0,40}?(?:пpeдыдyщ|пpeжh|иhctpykци|ykaзahи|пpabилa)",
-            "|تجاهل.{0,40}?(?:التعليمات|الإرشادات|الأوامر|التوجيهات)",
+            "|(?:تجاهل|انسَ|انسي|انس\\s).{0,40}?(?:تعليمات|الإرشادات|الأوامر|التوجيهات)",
             "|(?:เพิกเฉย|ไม่ต้องสนใจ|ละเว้น|ลืม).{0,60}?(?:คําแนะนํา|คำแนะนำ|คําสั่ง|คำสั่ง)",
             "|\\bbo qua (?:[a-z]+ ){0,3}?(?:huong dan|chi dan|chi thi|lenh|quy tac) (?:[a-z]+ ){0,2}?(?:truoc|tren|cu)\\b",
             "|\\b(?:onceki|yukaridaki|tum) (?:[a-z]+ ){0,2}?(?:talimat|komut|yonerge|kural)[a-z]* (?:[a-z]+ )?(?:yok say|gormezden gel|unut)",
