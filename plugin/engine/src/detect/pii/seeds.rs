@@ -81,10 +81,13 @@ pub const PROVIDER_PREFIXES: [&[u8]; 54] = [
     b"access-production-",
 ];
 
+/// The longest entry of [`PROVIDER_PREFIXES`] (`access-development-`).
+const PROVIDER_PREFIX_REACH: usize = 19;
+
 /// Whether the token that ends at the separator `i` (inclusive) is a provider prefix.
 fn provider_prefix_at(bytes: &[u8], i: usize) -> Option<usize> {
     let mut start = i;
-    while start > 0 && i - start < 16 {
+    while start > 0 && i - start + 1 < PROVIDER_PREFIX_REACH {
         let b = bytes[start - 1];
         if !(b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
             break;
@@ -279,6 +282,20 @@ pub fn curl_flag_at(bytes: &[u8], i: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_provider_prefix_is_within_reach() {
+        for prefix in PROVIDER_PREFIXES {
+            assert!(prefix.len() <= PROVIDER_PREFIX_REACH);
+            let text = [b"key ".as_slice(), prefix, b"x"].concat();
+            assert_eq!(
+                provider_prefix_at(&text, 4 + prefix.len() - 1),
+                Some(4),
+                "{}",
+                String::from_utf8_lossy(prefix)
+            );
+        }
+    }
 
     #[test]
     fn prefixes_are_found_at_their_anchor_byte() {

@@ -99,6 +99,8 @@ fn finds_other_providers_tokens_and_leaves_placeholders() {
             body(hex, 12)
         ),
         "access-sandbox-5cd6e1b1-1b5b-459d-9284-366e2da89755".to_string(),
+        "access-development-0f3a9c47-8e21-4b6d-a5f0-27c94e1d83b6".to_string(),
+        "access-production-9b2e4d71-3c58-4af6-8e09-d61a7f25c3e4".to_string(),
         format!("rzp_live_{}", body(alnum, 14)),
         format!(
             "https://discord.com/api/webhooks/1187245372341899264/{}",
